@@ -1,0 +1,7 @@
+"""`python -m nudge` runs the CLI."""
+
+from __future__ import annotations
+
+from nudge.cli import main
+
+main()

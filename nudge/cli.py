@@ -1,0 +1,492 @@
+"""The `nudge` command: parse arguments, call service.py, print. Nothing else.
+
+Heavy modules are imported inside the commands so that `nudge --help` is fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from nudge import __version__
+from nudge.errors import NudgeError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from nudge.config import Settings
+
+app = typer.Typer(
+    help="Relationship-first nudges: who to call today, and why.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+referral_app = typer.Typer(help="The referral ledger: what you gave partners and what you received.")
+app.add_typer(referral_app, name="referral")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    config: str | None = None
+
+
+def handled(fn: F) -> F:
+    """The one error handler: a NudgeError is one line on stderr and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NudgeError as e:
+            typer.echo(f"nudge: {e}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def settings() -> Settings:
+    from nudge import config
+
+    return config.load(State.config)
+
+
+def store(cfg: Settings) -> Engine:
+    from nudge import service
+
+    return service.open_store(cfg)
+
+
+def version_cb(value: bool) -> None:
+    if value:
+        typer.echo(f"nudge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        str | None,
+        typer.Option("--config", "-c", help="Config file (default: $NUDGE_CONFIG, then the XDG path)."),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_cb, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Relationship-first nudges: who to call today, and why."""
+    from nudge import log
+
+    State.config = config
+    log.setup(verbose)
+
+
+STARTER = """\
+# nudge config. Every key, with its default, is documented in config.example.toml.
+timezone = "{tz}"
+
+[me]
+name = ""
+emails = []          # your own addresses, e.g. ["me@example.com"]
+region = "US"        # phone numbers without +country are read in this region
+
+[digest]
+time = "07:30"
+daily_size = 5
+# to = "me@example.com"
+
+# [[sources]]
+# type = "files"
+# name = "address-book"
+# paths = ["~/contacts.vcf", "~/calendar.ics"]
+
+# Without [smtp] the digest goes to a Maildir in the data folder.
+# [smtp]
+# host = "smtp.example.com"
+# security = "starttls"
+# username = "me@example.com"
+# password_command = "pass show mail/smtp"
+"""
+
+
+@app.command()
+@handled
+def init(
+    force: Annotated[bool, typer.Option(help="Overwrite an existing config.")] = False,
+) -> None:
+    """Write a starter config (mode 0600) and create the data folder."""
+    from nudge import config
+
+    path = Path(State.config or os.environ.get("NUDGE_CONFIG") or config.default_config_path()).expanduser()
+    if path.exists() and not force:
+        raise NudgeError(f"{path} exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(STARTER.format(tz=config.local_zone().key))
+    os.chmod(path, 0o600)
+    config.data_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    typer.echo(f"Wrote {path}\nData folder: {config.data_dir()}\nNext: add a source, then run `nudge sync`.")
+
+
+@app.command()
+@handled
+def sync() -> None:
+    """Sync every source now and print one line per source."""
+    from nudge import service
+
+    cfg = settings()
+    if not cfg.sources:
+        raise NudgeError("no [[sources]] in the config: add one (see config.example.toml)")
+    reports = service.sync_all(store(cfg), cfg, now())
+    for r in reports:
+        typer.echo(r.line())
+        for sk in r.skipped[:20]:
+            typer.echo(f"  skipped {sk.href} (UID {sk.uid or '?'}): {sk.reason}")
+        if len(r.skipped) > 20:
+            typer.echo(f"  ... and {len(r.skipped) - 20} more (see the log)")
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+def _entry_json(e: Any) -> dict[str, Any]:
+    keys = ("number", "id", "name", "slot", "tier", "why", "warmth", "warmth_label", "tel", "email", "prompt")
+    return {k: list(getattr(e, k)) if k == "why" else getattr(e, k) for k in keys}
+
+
+def plan_json(result: Any) -> dict[str, Any]:
+    view = result.view
+    cap = result.plan.capacity
+    return {
+        "date": result.day.isoformat(),
+        "subject": result.subject,
+        "workday": result.plan.workday,
+        "calls": [_entry_json(e) for e in view.entries],
+        "partners": [_entry_json(e) for e in view.partners],
+        "capacity": {
+            "ok": cap.ok,
+            "needed_per_workday": round(cap.needed_per_workday, 2),
+            "daily_size": cap.daily_size,
+            "overdue": cap.overdue,
+            "advice": cap.advice,
+        },
+        "failing_sources": list(view.failing_sources),
+    }
+
+
+@app.command()
+@handled
+def digest(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the digest; send and record nothing.")
+    ] = False,
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="Preview another day (YYYY-MM-DD); implies --dry-run."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send even if today's digest was sent, or on a day off.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON (implies --dry-run).")
+    ] = False,
+) -> None:
+    """Plan today's calls and deliver the digest (at most once a day)."""
+    from nudge import service
+
+    cfg = settings()
+    engine = store(cfg)
+    when = now()
+    target = None
+    if day:
+        try:
+            target = date.fromisoformat(day)
+        except ValueError:
+            raise NudgeError(f"--date: use YYYY-MM-DD, not {day!r}") from None
+        when = (
+            max(service.digest_time(cfg, target), when)
+            if target >= when.date()
+            else service.digest_time(cfg, target)
+        )
+    preview = dry_run or as_json or target is not None
+    if (
+        not preview
+        and not force
+        and when.astimezone(cfg.tz).weekday() not in service.plan_rules(cfg).workdays
+    ):
+        typer.echo("Today is not one of digest.workdays; nothing sent (use --force to send anyway).")
+        return
+    result = service.send_digest(engine, cfg, when, day=target, force=force, dry_run=preview)
+    if as_json:
+        typer.echo(json.dumps(plan_json(result), indent=2, ensure_ascii=False))
+    elif result.state == "dry_run":
+        typer.echo(result.text, nl=False)
+    elif result.state == "already_sent":
+        typer.echo(f"Today's digest was already sent ({result.where}); use --force to send it again.")
+    elif result.state == "ambiguous":
+        typer.echo(
+            "Today's digest may have been sent before an interruption; not sending twice."
+            " Use --force to resend."
+        )
+    else:
+        typer.echo(f"Sent “{result.subject}” to {result.where}")
+
+
+def parse_when(value: str | None, cfg: Settings) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise NudgeError(f"--at: use YYYY-MM-DD or YYYY-MM-DDTHH:MM, not {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = (
+            parsed.replace(tzinfo=cfg.tz)
+            if "T" in value or " " in value
+            else parsed.replace(hour=12, tzinfo=cfg.tz)
+        )
+    return parsed.astimezone(UTC)
+
+
+@app.command("log")
+@handled
+def log_cmd(
+    name: Annotated[str, typer.Argument(help="Who (part of the name, or an email address).")],
+    note: Annotated[
+        str,
+        typer.Argument(help='What happened, e.g. "call: new job at Acme". A kind prefix sets --kind.'),
+    ] = "",
+    kind: Annotated[
+        str | None,
+        typer.Option(help="call, message, meeting or email (default: from the note, else call)."),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="When, for the past: YYYY-MM-DD or YYYY-MM-DDTHH:MM (local).")
+    ] = None,
+    direction: Annotated[str, typer.Option(help="out (you reached out), in (they did) or both.")] = "out",
+) -> None:
+    """Log a call, message, meeting or email with an optional note."""
+    from nudge import people
+    from nudge.db import atomic
+
+    cfg = settings()
+    parsed_kind, text = people.split_note(note, kind or "call")
+    with atomic(store(cfg)) as s:
+        contact = people.find(s, name)
+        touch = people.log_touch(
+            s, cfg, contact, now(), kind or parsed_kind, text, parse_when(at, cfg), direction
+        )
+        typer.echo(
+            f"Logged {touch.kind} with {contact.name} on {touch.at.astimezone(cfg.tz):%a %d %b %H:%M}."
+        )
+
+
+@app.command()
+@handled
+def snooze(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    duration: Annotated[
+        str,
+        typer.Argument(help="How long: 10d, 2w, 3m, or until a date YYYY-MM-DD; 'off' to wake."),
+    ],
+) -> None:
+    """Keep someone out of the digest for a while."""
+    from nudge import people
+    from nudge.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        contact = people.find(s, name)
+        if duration.strip().lower() in ("off", "none", "0"):
+            contact.snoozed_until = None
+            typer.echo(f"{contact.name} is no longer snoozed.")
+        else:
+            contact.snoozed_until = people.parse_duration(duration, now().astimezone(cfg.tz).date())
+            typer.echo(f"{contact.name} is snoozed until {contact.snoozed_until:%a %d %b %Y}.")
+        s.add(contact)
+
+
+@app.command()
+@handled
+def tier(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    tier_name: Annotated[
+        str,
+        typer.Argument(metavar="TIER", help="A configured tier (top100, partner, ...) or none."),
+    ],
+) -> None:
+    """Put someone in a tier (this overrides the address book's category)."""
+    from nudge import people
+    from nudge.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        contact = people.find(s, name)
+        people.set_tier(s, cfg, contact, tier_name, now())
+        typer.echo(f"{contact.name}: tier {contact.tier or 'none'}.")
+
+
+def _referral(direction: str, partner: str, note: str, counterpart: str, at: str | None) -> None:
+    from nudge import people
+    from nudge.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        contact = people.find(s, partner)
+        ref = people.add_referral(s, contact, direction, note, counterpart, parse_when(at, cfg) or now())
+        verb = "to" if direction == "given" else "from"
+        typer.echo(
+            f"Recorded a referral {direction} {verb} {contact.name} on {ref.at.astimezone(cfg.tz):%d %b %Y}."
+        )
+
+
+@referral_app.command("given")
+@handled
+def referral_given(
+    partner: Annotated[str, typer.Argument(help="The partner you helped.")],
+    note: Annotated[str, typer.Argument(help="What you gave, e.g. 'intro to Lee (CFO at Bolt)'.")] = "",
+    counterpart: Annotated[str, typer.Option(help="Who you introduced them to.")] = "",
+    at: Annotated[str | None, typer.Option(help="When (default now): YYYY-MM-DD.")] = None,
+) -> None:
+    """Record an introduction or referral you gave a partner."""
+    _referral("given", partner, note, counterpart, at)
+
+
+@referral_app.command("received")
+@handled
+def referral_received(
+    partner: Annotated[str, typer.Argument(help="The partner who sent it.")],
+    note: Annotated[str, typer.Argument(help="What you received.")] = "",
+    counterpart: Annotated[str, typer.Option(help="Who they sent your way.")] = "",
+    at: Annotated[str | None, typer.Option(help="When (default now): YYYY-MM-DD.")] = None,
+) -> None:
+    """Record a referral or introduction a partner gave you."""
+    _referral("received", partner, note, counterpart, at)
+
+
+@app.command()
+@handled
+def contacts(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    tier_name: Annotated[str | None, typer.Option("--tier", help="Only this tier.")] = None,
+    archived: Annotated[bool, typer.Option("--archived", help="Include archived contacts.")] = False,
+) -> None:
+    """List contacts with warmth, last touch, due and tier."""
+    from sqlmodel import Session
+
+    from nudge import people
+
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        rows = [r for r in people.rows(s, cfg, now(), archived) if tier_name is None or r.tier == tier_name]
+    if as_json:
+        out = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "tier": r.tier or None,
+                "warmth": round(r.warmth, 1),
+                "label": r.label,
+                "last_touch_at": r.last_touch_at.isoformat() if r.last_touch_at else None,
+                "due": round(r.due, 2) if r.due is not None else None,
+                "org": r.org or None,
+                "archived": r.archived,
+            }
+            for r in rows
+        ]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} contacts")
+    for column in ("name", "tier", "warmth", "last touch", "due", "org"):
+        table.add_column(column, justify="right" if column in ("warmth", "due") else "left")
+    for r in rows:
+        last = r.last_touch_at.astimezone(cfg.tz).strftime("%Y-%m-%d") if r.last_touch_at else "never"
+        table.add_row(
+            r.name + (" (archived)" if r.archived else ""),
+            r.tier,
+            f"{r.warmth:.0f} {r.label}",
+            last,
+            f"{r.due:.2f}" if r.due is not None else "",
+            r.org,
+        )
+    Console().print(table)
+
+
+@app.command()
+@handled
+def show(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """Everything about one contact: warmth, touches, moments, referrals."""
+    from sqlmodel import Session
+
+    from nudge import people
+
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        info = people.detail(s, cfg, people.find(s, name, include_archived=True), now())
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{info['name']}  (#{info['id']})")
+    for key in ("org", "title", "birthday", "tier", "tier_source", "snoozed_until", "archived_at"):
+        if info[key]:
+            typer.echo(f"  {key.replace('_', ' ')}: {info[key]}")
+    typer.echo(f"  warmth: {info['warmth']:.0f} ({info['warmth_label']})")
+    for key in ("emails", "phones"):
+        if info[key]:
+            typer.echo(f"  {key}: {', '.join(info[key])}")  # type: ignore[arg-type]
+    for p in info["planned"]:  # type: ignore[attr-defined]
+        typer.echo(f"  planned {p['at'][:16]}: {p['summary']}")
+    for m in info["moments"]:  # type: ignore[attr-defined]
+        typer.echo(f"  {m['at'][:10]} {m['kind']}: {m['detail']}")
+    for r in info["referrals"]:  # type: ignore[attr-defined]
+        typer.echo(f"  {r['at'][:10]} referral {r['direction']}: {r['note']} {r['counterpart']}".rstrip())
+    for t in info["touches"]:  # type: ignore[attr-defined]
+        text = t["note"] or t["summary"] or ""
+        typer.echo(f"  {t['at'][:10]} {t['kind']:<8} {t['direction']:<4} {text}".rstrip())
+
+
+@app.command()
+@handled
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to put the demo data (default: a new temporary folder)."),
+    ] = None,
+) -> None:
+    """Sync bundled sample data into a throwaway store and show a real digest."""
+    from nudge import demo as demo_mod
+
+    result = demo_mod.run(directory, now())
+    typer.echo(result.text, nl=False)
+    typer.echo(f"\nThe full message (text and HTML) is in the Maildir {result.maildir}\n  {result.path}")
+    typer.echo(f"Try: nudge --config {result.config} contacts --tier top100")
+
+
+def main() -> None:
+    app(prog_name="nudge")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,374 @@
+"""The config file: one pydantic schema, every problem reported at once.
+
+The field descriptions are the documentation: `config.example.toml` repeats
+them and a test checks that it names every field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nudge.errors import ConfigError
+
+APP = "nudge"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP))
+
+
+def default_config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Me(_Section):
+    name: str = Field("", description="Your name, used to sign the digest.")
+    emails: list[str] = Field(
+        default_factory=list,
+        description="Your own addresses: never contacts, and how nudge knows you in calendars.",
+    )
+    region: str = Field(
+        "US",
+        description="Default phone region (ISO 3166 code) for numbers without a country code.",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2}", v):
+            raise ValueError("must be a two-letter country code such as US or DE")
+        return v.upper()
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        bad = [e for e in v if "@" not in e]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)}")
+        return v
+
+
+class Digest(_Section):
+    time: str = Field("07:30", description="Local time (HH:MM) the daemon sends the digest.")
+    workdays: list[str] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+        description="Days with a digest: mon tue wed thu fri sat sun.",
+    )
+    daily_size: int = Field(5, ge=1, le=50, description="People to call per digest.")
+    partner_count: int = Field(1, ge=0, le=10, description="Referral partners to follow up per digest.")
+    to: str = Field("", description="Recipient address; defaults to the first of me.emails.")
+    sender: str = Field("", description="From address; defaults to smtp.username, then to `to`.")
+    cooldown_workdays: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Workdays a suggestion that was not acted on rests before it can return.",
+    )
+    cutoff: str = Field(
+        "12:00",
+        description="Local time after which a missed morning digest is no longer caught up.",
+    )
+    templates_dir: str = Field(
+        "",
+        description="Folder with digest.txt.j2 / digest.html.j2 overrides; "
+        "default: the templates folder next to the config file.",
+    )
+
+    @field_validator("time", "cutoff")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        parse_hhmm(v)
+        return v
+
+    @field_validator("workdays")
+    @classmethod
+    def _days(cls, v: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in v]
+        bad = [d for d, raw in zip(days, v, strict=True) if d not in WEEKDAYS or not raw]
+        if bad or not days:
+            raise ValueError(f"use day names from {' '.join(WEEKDAYS)}; got {v}")
+        return days
+
+
+class Weights(_Section):
+    meeting: float = Field(1.0, ge=0, le=10, description="Weight of a meeting touch.")
+    call: float = Field(0.8, ge=0, le=10, description="Weight of a call.")
+    message: float = Field(0.4, ge=0, le=10, description="Weight of a message (chat, SMS).")
+    email: float = Field(0.3, ge=0, le=10, description="Weight of an email.")
+
+
+class Touches(_Section):
+    half_life_days: float = Field(
+        90, gt=0, le=3650, description="Days after which a touch counts half toward warmth."
+    )
+    max_attendees: int = Field(
+        8, ge=1, description="Events with more other attendees than this are no touch."
+    )
+    history_days: int = Field(730, ge=30, le=3650, description="How far back calendar events become touches.")
+    planned_days: int = Field(
+        14, ge=1, le=60, description="How far ahead calendar events count as planned meetings."
+    )
+    weights: Weights = Field(default_factory=Weights, description="Touch kinds and weights.")
+
+
+class Tier(_Section):
+    cadence_days: int = Field(30, ge=1, le=3650, description="Days between calls.")
+    groups: list[str] = Field(
+        default_factory=list,
+        description="Address-book groups / CATEGORIES / Google labels that put a contact "
+        "in this tier (case-insensitive).",
+    )
+    slot: Literal["call", "partner"] = Field(
+        "call", description="`call`: the daily list; `partner`: the referral-partner block."
+    )
+
+
+def _default_tiers() -> dict[str, Tier]:
+    return {
+        "top100": Tier(cadence_days=30, groups=["top100", "top 100"], slot="call"),
+        "partner": Tier(cadence_days=21, groups=["partner", "referral partner"], slot="partner"),
+    }
+
+
+class Smtp(_Section):
+    host: str = Field(description="SMTP server name.")
+    port: int = Field(0, ge=0, le=65535, description="Port; 0 picks 587, 465 or 25 by security.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (port 587), tls (implicit, port 465) or none."
+    )
+    username: str = Field("", description="Login name; empty for no login.")
+    password: str = Field(
+        "",
+        description="Inline password: discouraged, refused when the config is readable "
+        "by others. Prefer password_env or password_command.",
+    )
+    password_env: str = Field("", description="Environment variable holding the password.")
+    password_command: str = Field(
+        "", description="Shell command that prints the password (e.g. `pass show mail`)."
+    )
+    cafile: str = Field("", description="Extra CA bundle to trust (certificates are always verified).")
+    timeout: float = Field(30, gt=0, le=600, description="Seconds before a connection gives up.")
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Smtp:
+        given = [n for n in ("password", "password_env", "password_command") if getattr(self, n)]
+        if len(given) > 1:
+            raise ValueError(f"give only one of {', '.join(given)}")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
+class SourceConfig(BaseModel):
+    """One entry of [[sources]]; each type validates its own options."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="files, memory (and carddav, caldav, google_* when available).")
+    name: str = Field("", description="A short unique name; defaults to type and position.")
+    enabled: bool = Field(True, description="Set false to keep the entry but skip it.")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Settings(_Section):
+    timezone: str = Field("", description="IANA time zone, e.g. Europe/Berlin; default: the system's.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; default: SQLite in the XDG data dir. "
+        "postgresql+psycopg://... for a shared deployment.",
+    )
+    maildir: str = Field(
+        "",
+        description="Maildir the digest goes to when [smtp] is absent; default: Maildir in the XDG data dir.",
+    )
+    me: Me = Field(default_factory=Me, description="Who you are.")
+    digest: Digest = Field(default_factory=Digest, description="The morning email.")
+    touches: Touches = Field(default_factory=Touches, description="What counts as a touch.")
+    tiers: dict[str, Tier] = Field(
+        default_factory=_default_tiers, description="Tiers by name, each with a cadence."
+    )
+    sources: list[SourceConfig] = Field(default_factory=list, description="Where data comes from.")
+    smtp: Smtp | None = Field(None, description="Outgoing mail; absent means deliver to maildir.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        if v:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError) as e:
+                raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Berlin)") from e
+        return v
+
+    @model_validator(mode="after")
+    def _names(self) -> Settings:
+        seen: set[str] = set()
+        for i, src in enumerate(self.sources):
+            if not src.name:
+                src.name = f"{src.type}{i + 1}"
+            if src.name in seen:
+                raise ValueError(f"sources[{i}].name: {src.name!r} is used twice")
+            seen.add(src.name)
+        return self
+
+    # Derived values the rest of the code should not recompute.
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone) if self.timezone else local_zone()
+
+    @property
+    def recipient(self) -> str:
+        return self.digest.to or (self.me.emails[0] if self.me.emails else "")
+
+    @property
+    def sender(self) -> str:
+        if self.digest.sender:
+            return self.digest.sender
+        if self.smtp and "@" in self.smtp.username:
+            return self.smtp.username
+        return self.recipient or "nudge@localhost"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{data_dir() / 'nudge.db'}"
+
+    @property
+    def maildir_path(self) -> Path:
+        return Path(self.maildir).expanduser() if self.maildir else data_dir() / "Maildir"
+
+
+def local_zone() -> ZoneInfo:
+    """The system zone, from TZ or /etc/localtime; UTC when neither names one."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            target = os.readlink("/etc/localtime")
+            name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
+        except OSError:
+            name = ""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def parse_hhmm(value: str) -> time:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise ValueError(f"use HH:MM (24-hour), got {value!r}")
+    return time(int(m[1]), int(m[2]))
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
+    """Turn pydantic's errors into `section.key: what is wrong` lines."""
+    lines = []
+    for err in error.errors():
+        loc = _loc(tuple(err["loc"]))
+        if prefix:
+            loc = f"{prefix}.{loc}" if loc else prefix
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config.example.toml)"
+        if msg.startswith("sources[") and ": " in msg:  # raised by a model validator
+            lines.append(msg)
+        else:
+            lines.append(f"{loc}: {msg}" if loc else msg)
+    return lines
+
+
+def validate(data: dict[str, Any], path: str | None = None) -> Settings:
+    """Validate everything, including each source's own options, and raise once."""
+    from nudge.sources import options_problems
+
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as e:
+        problems = problems_of(e)
+        # Still check the sources so the user sees every problem in one go.
+        for i, raw in enumerate(data.get("sources") or []):
+            if isinstance(raw, dict) and "type" in raw:
+                problems += options_problems(raw, f"sources[{i}]")
+        raise ConfigError(problems, path) from None
+    problems = []
+    for i, src in enumerate(settings.sources):
+        problems += options_problems(src.model_dump(), f"sources[{i}]")
+    if problems:
+        raise ConfigError(problems, path)
+    return settings
+
+
+def find_config(explicit: str | Path | None) -> Path | None:
+    """--config, then $NUDGE_CONFIG, then the XDG path; None when none exists."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("NUDGE_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    default = default_config_path()
+    return default if default.exists() else None
+
+
+def load(explicit: str | Path | None = None) -> Settings:
+    """Load and validate the config; built-in defaults when there is no file."""
+    path = find_config(explicit)
+    if path is None:
+        return validate({})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(["config file not found (run `nudge init` to create one)"], str(path)) from None
+    except OSError as e:
+        raise ConfigError([f"cannot read: {e.strerror}"], str(path)) from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"not valid TOML: {e}"], str(path)) from e
+    settings = validate(data, str(path))
+    _refuse_exposed_secret(settings, path)
+    return settings
+
+
+def _refuse_exposed_secret(settings: Settings, path: Path) -> None:
+    inline = settings.smtp is not None and bool(settings.smtp.password)
+    inline = inline or any("password" in s.options for s in settings.sources)
+    if inline and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            [
+                "an inline password is in a file others can read: run "
+                f"`chmod 600 {path}` or use password_env / password_command"
+            ],
+            str(path),
+        )

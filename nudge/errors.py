@@ -1,0 +1,41 @@
+"""The exceptions nudge raises on purpose.
+
+Anything that is not a NudgeError is a bug and keeps its traceback; a UserError
+is printed as one clear line and the CLI exits 1.
+"""
+
+from __future__ import annotations
+
+
+class NudgeError(Exception):
+    """Base class of every error nudge raises deliberately."""
+
+
+class UserError(NudgeError):
+    """Something the user can fix: printed without a traceback."""
+
+
+class ConfigError(UserError):
+    """The config has problems; all of them are listed at once."""
+
+    def __init__(self, problems: list[str], path: str | None = None) -> None:
+        self.problems = problems
+        self.path = path
+        where = f" in {path}" if path else ""
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s){where}:\n{lines}")
+
+
+class SourceError(NudgeError):
+    """A source could not be read (unreachable, refused, bad credentials).
+
+    Sync records it against that source and goes on with the others.
+    """
+
+
+class InvalidSyncToken(SourceError):
+    """The server no longer accepts the stored sync token: do a full listing."""
+
+
+class DeliveryError(UserError):
+    """The digest could not be delivered; the day is recorded as failed."""

@@ -1,0 +1,368 @@
+"""Apply parsed records to the store, inside the caller's transaction.
+
+The rules that protect user data live here: a contact is archived, never
+deleted; touches logged by hand are never touched; a touch that came from an
+event is updated in place, so what the user attached to it stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from nudge.identity import normalise_phone
+from nudge.models import (
+    Contact,
+    Identity,
+    Moment,
+    Planned,
+    Sighting,
+    SourceRecord,
+    Touch,
+)
+from nudge.parse import ContactRecord, EventRecord
+from nudge.touches import Effect, Rules, event_effects, recheck_at
+from nudge.warmth import touch_sum
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The settings ingest needs, as plain values."""
+
+    rules: Rules
+    region: str
+    tier_groups: dict[str, str]  # folded group name -> tier
+    half_life_days: float
+    tz: tzinfo
+    now: datetime
+
+
+def job_detail(org: str | None, title: str | None) -> str:
+    if title and org:
+        return f"now {title} at {org}"
+    return f"now {title}" if title else f"now at {org}"
+
+
+def job_changed(old_org: str | None, old_title: str | None, org: str | None, title: str | None) -> bool:
+    """A change of ORG or TITLE between two readings of the same card; not a first reading."""
+    if not (old_org or old_title) or not (org or title):
+        return False
+    return (old_org or "", old_title or "") != (org or "", title or "")
+
+
+def uid_range(uid: str) -> tuple[str, str]:
+    """Bounds of the external ids `uid|...`, for an index-friendly prefix match."""
+    return f"{uid}|", f"{uid}}}"
+
+
+class Ingest:
+    """One source's view of the store for the length of one transaction."""
+
+    def __init__(self, session: Session, source: str, ctx: Context) -> None:
+        self.session = session
+        self.source = source
+        self.ctx = ctx
+        self.identities: dict[tuple[str, str], int] = {
+            (kind, value): cid
+            for kind, value, cid in session.exec(select(Identity.kind, Identity.value, Identity.contact_id))
+        }
+        self._records: dict[str, SourceRecord] = {}
+        self._absent: set[str] = set()  # preloaded hrefs with no record yet
+        self.dirty: set[int] = set()  # contacts whose touches changed
+        self.new_emails: set[str] = set()
+
+    def preload(self, hrefs: list[str]) -> None:
+        """Fetch the records for a batch in a few queries instead of one each."""
+        for start in range(0, len(hrefs), 500):
+            for sr in self.session.exec(
+                select(SourceRecord).where(
+                    SourceRecord.source == self.source,
+                    col(SourceRecord.href).in_(hrefs[start : start + 500]),
+                )
+            ):
+                self._records[sr.href] = sr
+        self._absent.update(h for h in hrefs if h not in self._records)
+
+    def record(self, href: str) -> SourceRecord | None:
+        if href in self._records:
+            return self._records[href]
+        if href in self._absent:
+            return None
+        return self.session.exec(
+            select(SourceRecord).where(SourceRecord.source == self.source, SourceRecord.href == href)
+        ).first()
+
+    # --- contacts -------------------------------------------------------
+
+    def upsert_contact(self, collection: str, href: str, etag: str, rec: ContactRecord) -> str:
+        """Create or update the contact behind `href`; returns 'added' or 'changed'."""
+        ctx, now = self.ctx, self.ctx.now
+        sr = self.record(href)
+        emails = [e for e in rec.emails if e not in ctx.rules.me]
+        phones = [p for p in (normalise_phone(t, ctx.region) for t in rec.phones) if p]
+        keys = [("email", e) for e in emails] + [("phone", p) for p in dict.fromkeys(phones)]
+        contact: Contact | None = None
+        if sr is not None and sr.contact_id is not None:
+            contact = self.session.get(Contact, sr.contact_id)
+        if contact is None:
+            for key in keys:
+                if key in self.identities:
+                    contact = self.session.get(Contact, self.identities[key])
+                    break
+        outcome = "changed" if sr is not None else "added"
+        if contact is None:
+            contact = Contact(name=rec.name, created_at=now, warmth_at=now)
+            self.session.add(contact)
+            self.session.flush()
+        assert contact.id is not None
+        if sr is not None and job_changed(sr.org, sr.title, rec.org, rec.title):
+            detail = job_detail(rec.org, rec.title)
+            self.session.add(Moment(contact_id=contact.id, kind="job_change", detail=detail, at=now))
+        contact.name = rec.name
+        contact.org = rec.org or contact.org
+        contact.title = rec.title or contact.title
+        contact.birthday = rec.birthday or contact.birthday
+        contact.archived_at = None
+        self._tier(contact, rec)
+        for key in keys:
+            owner = self.identities.get(key)
+            if owner is None:
+                self.session.add(Identity(contact_id=contact.id, kind=key[0], value=key[1]))
+                self.identities[key] = contact.id
+                if key[0] == "email":
+                    self.new_emails.add(key[1])
+            elif owner != contact.id:
+                log.debug("%s: %s already belongs to contact %s", href, key[0], owner)
+        if sr is None:
+            sr = SourceRecord(source=self.source, href=href, kind="contact")
+            self._records[href] = sr
+            self._absent.discard(href)
+        sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
+        sr.contact_id, sr.org, sr.title = contact.id, rec.org, rec.title
+        self.session.add(sr)
+        return outcome
+
+    def _tier(self, contact: Contact, rec: ContactRecord) -> None:
+        from nudge.identity import fold
+
+        tier = next(
+            (self.ctx.tier_groups[fold(c)] for c in rec.categories if fold(c) in self.ctx.tier_groups),
+            None,
+        )
+        mine = f"source:{self.source}"
+        if contact.tier_source == "cli":
+            return  # the user's own choice wins over the address book
+        if tier is not None and tier != contact.tier:
+            contact.tier, contact.tier_source, contact.tier_since = tier, mine, self.ctx.now
+        elif tier is None and contact.tier_source == mine:
+            contact.tier, contact.tier_source, contact.tier_since = None, None, None
+
+    # --- events ---------------------------------------------------------
+
+    def upsert_event(self, collection: str, href: str, etag: str, raw: str, rec: EventRecord) -> str:
+        sr = self.record(href)
+        outcome = "changed" if sr is not None else "added"
+        if sr is not None and sr.uid and sr.uid != rec.uid:
+            self._clear_event(sr.uid)
+        effects = event_effects(rec, self.ctx.rules, self.ctx.now)
+        self._apply_effects(rec.uid, effects)
+        if sr is None:
+            sr = SourceRecord(source=self.source, href=href, kind="event")
+            self._records[href] = sr
+            self._absent.discard(href)
+        when = recheck_at(rec, self.ctx.now, self.ctx.rules.planned_days)
+        sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
+        sr.recheck_at = when
+        sr.raw = raw if when is not None else None
+        self.session.add(sr)
+        return outcome
+
+    def _apply_effects(self, uid: str, effects: Iterable[Effect]) -> None:
+        lo, hi = uid_range(uid)
+        s = self.session
+        existing = {
+            (t.contact_id, t.external_id): t
+            for t in s.exec(
+                select(Touch).where(
+                    Touch.source == self.source,
+                    col(Touch.external_id) >= lo,
+                    col(Touch.external_id) < hi,
+                )
+            )
+        }
+        s.execute(sa.delete(Planned).where(Planned.source == self.source, Planned.event_uid == uid))  # type: ignore[arg-type]
+        s.execute(sa.delete(Sighting).where(Sighting.source == self.source, Sighting.event_uid == uid))  # type: ignore[arg-type]
+        s.flush()
+        planned = {
+            (cid, ext)
+            for cid, ext in s.exec(
+                select(Planned.contact_id, Planned.external_id).where(
+                    col(Planned.external_id) >= lo, col(Planned.external_id) < hi
+                )
+            )
+        }
+        wanted: set[tuple[int, str | None]] = set()
+        for e in effects:
+            cid = self.identities.get(("email", e.email))
+            if e.planned:
+                if cid is not None and (cid, e.external_id) not in planned:
+                    planned.add((cid, e.external_id))
+                    s.add(self._planned(cid, uid, e))
+                continue
+            if cid is None:
+                s.add(
+                    Sighting(
+                        email=e.email,
+                        source=self.source,
+                        event_uid=uid,
+                        external_id=e.external_id,
+                        at=e.at,
+                        weight=e.weight,
+                        direction=e.direction,
+                        summary=e.summary,
+                    )
+                )
+                continue
+            key = (cid, e.external_id)
+            if key in wanted:
+                continue
+            wanted.add(key)
+            touch = existing.get(key)
+            if touch is None:
+                if self._taken(cid, e.external_id):
+                    continue  # the same event came from another source first
+                touch = Touch(
+                    contact_id=cid,
+                    kind="meeting",
+                    source=self.source,
+                    external_id=e.external_id,
+                    at=e.at,
+                    created_at=self.ctx.now,
+                )
+            if (touch.at, touch.weight, touch.direction, touch.summary) != (
+                e.at,
+                e.weight,
+                e.direction,
+                e.summary,
+            ):
+                touch.at, touch.weight, touch.direction, touch.summary = (
+                    e.at,
+                    e.weight,
+                    e.direction,
+                    e.summary,
+                )
+                s.add(touch)
+                self.dirty.add(cid)
+        for old_key, touch in existing.items():
+            if old_key not in wanted:
+                s.delete(touch)
+                self.dirty.add(touch.contact_id)
+        s.flush()
+
+    def _planned(self, cid: int, uid: str, e: Effect) -> Planned:
+        return Planned(
+            contact_id=cid,
+            source=self.source,
+            event_uid=uid,
+            external_id=e.external_id,
+            at=e.at,
+            summary=e.summary,
+        )
+
+    def _taken(self, cid: int, external: str) -> bool:
+        return (
+            self.session.exec(
+                select(Touch.id).where(Touch.contact_id == cid, Touch.external_id == external)
+            ).first()
+            is not None
+        )
+
+    def _clear_event(self, uid: str) -> None:
+        self._apply_effects(uid, [])
+
+    # --- removals ----------------------------------------------------------
+
+    def remove(self, href: str) -> str | None:
+        """Forget `href`: archive its contact if no other record holds it, or drop its event's rows."""
+        sr = self.record(href)
+        if sr is None:
+            return None
+        self._records.pop(href, None)
+        self._absent.add(href)
+        self.session.delete(sr)
+        self.session.flush()
+        if sr.kind == "event":
+            self._clear_event(sr.uid)
+            return "removed"
+        if sr.contact_id is None:
+            return None
+        others = self.session.exec(
+            select(SourceRecord.id).where(SourceRecord.contact_id == sr.contact_id)
+        ).first()
+        contact = self.session.get(Contact, sr.contact_id)
+        if others is None and contact is not None and contact.archived_at is None:
+            contact.archived_at = self.ctx.now
+            self.session.add(contact)
+            return "archived"
+        return None
+
+    # --- finishing -----------------------------------------------------------
+
+    def adopt_sightings(self) -> None:
+        """Meetings with addresses that just became a contact's turn into touches."""
+        for email in sorted(self.new_emails):
+            cid = self.identities[("email", email)]
+            for sighting in self.session.exec(select(Sighting).where(Sighting.email == email)):
+                if not self._taken(cid, sighting.external_id):
+                    self.session.add(
+                        Touch(
+                            contact_id=cid,
+                            kind="meeting",
+                            source=sighting.source,
+                            external_id=sighting.external_id,
+                            at=sighting.at,
+                            weight=sighting.weight,
+                            direction=sighting.direction,
+                            summary=sighting.summary,
+                            created_at=self.ctx.now,
+                        )
+                    )
+                    self.dirty.add(cid)
+                self.session.delete(sighting)
+        self.new_emails.clear()
+        self.session.flush()
+
+    def finish(self) -> None:
+        self.adopt_sightings()
+        refresh_contacts(self.session, self.dirty, self.ctx.now, self.ctx.half_life_days)
+        self.dirty.clear()
+
+
+def refresh_contacts(session: Session, ids: Iterable[int], now: datetime, half_life_days: float) -> None:
+    """Recompute the denormalised last touch and warmth sum of these contacts."""
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows: dict[int, list[tuple[datetime, float]]] = {cid: [] for cid in chunk}
+        for cid, at, weight in session.exec(
+            select(Touch.contact_id, Touch.at, Touch.weight).where(col(Touch.contact_id).in_(chunk))
+        ):
+            rows[cid].append((at, weight))
+        for cid, touches in rows.items():
+            past = [t for t in touches if t[0] <= now]
+            session.execute(
+                sa.update(Contact)
+                .where(col(Contact.id) == cid)
+                .values(
+                    last_touch_at=max((t[0] for t in past), default=None),
+                    warmth_sum=touch_sum(past, now, half_life_days),
+                    warmth_at=now,
+                )
+            )

@@ -1,0 +1,238 @@
+"""Named, ordered schema migrations, each in its own transaction, recorded in a table.
+
+Never edit a migration that has shipped: add a new one. A database is only ever
+moved forward, and upgrading never drops user data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+Migration = tuple[str, Callable[[Connection], None]]
+
+_TS = sa.DateTime
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", sa.Integer, primary_key=True)
+
+
+def _fk(table: str, nullable: bool = False) -> sa.Column[int]:
+    return sa.Column(f"{table}_id", sa.Integer, sa.ForeignKey(f"{table}.id"), nullable=nullable)
+
+
+def m0001_initial(conn: Connection) -> None:
+    md = sa.MetaData()
+    sa.Table(
+        "contact",
+        md,
+        _id(),
+        sa.Column("name", sa.String, nullable=False),
+        sa.Column("org", sa.String),
+        sa.Column("title", sa.String),
+        sa.Column("birthday", sa.String),
+        sa.Column("tier", sa.String, index=True),
+        sa.Column("tier_source", sa.String),
+        sa.Column("tier_since", _TS),
+        sa.Column("cadence_days", sa.Integer),
+        sa.Column("snoozed_until", sa.Date),
+        sa.Column("archived_at", _TS),
+        sa.Column("created_at", _TS),
+        sa.Column("last_touch_at", _TS),
+        sa.Column("warmth_sum", sa.Float, nullable=False),
+        sa.Column("warmth_at", _TS),
+    )
+    sa.Table(
+        "identity",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("value", sa.String, nullable=False),
+        sa.UniqueConstraint("kind", "value"),
+        sa.Index("ix_identity_contact_id", "contact_id"),
+    )
+    sa.Table(
+        "sourcerecord",
+        md,
+        _id(),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("collection", sa.String, nullable=False),
+        sa.Column("href", sa.String, nullable=False),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("uid", sa.String, nullable=False),
+        sa.Column("etag", sa.String, nullable=False),
+        _fk("contact", nullable=True),
+        sa.Column("org", sa.String),
+        sa.Column("title", sa.String),
+        sa.Column("raw_hash", sa.String, nullable=False),
+        sa.Column("raw", sa.Text),
+        sa.Column("recheck_at", _TS),
+        sa.UniqueConstraint("source", "href"),
+        sa.Index("ix_sourcerecord_contact_id", "contact_id"),
+        sa.Index("ix_sourcerecord_recheck_at", "recheck_at"),
+    )
+    sa.Table(
+        "syncstate",
+        md,
+        _id(),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("collection", sa.String, nullable=False),
+        sa.Column("token", sa.String),
+        sa.Column("last_success_at", _TS),
+        sa.Column("last_error", sa.String),
+        sa.Column("last_error_at", _TS),
+        sa.Column("last_summary", sa.String),
+        sa.UniqueConstraint("source", "collection"),
+    )
+    sa.Table(
+        "touch",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("direction", sa.String, nullable=False),
+        sa.Column("weight", sa.Float, nullable=False),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("external_id", sa.String, index=True),
+        sa.Column("note", sa.String),
+        sa.Column("created_at", _TS),
+        sa.UniqueConstraint("contact_id", "external_id"),
+        sa.Index("ix_touch_contact_at", "contact_id", "at"),
+    )
+    sa.Table(
+        "planned",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("event_uid", sa.String, nullable=False, index=True),
+        sa.Column("external_id", sa.String, nullable=False),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("summary", sa.String, nullable=False),
+        sa.UniqueConstraint("contact_id", "external_id"),
+        sa.Index("ix_planned_contact_id", "contact_id"),
+    )
+    sa.Table(
+        "moment",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("detail", sa.String, nullable=False),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("seen_at", _TS),
+        sa.Index("ix_moment_contact_id", "contact_id"),
+    )
+    sa.Table(
+        "referral",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("direction", sa.String, nullable=False),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("note", sa.String, nullable=False),
+        sa.Column("counterpart", sa.String, nullable=False),
+        sa.Index("ix_referral_contact_id", "contact_id"),
+    )
+    sa.Table(
+        "suggestion",
+        md,
+        _id(),
+        sa.Column("digest_date", sa.Date, nullable=False, index=True),
+        _fk("contact"),
+        sa.Column("slot", sa.String, nullable=False),
+        sa.Column("reason", sa.String, nullable=False),
+        sa.Column("acted_at", _TS),
+        sa.UniqueConstraint("digest_date", "contact_id"),
+        sa.Index("ix_suggestion_contact_id", "contact_id"),
+    )
+    sa.Table(
+        "digestrun",
+        md,
+        _id(),
+        sa.Column("date", sa.Date, nullable=False, unique=True),
+        sa.Column("state", sa.String, nullable=False),
+        sa.Column("message_id", sa.String, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("sent_at", _TS),
+        sa.Column("error", sa.String),
+        sa.Column("updated_at", _TS),
+    )
+    md.create_all(conn)
+
+
+def m0002_sightings_and_outcomes(conn: Connection) -> None:
+    """Meetings with not-yet-known addresses; a touch's outcome and event title."""
+    md = sa.MetaData()
+    sa.Table(
+        "sighting",
+        md,
+        _id(),
+        sa.Column("email", sa.String, nullable=False, index=True),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("event_uid", sa.String, nullable=False, index=True),
+        sa.Column("external_id", sa.String, nullable=False),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("weight", sa.Float, nullable=False),
+        sa.Column("direction", sa.String, nullable=False),
+        sa.Column("summary", sa.String, nullable=False),
+        sa.UniqueConstraint("email", "external_id"),
+    )
+    md.create_all(conn)
+    conn.execute(sa.text("ALTER TABLE touch ADD COLUMN outcome VARCHAR"))
+    conn.execute(sa.text("ALTER TABLE touch ADD COLUMN summary VARCHAR"))
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", m0001_initial),
+    ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
+]
+
+_applied = sa.Table(
+    "nudge_migrations",
+    sa.MetaData(),
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+
+def applied(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("nudge_migrations"):
+            return []
+        return list(conn.execute(sa.select(_applied.c.name).order_by(_applied.c.name)).scalars())
+
+
+def pending(engine: Engine, upto: str | None = None) -> list[Migration]:
+    done = set(applied(engine))
+    todo = []
+    for name, fn in MIGRATIONS:
+        if name not in done:
+            todo.append((name, fn))
+        if name == upto:
+            break
+    return todo
+
+
+def migrate(engine: Engine, upto: str | None = None) -> list[str]:
+    """Apply what is missing, in order; `upto` stops after the named migration."""
+    _applied.create(engine, checkfirst=True)
+    names = []
+    for name, fn in pending(engine, upto):
+        with engine.begin() as conn:
+            log.info("applying migration %s", name)
+            fn(conn)
+            conn.execute(
+                _applied.insert().values(name=name, applied_at=datetime.now(UTC).replace(tzinfo=None))
+            )
+        names.append(name)
+    return names

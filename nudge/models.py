@@ -1,0 +1,198 @@
+"""The tables. Times are UTC in the database and timezone-aware in Python.
+
+The schema itself is created and changed only by `migrations.py`; a test checks
+that these classes and the migrated schema agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC; refuses naive input."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; use UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, index=index)
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = ""
+    org: str | None = None
+    title: str | None = None
+    birthday: str | None = None  # "YYYY-MM-DD" or "--MM-DD" when the year is unknown
+    tier: str | None = Field(default=None, index=True)
+    tier_source: str | None = None  # "cli" or "source:NAME"
+    tier_since: datetime | None = _ts()
+    cadence_days: int | None = None
+    snoozed_until: date | None = None
+    archived_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+    last_touch_at: datetime | None = _ts()
+    warmth_sum: float = 0.0
+    warmth_at: datetime | None = _ts()
+
+
+class Identity(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("kind", "value"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    kind: str  # email | phone
+    value: str
+
+
+class SourceRecord(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("source", "href"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    collection: str = ""
+    href: str
+    kind: str  # contact | event
+    uid: str = ""
+    etag: str = ""
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    org: str | None = None
+    title: str | None = None
+    raw_hash: str = ""
+    raw: str | None = Field(default=None, sa_type=sa.Text())
+    recheck_at: datetime | None = _ts(index=True)
+
+
+class SyncState(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("source", "collection"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    collection: str = ""
+    token: str | None = None
+    last_success_at: datetime | None = _ts()
+    last_error: str | None = None
+    last_error_at: datetime | None = _ts()
+    last_summary: str | None = None
+
+
+class Touch(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("contact_id", "external_id"),
+        sa.Index("ix_touch_contact_at", "contact_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id")
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    kind: str  # meeting | call | message | email
+    direction: str = "out"  # out | in | both
+    weight: float = 1.0
+    source: str = "cli"
+    external_id: str | None = Field(default=None, index=True)
+    note: str | None = None
+    outcome: str | None = None
+    summary: str | None = None  # the event title, for "47 days since Coffee on 6 Oct"
+    created_at: datetime | None = _ts()
+
+
+class Planned(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("contact_id", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    source: str
+    event_uid: str = Field(index=True)
+    external_id: str
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    summary: str = ""
+
+
+class Sighting(SQLModel, table=True):
+    """A past meeting with an address that is not (yet) a contact's.
+
+    Kept so that adding someone to the address book later brings their
+    meeting history with them.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("email", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True)
+    source: str
+    event_uid: str = Field(index=True)
+    external_id: str
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    weight: float
+    direction: str
+    summary: str = ""
+
+
+class Moment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    kind: str  # job_change | birthday | inbound
+    detail: str = ""
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    seen_at: datetime | None = _ts()
+
+
+class Referral(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    direction: str  # given | received
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    note: str = ""
+    counterpart: str = ""
+
+
+class Suggestion(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("digest_date", "contact_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    digest_date: date = Field(index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    slot: str  # call | partner
+    reason: str = ""
+    acted_at: datetime | None = _ts()
+
+
+class DigestRun(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    date: dt.date = Field(sa_column_kwargs={"unique": True})
+    state: str = "planned"  # planned | sending | sent | failed
+    message_id: str = ""
+    attempts: int = 0
+    sent_at: datetime | None = _ts()
+    error: str | None = None
+    updated_at: datetime | None = _ts()
+
+
+TABLES: list[type[SQLModel]] = [
+    Contact,
+    Identity,
+    SourceRecord,
+    SyncState,
+    Touch,
+    Planned,
+    Sighting,
+    Moment,
+    Referral,
+    Suggestion,
+    DigestRun,
+]

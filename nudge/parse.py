@@ -1,0 +1,303 @@
+"""vCard and iCalendar text -> plain records (pure).
+
+Everything a parser can throw is turned into `ParseError(reason)`, so sync can
+skip and count a bad object instead of stopping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+
+import icalendar
+import recurring_ical_events
+import vobject
+
+from nudge.identity import normalise_email
+
+
+class ParseError(ValueError):
+    """An object that cannot be used; `reason` says why in a few words."""
+
+    def __init__(self, reason: str, uid: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.uid = uid
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    uid: str
+    name: str
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    org: str | None = None
+    title: str | None = None
+    birthday: str | None = None  # "YYYY-MM-DD" or "--MM-DD"
+    categories: tuple[str, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str | None  # normalised; None for attendees without an address
+    name: str = ""
+    declined: bool = False
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    recurrence_id: str  # ISO time in UTC: with the UID, the touch's external id
+    start: datetime  # aware, UTC
+    summary: str = ""
+    cancelled: bool = False
+    organizer: str | None = None  # normalised email
+    attendees: tuple[Attendee, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    uid: str
+    occurrences: tuple[Occurrence, ...] = ()
+    # First occurrence after the expansion window, so sync knows when to look again.
+    next_after_window: datetime | None = None
+    recurring: bool = False
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- vCard -----------------------------------------------------------------
+
+
+def _values(card: Any, name: str) -> list[Any]:
+    return [line.value for line in card.contents.get(name, [])]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v).strip() for v in value if str(v).strip())
+    return str(value).strip()
+
+
+_BDAY = re.compile(r"^(?:(\d{4})-?|--)(\d{2})-?(\d{2})")
+
+
+def parse_birthday(raw: str) -> str | None:
+    """`1985-03-12`, `19850312`, `--0312`, `--03-12` (time part ignored) -> canonical form."""
+    m = _BDAY.match(raw.strip())
+    if not m:
+        return None
+    year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
+    try:
+        date(int(year) if year and int(year) > 0 else 2000, month, day)
+    except ValueError:
+        return None
+    if year and year not in ("0000", "1604"):  # Apple writes 1604 for "no year"
+        return f"{year}-{month:02d}-{day:02d}"
+    return f"--{month:02d}-{day:02d}"
+
+
+def parse_vcard(text: str) -> ContactRecord:
+    try:
+        card = vobject.readOne(text, ignoreUnreadable=True)
+    except Exception as e:
+        raise ParseError(f"unreadable vCard: {_short(e)}") from e
+    if card.name != "VCARD":
+        raise ParseError(f"not a vCard but {card.name}")
+    uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
+    try:
+        return _contact_from(card, uid)
+    except ParseError:
+        raise
+    except Exception as e:
+        raise ParseError(f"bad vCard: {_short(e)}", uid) from e
+
+
+def _contact_from(card: Any, uid: str) -> ContactRecord:
+    name = _text(_values(card, "fn")[0]) if "fn" in card.contents else ""
+    if not name and "n" in card.contents:
+        n = card.n.value
+        name = " ".join(
+            p for p in (_text(n.prefix), _text(n.given), _text(n.additional), _text(n.family)) if p
+        )
+    emails = tuple(dict.fromkeys(e for v in _values(card, "email") if (e := normalise_email(_text(v)))))
+    phones = tuple(dict.fromkeys(_text(v) for v in _values(card, "tel") if _text(v)))
+    if not name:
+        name = emails[0] if emails else ""
+    if not name:
+        raise ParseError("no name and no email", uid)
+    if not uid:
+        raise ParseError("no UID", uid)
+    org_values = _values(card, "org")
+    org = _text(org_values[0]).split(", ")[0] if org_values else None
+    titles = _values(card, "title")
+    title = _text(titles[0]) if titles else None
+    bdays = _values(card, "bday")
+    birthday = parse_birthday(str(bdays[0])) if bdays else None
+    categories: list[str] = []
+    for value in _values(card, "categories"):
+        items = value if isinstance(value, list) else str(value).split(",")
+        categories += [c.strip() for c in items if c.strip()]
+    notes = _values(card, "note")
+    return ContactRecord(
+        uid=uid,
+        name=name,
+        emails=emails,
+        phones=phones,
+        org=org or None,
+        title=title or None,
+        birthday=birthday,
+        categories=tuple(categories),
+        note=_text(notes[0]) or None if notes else None,
+    )
+
+
+# --- iCalendar ---------------------------------------------------------------
+
+
+def _as_utc(value: date | datetime, tz: tzinfo) -> datetime:
+    """Aware UTC; floating times are the user's zone, all-day events count at local noon."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(12, 0))
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)
+
+
+def _addresses(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _occurrence(event: Any, tz: tzinfo) -> Occurrence:
+    start = _as_utc(event["DTSTART"].dt, tz)
+    rid = event.get("RECURRENCE-ID")
+    rid_utc = _as_utc(rid.dt, tz) if rid is not None else start
+    organizer = None
+    if event.get("ORGANIZER") is not None:
+        organizer = normalise_email(str(event["ORGANIZER"]))
+    attendees = []
+    for address in _addresses(event.get("ATTENDEE")):
+        params = getattr(address, "params", {})
+        attendees.append(
+            Attendee(
+                email=normalise_email(str(address)),
+                name=str(params.get("CN", "")),
+                declined=str(params.get("PARTSTAT", "")).upper() == "DECLINED",
+            )
+        )
+    return Occurrence(
+        recurrence_id=rid_utc.strftime("%Y%m%dT%H%M%SZ"),
+        start=start,
+        summary=str(event.get("SUMMARY", "")).strip(),
+        cancelled=str(event.get("STATUS", "")).upper() == "CANCELLED",
+        organizer=organizer,
+        attendees=tuple(attendees),
+    )
+
+
+def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
+    """One calendar object (all VEVENTs of one UID) expanded within the window."""
+    try:
+        cal = icalendar.Calendar.from_ical(text)
+    except Exception as e:
+        raise ParseError(f"unreadable iCalendar: {_short(e)}") from e
+    events = [c for c in cal.walk("VEVENT")]
+    if not events:
+        raise ParseError("no VEVENT")
+    uid = str(events[0].get("UID", "")).strip()
+    if not uid:
+        raise ParseError("no UID")
+    try:
+        return _expand(cal, events, uid, tz, window_start, window_end)
+    except ParseError:
+        raise
+    except Exception as e:
+        raise ParseError(f"bad event: {_short(e)}", uid) from e
+
+
+def _expand(
+    cal: Any, events: list[Any], uid: str, tz: tzinfo, window_start: datetime, window_end: datetime
+) -> EventRecord:
+    for event in events:
+        if event.get("DTSTART") is None:
+            raise ParseError("no DTSTART", uid)
+        event["DTSTART"].dt  # noqa: B018 - raises on a malformed value
+    recurring = any(e.get("RRULE") is not None or e.get("RDATE") is not None for e in events)
+    query = recurring_ical_events.of(cal, skip_bad_series=True)
+    occurrences = tuple(
+        sorted(
+            (_occurrence(e, tz) for e in query.between(window_start, window_end)),
+            key=lambda o: o.start,
+        )
+    )
+    after = None
+    for e in query.after(window_end):
+        after = _as_utc(e["DTSTART"].dt, tz)
+        break
+    return EventRecord(uid=uid, occurrences=occurrences, next_after_window=after, recurring=recurring)
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:160]
+
+
+# --- Splitting whole files into objects ---------------------------------------
+
+
+_UID = re.compile(r"^UID[;:](?:.*:)?(.*)$", re.IGNORECASE)
+
+
+def split_components(text: str, name: str) -> list[str]:
+    """Top-level BEGIN:name ... END:name blocks of a file, as text.
+
+    Done on lines rather than by a parser so that one broken object cannot take
+    the rest of the file down with it.
+    """
+    blocks: list[str] = []
+    current: list[str] | None = None
+    depth = 0
+    begin, end = f"BEGIN:{name}", f"END:{name}"
+    for line in text.splitlines():
+        upper = line.strip().upper()
+        if upper == begin:
+            if current is not None and depth > 0:
+                depth += 1
+                current.append(line)
+                continue
+            current, depth = [line], 1
+        elif current is not None:
+            current.append(line)
+            if upper == end:
+                depth -= 1
+                if depth == 0:
+                    blocks.append("\r\n".join(current) + "\r\n")
+                    current = None
+    if current is not None:  # unterminated: keep it so it is reported, not lost silently
+        blocks.append("\r\n".join(current) + "\r\n")
+    return blocks
+
+
+def block_uid(block: str) -> str:
+    for line in block.splitlines():
+        m = _UID.match(line.strip())
+        if m:
+            return m.group(1).strip()
+    return ""
+
+
+def split_calendar(text: str) -> list[tuple[str, str]]:
+    """(uid, calendar text) per UID: its VEVENTs plus every VTIMEZONE of the file."""
+    timezones = "".join(split_components(text, "VTIMEZONE"))
+    by_uid: dict[str, list[str]] = {}
+    for i, block in enumerate(split_components(text, "VEVENT")):
+        by_uid.setdefault(block_uid(block) or f"#missing-uid-{i}", []).append(block)
+    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//nudge//split//EN\r\n"
+    return [(uid, head + timezones + "".join(blocks) + "END:VCALENDAR\r\n") for uid, blocks in by_uid.items()]

@@ -1,0 +1,251 @@
+"""Finding people by name and changing them on the user's word (log, snooze, tier, referral).
+
+Names are matched forgivingly (case, accents, prefixes, email); an ambiguous
+name lists the candidates and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from nudge.config import Settings
+from nudge.errors import UserError
+from nudge.identity import fold
+from nudge.ingest import refresh_contacts
+from nudge.models import Contact, Identity, Moment, Planned, Referral, Touch
+from nudge.warmth import label, roll_forward, score
+
+KINDS = ("call", "message", "meeting", "email")
+DIRECTIONS = ("out", "in", "both")
+
+
+def find(session: Session, query: str, include_archived: bool = False) -> Contact:
+    """The one contact `query` names, or a UserError listing the candidates."""
+    q = fold(query)
+    if not q:
+        raise UserError("give a name")
+    stmt = select(Contact)
+    if not include_archived:
+        stmt = stmt.where(col(Contact.archived_at).is_(None))
+    contacts = list(session.exec(stmt))
+    if "@" in q:
+        owner = session.exec(
+            select(Identity.contact_id).where(Identity.kind == "email", Identity.value == q)
+        ).first()
+        matches = [c for c in contacts if c.id == owner]
+    else:
+        exact = [c for c in contacts if fold(c.name) == q]
+        words = q.split()
+        matches = exact or [c for c in contacts if _prefix_match(fold(c.name).split(), words)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UserError(f"no contact matches {query!r}; try part of the name or an email address")
+    names = ", ".join(sorted(f"{c.name} (#{c.id})" for c in matches)[:12])
+    more = f" and {len(matches) - 12} more" if len(matches) > 12 else ""
+    raise UserError(f"{query!r} matches {len(matches)} contacts: {names}{more}. Be more specific.")
+
+
+def _prefix_match(name_words: list[str], query_words: list[str]) -> bool:
+    """Every query word starts some name word, in order ('ana r' matches 'Ana Ruiz')."""
+    i = 0
+    for word in name_words:
+        if i < len(query_words) and word.startswith(query_words[i]):
+            i += 1
+    return i == len(query_words)
+
+
+_KIND_PREFIX = re.compile(r"^\s*(call|message|meeting|email|msg|text)\s*:\s*", re.IGNORECASE)
+
+
+def split_note(text: str, default_kind: str = "call") -> tuple[str, str]:
+    """'call: new job at Acme' -> ('call', 'new job at Acme')."""
+    m = _KIND_PREFIX.match(text)
+    if not m:
+        return default_kind, text.strip()
+    kind = m.group(1).lower()
+    kind = {"msg": "message", "text": "message"}.get(kind, kind)
+    return kind, text[m.end() :].strip()
+
+
+def log_touch(
+    session: Session,
+    settings: Settings,
+    contact: Contact,
+    now: datetime,
+    kind: str,
+    note: str = "",
+    at: datetime | None = None,
+    direction: str = "out",
+    outcome: str | None = None,
+) -> Touch:
+    if kind not in KINDS:
+        raise UserError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if direction not in DIRECTIONS:
+        raise UserError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    when = at or now
+    if when > now + timedelta(minutes=5):
+        raise UserError("--at is in the future; log a touch once it has happened")
+    assert contact.id is not None
+    weight = getattr(settings.touches.weights, kind)
+    touch = Touch(
+        contact_id=contact.id,
+        at=when,
+        kind=kind,
+        direction=direction,
+        weight=weight,
+        source="cli",
+        note=note or None,
+        outcome=outcome,
+        created_at=now,
+        summary=kind,
+    )
+    session.add(touch)
+    session.flush()
+    refresh_contacts(session, [contact.id], now, settings.touches.half_life_days)
+    return touch
+
+
+def parse_duration(text: str, today: date) -> date:
+    """'2w', '10d', '3m' or a date 'YYYY-MM-DD' -> the day the snooze ends."""
+    m = re.fullmatch(r"\s*(\d+)\s*([dwm])\s*", text.lower())
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        return today + timedelta(days=n * {"d": 1, "w": 7, "m": 30}[unit])
+    try:
+        until = date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"use a duration like 10d, 2w, 3m or a date YYYY-MM-DD, not {text!r}") from None
+    if until <= today:
+        raise UserError(f"{until} is not in the future")
+    return until
+
+
+def set_tier(session: Session, settings: Settings, contact: Contact, tier: str, now: datetime) -> None:
+    if tier.lower() in ("none", "-", ""):
+        contact.tier, contact.tier_since = None, None
+    elif tier not in settings.tiers:
+        raise UserError(f"unknown tier {tier!r}; configured: {', '.join(settings.tiers)} (or none)")
+    elif contact.tier != tier:
+        contact.tier, contact.tier_since = tier, now
+    contact.tier_source = "cli"
+    session.add(contact)
+
+
+def add_referral(
+    session: Session, contact: Contact, direction: str, note: str, counterpart: str, at: datetime
+) -> Referral:
+    assert contact.id is not None
+    ref = Referral(contact_id=contact.id, direction=direction, at=at, note=note, counterpart=counterpart)
+    session.add(ref)
+    return ref
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    name: str
+    tier: str
+    warmth: float
+    label: str
+    last_touch_at: datetime | None
+    due: float | None
+    org: str
+    archived: bool
+
+
+def rows(session: Session, settings: Settings, now: datetime, archived: bool = False) -> list[Row]:
+    half = settings.touches.half_life_days
+    out = []
+    stmt = select(Contact)
+    if not archived:
+        stmt = stmt.where(col(Contact.archived_at).is_(None))
+    for c in session.exec(stmt.order_by(col(Contact.name))):
+        assert c.id is not None
+        warmth = score(roll_forward(c.warmth_sum, c.warmth_at, now, half)) if c.warmth_at else 0.0
+        cadence = c.cadence_days or (
+            settings.tiers[c.tier].cadence_days if c.tier in settings.tiers else None
+        )
+        due = None
+        if cadence and c.last_touch_at:
+            due = (now - c.last_touch_at).total_seconds() / 86400 / cadence
+        out.append(
+            Row(
+                c.id,
+                c.name,
+                c.tier or "",
+                warmth,
+                label(warmth),
+                c.last_touch_at,
+                due,
+                c.org or "",
+                c.archived_at is not None,
+            )
+        )
+    return out
+
+
+def detail(session: Session, settings: Settings, contact: Contact, now: datetime) -> dict[str, object]:
+    """Everything about one contact, newest first, as plain JSON-able values."""
+    cid = contact.id
+    half = settings.touches.half_life_days
+    warmth = (
+        score(roll_forward(contact.warmth_sum, contact.warmth_at, now, half)) if contact.warmth_at else 0.0
+    )
+    ids = session.exec(select(Identity).where(Identity.contact_id == cid).order_by(col(Identity.id))).all()
+    touches = session.exec(
+        select(Touch).where(Touch.contact_id == cid).order_by(col(Touch.at).desc()).limit(50)
+    ).all()
+    planned = session.exec(
+        select(Planned).where(Planned.contact_id == cid, col(Planned.at) > now).order_by(col(Planned.at))
+    ).all()
+    moments = session.exec(
+        select(Moment).where(Moment.contact_id == cid).order_by(col(Moment.at).desc())
+    ).all()
+    refs = session.exec(
+        select(Referral).where(Referral.contact_id == cid).order_by(col(Referral.at).desc())
+    ).all()
+    return {
+        "id": cid,
+        "name": contact.name,
+        "org": contact.org,
+        "title": contact.title,
+        "birthday": contact.birthday,
+        "tier": contact.tier,
+        "tier_source": contact.tier_source,
+        "snoozed_until": contact.snoozed_until.isoformat() if contact.snoozed_until else None,
+        "archived_at": contact.archived_at.isoformat() if contact.archived_at else None,
+        "warmth": round(warmth, 1),
+        "warmth_label": label(warmth),
+        "last_touch_at": contact.last_touch_at.isoformat() if contact.last_touch_at else None,
+        "emails": [i.value for i in ids if i.kind == "email"],
+        "phones": [i.value for i in ids if i.kind == "phone"],
+        "touches": [
+            {
+                "at": t.at.isoformat(),
+                "kind": t.kind,
+                "direction": t.direction,
+                "weight": round(t.weight, 3),
+                "source": t.source,
+                "summary": t.summary,
+                "note": t.note,
+                "outcome": t.outcome,
+            }
+            for t in touches
+        ],
+        "planned": [{"at": p.at.isoformat(), "summary": p.summary} for p in planned],
+        "moments": [{"at": m.at.isoformat(), "kind": m.kind, "detail": m.detail} for m in moments],
+        "referrals": [
+            {
+                "at": r.at.isoformat(),
+                "direction": r.direction,
+                "note": r.note,
+                "counterpart": r.counterpart,
+            }
+            for r in refs
+        ],
+    }

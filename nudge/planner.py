@@ -1,0 +1,213 @@
+"""Who to call today (pure: people, day and time are parameters).
+
+A birthday, a job change or an unanswered message comes first: such a moment
+does not wait. Then the most overdue, so that when the user cannot keep up
+everyone drifts a little late and nobody is dropped. Nobody touched in the last week, nobody
+with a meeting in the coming week, nobody snoozed, and a suggestion that was
+not acted on rests for a few workdays before it can return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from nudge.warmth import require_aware
+
+QUIET_DAYS = 7  # no suggestion within this many days of a touch
+MEETING_DAYS = 7  # ... or of an upcoming meeting
+NEWCOMER_DAYS = 14  # newcomers to a tier are reached within this many days
+MIN_PRIORITY = 0.5  # below this it is too early to call, even with free slots
+BOOST = {"birthday_soon": 1.0, "birthday": 0.5, "job_change": 0.75, "inbound": 0.75}
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    tier: str
+    cadence_days: int
+    slot: str  # call | partner
+    joined_at: datetime  # when they entered the tier
+    last_touch_at: datetime | None = None
+    warmth: float = 0.0
+    snoozed_until: date | None = None
+    next_meeting_at: datetime | None = None
+    last_suggested: date | None = None
+    birthday: str | None = None  # "YYYY-MM-DD" or "--MM-DD"
+    moments: tuple[str, ...] = ()  # unseen moment kinds: job_change, inbound
+
+
+@dataclass(frozen=True)
+class Pick:
+    person: Person
+    due: float
+    priority: float
+    reasons: tuple[str, ...]  # overdue | new | birthday | birthday_soon | job_change | inbound
+    birthday_in: int | None = None  # days until the birthday, when within a week
+
+
+@dataclass(frozen=True)
+class Rules:
+    daily_size: int = 5
+    partner_count: int = 1
+    workdays: frozenset[int] = frozenset(range(5))  # Monday is 0
+    cooldown_workdays: int = 3
+
+
+@dataclass(frozen=True)
+class Capacity:
+    ok: bool
+    needed_per_workday: float
+    daily_size: int
+    overdue: int
+    advice: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    day: date
+    workday: bool
+    calls: tuple[Pick, ...]
+    partners: tuple[Pick, ...]
+    capacity: Capacity
+    eligible: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def _spread(person_id: int) -> float:
+    """A stable number in [0, 1) per person, to spread a fresh list over its cadence."""
+    digest = hashlib.blake2b(str(person_id).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") / 2**32
+
+
+def days_until_birthday(birthday: str | None, today: date) -> int | None:
+    if not birthday:
+        return None
+    month, day = int(birthday[-5:-3]), int(birthday[-2:])
+    for year in (today.year, today.year + 1):
+        try:
+            when = date(year, month, day)
+        except ValueError:  # 29 Feb in a common year: celebrate on 1 Mar
+            when = date(year, 3, 1)
+        if when >= today:
+            return (when - today).days
+    return None
+
+
+def workdays_between(earlier: date, later: date, workdays: frozenset[int]) -> int:
+    """Workdays after `earlier` up to and including `later`."""
+    days = (later - earlier).days
+    if days <= 0:
+        return 0
+    weeks, rest = divmod(days, 7)
+    count = weeks * len(workdays)
+    count += sum(1 for i in range(1, rest + 1) if (earlier + timedelta(days=i)).weekday() in workdays)
+    return count
+
+
+def due_of(p: Person, now: datetime) -> float:
+    """Overdueness: days since the last touch over the cadence (>= 1 is overdue).
+
+    Someone never touched counts as due from the day they join, a little more
+    each day, with a stable per-person offset so a fresh list of a hundred is
+    spread over the first weeks instead of arriving at once.
+    """
+    if p.last_touch_at is not None:
+        return max((now - p.last_touch_at).total_seconds(), 0) / 86400 / p.cadence_days
+    days = max((now - p.joined_at).total_seconds() / 86400, 0.0)
+    boost = 2 * min(days, NEWCOMER_DAYS) + max(days - NEWCOMER_DAYS, 0.0)
+    return 1.0 + 0.5 * _spread(p.id) + boost / p.cadence_days
+
+
+def _excluded(p: Person, today: date, now: datetime, rules: Rules) -> str | None:
+    if p.snoozed_until is not None and p.snoozed_until > today:
+        return "snoozed"
+    if p.last_touch_at is not None and now - p.last_touch_at < timedelta(days=QUIET_DAYS):
+        return "recently touched"
+    if p.next_meeting_at is not None and now <= p.next_meeting_at <= now + timedelta(days=MEETING_DAYS):
+        return "meeting planned"
+    if p.last_suggested is not None and p.last_suggested < today:
+        acted = p.last_touch_at is not None and p.last_touch_at.date() >= p.last_suggested
+        if not acted and workdays_between(p.last_suggested, today, rules.workdays) <= rules.cooldown_workdays:
+            return "resting after a suggestion"
+    return None
+
+
+def _pick(p: Person, today: date, now: datetime) -> Pick:
+    due = due_of(p, now)
+    reasons: list[str] = ["new" if p.last_touch_at is None else "overdue"]
+    priority = due
+    bday = days_until_birthday(p.birthday, today)
+    if bday is not None and bday < 7:
+        reasons.insert(0, "birthday_soon" if bday <= 1 else "birthday")
+        priority += BOOST[reasons[0]]
+    else:
+        bday = None
+    for kind in dict.fromkeys(p.moments):
+        if kind in BOOST:
+            reasons.insert(0, kind)
+            priority += BOOST[kind]
+    return Pick(person=p, due=due, priority=priority, reasons=tuple(reasons), birthday_in=bday)
+
+
+def has_moment(pick: Pick) -> bool:
+    return any(r in BOOST for r in pick.reasons)
+
+
+def _choose(picks: Iterable[Pick], size: int) -> tuple[Pick, ...]:
+    """Moments first (they do not wait), then the most overdue."""
+    ranked = sorted(
+        picks,
+        key=lambda k: (not has_moment(k), -k.priority, _spread(k.person.id * 7919), k.person.id),
+    )
+    return tuple(k for k in ranked if has_moment(k) or k.priority >= MIN_PRIORITY)[:size]
+
+
+def capacity(people: Sequence[Person], rules: Rules, now: datetime) -> Capacity:
+    """Can `daily_size` calls a workday keep every call tier within its cadence?"""
+    calls = [p for p in people if p.slot == "call"]
+    workdays = max(len(rules.workdays), 1)
+    needed = sum(7 / p.cadence_days for p in calls) / workdays
+    overdue = sum(1 for p in calls if p.last_touch_at is not None and due_of(p, now) >= 1)
+    if needed <= rules.daily_size + 1e-9:
+        return Capacity(True, needed, rules.daily_size, overdue)
+    size = math.ceil(needed)
+    stretch = needed / rules.daily_size
+    cadences = sorted({p.cadence_days for p in calls})
+    longer = ", ".join(f"{c} to {math.ceil(c * stretch)} days" for c in cadences)
+    advice = (
+        f"{len(calls)} people on their cadences need {needed:.1f} calls a workday but the "
+        f"digest suggests {rules.daily_size}: everyone will drift late. Raise digest.daily_size "
+        f"to {size}, or lengthen cadence_days ({longer})."
+    )
+    return Capacity(False, needed, rules.daily_size, overdue, advice)
+
+
+def plan_day(people: Sequence[Person], today: date, now: datetime, rules: Rules) -> Plan:
+    """Today's calls and partner follow-ups; empty on a day off."""
+    require_aware(now)
+    cap = capacity(people, rules, now)
+    workday = today.weekday() in rules.workdays
+    excluded: dict[str, int] = {}
+    candidates: dict[str, list[Pick]] = {"call": [], "partner": []}
+    for p in people:
+        why = _excluded(p, today, now, rules)
+        if why:
+            excluded[why] = excluded.get(why, 0) + 1
+            continue
+        candidates.setdefault(p.slot, []).append(_pick(p, today, now))
+    if not workday:
+        return Plan(today, False, (), (), cap, 0, excluded)
+    return Plan(
+        day=today,
+        workday=True,
+        calls=_choose(candidates["call"], rules.daily_size),
+        partners=_choose(candidates["partner"], rules.partner_count),
+        capacity=cap,
+        eligible=sum(len(v) for v in candidates.values()),
+        excluded=excluded,
+    )

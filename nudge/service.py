@@ -1,0 +1,433 @@
+"""Where I/O meets the pure core: sync every source, plan the day, deliver once.
+
+The CLI and the daemon call these functions and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from nudge import delivery, digest, planner, secrets
+from nudge.config import WEEKDAYS, Settings, config_dir, parse_hhmm
+from nudge.db import atomic, open_db
+from nudge.errors import DeliveryError, UserError
+from nudge.identity import fold, normalise_email
+from nudge.ingest import Context, refresh_contacts
+from nudge.models import (
+    Contact,
+    DigestRun,
+    Identity,
+    Moment,
+    Planned,
+    Referral,
+    Suggestion,
+    SyncState,
+    Touch,
+)
+from nudge.sources import load_source
+from nudge.sources.base import Source
+from nudge.sync import Report, refresh_events, sync_source
+from nudge.touches import Rules
+from nudge.warmth import roll_forward, score
+
+log = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings) -> Engine:
+    return open_db(settings.database)
+
+
+def ingest_context(settings: Settings, now: datetime) -> Context:
+    me = frozenset(e for e in (normalise_email(x) for x in settings.me.emails) if e)
+    t = settings.touches
+    return Context(
+        rules=Rules(
+            me=me,
+            meeting_weight=t.weights.meeting,
+            max_attendees=t.max_attendees,
+            history_days=t.history_days,
+            planned_days=t.planned_days,
+        ),
+        region=settings.me.region,
+        tier_groups={fold(g): name for name, tier in settings.tiers.items() for g in tier.groups},
+        half_life_days=t.half_life_days,
+        tz=settings.tz,
+        now=now,
+    )
+
+
+# --- sync ------------------------------------------------------------------------
+
+
+def sync_all(
+    engine: Engine, settings: Settings, now: datetime, sources: Sequence[Source] | None = None
+) -> list[Report]:
+    """Sync every enabled source; one failing never stops the others."""
+    ctx = ingest_context(settings, now)
+    reports: list[Report] = []
+    if sources is None:
+        built: list[Source] = []
+        for cfg in settings.sources:
+            if cfg.enabled:
+                built.append(load_source(cfg))
+        sources = built
+    for source in sources:
+        report = sync_source(engine, source, ctx)
+        log.info("%s", report.line())
+        reports.append(report)
+    contacts_changed = any(r.added or r.changed for r in reports)
+    refresh_events(engine, ctx, everything=contacts_changed)
+    with atomic(engine) as s:
+        mark_acted(s)
+    return reports
+
+
+def mark_acted(session: Session) -> None:
+    """Fill in when each open suggestion was acted on: the first touch since its day."""
+    first = (
+        select(func.min(Touch.at))
+        .where(Touch.contact_id == Suggestion.contact_id, col(Touch.at) >= Suggestion.digest_date)
+        .scalar_subquery()
+    )
+    session.execute(sa.update(Suggestion).where(col(Suggestion.acted_at).is_(None)).values(acted_at=first))
+
+
+# --- planning ---------------------------------------------------------------------
+
+
+def local_now(settings: Settings, now: datetime) -> datetime:
+    return now.astimezone(settings.tz)
+
+
+def digest_time(settings: Settings, day: date) -> datetime:
+    return datetime.combine(day, parse_hhmm(settings.digest.time), tzinfo=settings.tz)
+
+
+def plan_rules(settings: Settings, force_day: date | None = None) -> planner.Rules:
+    days = {WEEKDAYS.index(d) for d in settings.digest.workdays}
+    if force_day is not None:
+        days.add(force_day.weekday())
+    return planner.Rules(
+        daily_size=settings.digest.daily_size,
+        partner_count=settings.digest.partner_count,
+        workdays=frozenset(days),
+        cooldown_workdays=settings.digest.cooldown_workdays,
+    )
+
+
+def warmth_now(contact_sum: float, at: datetime | None, now: datetime, half_life: float) -> float:
+    if at is None:
+        return 0.0
+    return score(roll_forward(contact_sum, at, now, half_life))
+
+
+def load_people(session: Session, settings: Settings, now: datetime, day: date) -> list[planner.Person]:
+    tiers = settings.tiers
+    half_life = settings.touches.half_life_days
+    meetings = dict(
+        session.exec(
+            select(Planned.contact_id, func.min(Planned.at))
+            .where(col(Planned.at) > now)
+            .group_by(col(Planned.contact_id))
+        ).all()
+    )
+    suggested = dict(
+        session.exec(
+            select(Suggestion.contact_id, func.max(Suggestion.digest_date))
+            .where(col(Suggestion.digest_date) < day)
+            .group_by(col(Suggestion.contact_id))
+        ).all()
+    )
+    moments: dict[int, list[str]] = {}
+    for cid, kind in session.exec(
+        select(Moment.contact_id, Moment.kind).where(col(Moment.seen_at).is_(None))
+    ):
+        moments.setdefault(cid, []).append(kind)
+    tiered = session.exec(
+        select(Contact).where(col(Contact.archived_at).is_(None), col(Contact.tier).in_(list(tiers)))
+    )
+    people = []
+    for c in tiered:
+        assert c.id is not None and c.tier is not None
+        people.append(
+            planner.Person(
+                id=c.id,
+                name=c.name,
+                tier=c.tier,
+                cadence_days=c.cadence_days or tiers[c.tier].cadence_days,
+                slot=tiers[c.tier].slot,
+                joined_at=c.tier_since or c.created_at or now,
+                last_touch_at=c.last_touch_at,
+                warmth=warmth_now(c.warmth_sum, c.warmth_at, now, half_life),
+                snoozed_until=c.snoozed_until,
+                next_meeting_at=meetings.get(c.id),
+                last_suggested=suggested.get(c.id),
+                birthday=c.birthday,
+                moments=tuple(moments.get(c.id, ())),
+            )
+        )
+    return people
+
+
+def make_plan(
+    engine: Engine, settings: Settings, now: datetime, day: date, force: bool = False
+) -> tuple[planner.Plan, list[planner.Person]]:
+    with Session(engine) as s:
+        people = load_people(s, settings, now, day)
+    rules = plan_rules(settings, day if force else None)
+    return planner.plan_day(people, day, now, rules), people
+
+
+def _facts(session: Session, pick: planner.Pick, now: datetime) -> digest.Facts:
+    cid = pick.person.id
+    ident = {
+        kind: value
+        for kind, value in reversed(
+            session.exec(
+                select(Identity.kind, Identity.value)
+                .where(Identity.contact_id == cid)
+                .order_by(col(Identity.id))
+            ).all()
+        )
+    }
+    last = session.exec(
+        select(Touch).where(Touch.contact_id == cid, col(Touch.at) <= now).order_by(col(Touch.at).desc())
+    ).first()
+    note = session.exec(
+        select(Touch)
+        .where(Touch.contact_id == cid, col(Touch.note).is_not(None), Touch.note != "")
+        .order_by(col(Touch.at).desc())
+    ).first()
+    job = session.exec(
+        select(Moment.detail)
+        .where(Moment.contact_id == cid, Moment.kind == "job_change", col(Moment.seen_at).is_(None))
+        .order_by(col(Moment.at).desc())
+    ).first()
+    given = received = 0
+    ledger: list[str] = []
+    last_exchange = None
+    if pick.person.slot == "partner":
+        refs = session.exec(
+            select(Referral).where(Referral.contact_id == cid).order_by(col(Referral.at).desc())
+        ).all()
+        given = sum(1 for r in refs if r.direction == "given")
+        received = len(refs) - given
+        last_exchange = refs[0].at if refs else None
+        for r in refs[:3]:
+            verb = "you gave" if r.direction == "given" else "you received"
+            who = f" ({r.counterpart})" if r.counterpart else ""
+            ledger.append(f"{digest.short_date(r.at.date())}: {verb} {r.note or 'a referral'}{who}")
+    return digest.Facts(
+        email=ident.get("email"),
+        phone=ident.get("phone"),
+        last_touch_at=last.at if last else None,
+        last_touch_kind=last.kind if last else None,
+        last_touch_summary=(last.summary or None) if last else None,
+        last_note=note.note if note else None,
+        last_note_at=note.at if note else None,
+        job_change=job,
+        given=given,
+        received=received,
+        last_exchange_at=last_exchange,
+        ledger=tuple(ledger),
+    )
+
+
+def failing_sources(session: Session, settings: Settings) -> tuple[str, ...]:
+    names = {s.name for s in settings.sources if s.enabled}
+    lines = []
+    for state in session.exec(
+        select(SyncState).where(SyncState.collection == "", col(SyncState.last_error).is_not(None))
+    ):
+        if state.source in names:
+            ok = (
+                f"; last good sync {digest.short_date(state.last_success_at.date())}"
+                if state.last_success_at
+                else ""
+            )
+            lines.append(f"Source {state.source} is failing: {state.last_error}{ok}")
+    return tuple(sorted(lines))
+
+
+def last_week(session: Session, day: date) -> digest.Metrics:
+    start = day - timedelta(days=7)
+    rows = session.exec(
+        select(Suggestion).where(col(Suggestion.digest_date) >= start, col(Suggestion.digest_date) < day)
+    ).all()
+    contacted = sum(
+        1 for r in rows if r.acted_at is not None and r.acted_at.date() <= r.digest_date + timedelta(days=7)
+    )
+    return digest.Metrics(suggested=len(rows), contacted=contacted)
+
+
+def build_view(
+    engine: Engine,
+    settings: Settings,
+    plan: planner.Plan,
+    people: list[planner.Person],
+    now: datetime,
+) -> digest.View:
+    with Session(engine) as s:
+        facts = {k.person.id: _facts(s, k, now) for k in (*plan.calls, *plan.partners)}
+        strip = sorted(((p.name, p.warmth) for p in people if p.slot == "call"), key=lambda c: -c[1])
+        return digest.build_view(
+            plan,
+            facts,
+            strip,
+            settings.tz,
+            failing_sources=failing_sources(s, settings),
+            metrics=(last_week(s, plan.day) or None) if plan.day.weekday() == 0 else None,
+            sign=settings.me.name,
+        )
+
+
+def templates_dir(settings: Settings) -> Path:
+    if settings.digest.templates_dir:
+        return Path(settings.digest.templates_dir).expanduser()
+    return config_dir() / "templates"
+
+
+# --- delivery -----------------------------------------------------------------------
+
+
+@dataclass
+class DigestResult:
+    day: date
+    state: str  # sent | already_sent | dry_run | ambiguous
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    where: str = ""
+    plan: planner.Plan | None = None
+    view: digest.View | None = None
+
+
+def render_day(
+    engine: Engine, settings: Settings, now: datetime, day: date, force: bool = False
+) -> DigestResult:
+    plan, people = make_plan(engine, settings, now, day, force)
+    view = build_view(engine, settings, plan, people, now)
+    subject, text, html = digest.render(view, templates_dir(settings))
+    return DigestResult(day, "dry_run", subject, text, html, plan=plan, view=view)
+
+
+def _run(session: Session, day: date) -> DigestRun:
+    return session.exec(select(DigestRun).where(DigestRun.date == day)).first() or DigestRun(date=day)
+
+
+def send_digest(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    *,
+    day: date | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> DigestResult:
+    """Render today's digest and deliver it at most once for the local date.
+
+    The DigestRun row moves planned -> sending -> sent (or failed), each step
+    committed before the next, so a crash can never cause a second send.
+    """
+    day = day or local_now(settings, now).date()
+    if dry_run:
+        return render_day(engine, settings, now, day, force)
+    with atomic(engine) as s:
+        run = _run(s, day)
+        if run.state == "sent" and not force:
+            return DigestResult(day, "already_sent", where=run.message_id)
+        if run.state == "sending" and not force:
+            if settings.smtp is not None:
+                log.warning("digest for %s may have been sent before a crash; not sending again", day)
+                return DigestResult(day, "ambiguous", where=run.message_id)
+            if delivery.maildir_has(settings.maildir_path, run.message_id):
+                run.state, run.sent_at = "sent", run.updated_at
+                s.add(run)
+                return DigestResult(day, "already_sent", where=run.message_id)
+            # Nothing reached the Maildir before the crash: safe to deliver now.
+        resend = force and run.state in ("sent", "sending")
+        result = render_day(engine, settings, now, day, force)
+        run.attempts += 1
+        run.message_id = delivery.message_id(day.isoformat(), settings.sender, run.attempts if resend else 0)
+        run.state, run.error, run.updated_at = "planned", None, now
+        s.add(run)
+    msg = delivery.build_message(
+        result.subject,
+        result.text,
+        result.html,
+        settings.sender,
+        settings.recipient or settings.sender,
+        run.message_id,
+        local_now(settings, now),
+    )
+    try:
+        where = _deliver(engine, settings, msg, day, now)
+    except DeliveryError as e:
+        with atomic(engine) as s:
+            failed = _run(s, day)
+            failed.state, failed.error, failed.updated_at = "failed", str(e), now
+            s.add(failed)
+        raise
+    with atomic(engine) as s:
+        done = _run(s, day)
+        done.state, done.sent_at, done.updated_at = "sent", now, now
+        s.add(done)
+        _record_suggestions(s, result, now)
+    result.state, result.where = "sent", where
+    return result
+
+
+def _set_state(engine: Engine, day: date, state: str, now: datetime) -> None:
+    with atomic(engine) as s:
+        run = _run(s, day)
+        run.state, run.updated_at = state, now
+        s.add(run)
+
+
+def _deliver(engine: Engine, settings: Settings, msg: EmailMessage, day: date, now: datetime) -> str:
+    if settings.smtp is None:
+        _set_state(engine, day, "sending", now)
+        path = delivery.deliver_maildir(msg, settings.maildir_path)
+        return str(path)
+    cfg = settings.smtp
+    try:
+        password = secrets.resolve("smtp", cfg.password, cfg.password_env, cfg.password_command)
+    except UserError as e:
+        raise DeliveryError(str(e)) from None
+    transport = delivery.SmtpTransport(cfg, password)
+    transport.open()
+    _set_state(engine, day, "sending", now)
+    transport.send(msg)
+    return f"{settings.recipient} via {cfg.host}"
+
+
+def _record_suggestions(session: Session, result: DigestResult, now: datetime) -> None:
+    assert result.plan is not None and result.view is not None
+    reasons = {e.id: (e.why[0] if e.why else "") for e in (*result.view.entries, *result.view.partners)}
+    picks = [(k, "call") for k in result.plan.calls] + [(k, "partner") for k in result.plan.partners]
+    existing = set(session.exec(select(Suggestion.contact_id).where(Suggestion.digest_date == result.day)))
+    for pick, slot in picks:
+        cid = pick.person.id
+        if cid not in existing:
+            session.add(
+                Suggestion(digest_date=result.day, contact_id=cid, slot=slot, reason=reasons.get(cid, ""))
+            )
+        if "job_change" in pick.reasons:
+            for m in session.exec(
+                select(Moment).where(Moment.contact_id == cid, col(Moment.seen_at).is_(None))
+            ):
+                m.seen_at = now
+                session.add(m)
+
+
+def refresh_warmth(session: Session, contact_ids: Sequence[int], now: datetime, settings: Settings) -> None:
+    refresh_contacts(session, contact_ids, now, settings.touches.half_life_days)

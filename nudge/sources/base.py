@@ -1,0 +1,101 @@
+"""The one contract every source implements; sync sees nothing else.
+
+A source is a set of collections (address books, calendars, files). Each
+collection lists its objects as `href -> etag`; the etag changes whenever the
+object does. Sync compares that listing with what it stored last time, fetches
+only what is new or changed, and treats what is gone as deleted.
+
+Errors: anything that stops a source or collection from being read is raised
+as `SourceError` with a message that names what failed (URL, path, status).
+`InvalidSyncToken` from `changes()` makes sync fall back to a full `list()`.
+A single unreadable object is not an error: `fetch()` yields a `BadItem`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Kind = Literal["contacts", "events"]
+Format = Literal["vcard", "ical"]
+
+
+class SourceOptions(BaseModel):
+    """Base of each source type's options: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str  # stable within the source: a URL, a path
+    kind: Kind
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Item:
+    href: str  # unique within the source
+    etag: str
+    format: Format
+    data: str
+
+
+@dataclass(frozen=True)
+class BadItem:
+    href: str
+    reason: str
+    uid: str = ""
+
+
+@dataclass
+class Changes:
+    """What changed since a sync token.
+
+    `changed` maps new or modified hrefs to etags. When `complete` is true it is
+    the whole listing instead, and every stored href not in it is gone.
+    `token` is stored by sync only after the changes are committed.
+    """
+
+    changed: dict[str, str]
+    deleted: set[str] = field(default_factory=set)
+    token: str | None = None
+    complete: bool = False
+
+
+class Source(ABC):
+    """Subclasses set `type_name` and `options_model`, and implement the three methods."""
+
+    type_name: ClassVar[str]
+    options_model: ClassVar[type[SourceOptions]]
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        self.name = name
+        self.options = options
+
+    @abstractmethod
+    def collections(self) -> list[Collection]:
+        """The collections to read. Raises SourceError."""
+
+    @abstractmethod
+    def list(self, collection: Collection) -> dict[str, str]:
+        """Every object of the collection as href -> etag. Raises SourceError."""
+
+    def changes(self, collection: Collection, token: str | None) -> Changes:
+        """Changes since `token` (None: everything).
+
+        The default is a full listing; sources with sync tokens override it.
+        Raises SourceError, or InvalidSyncToken when the token is refused.
+        """
+        return Changes(changed=self.list(collection), complete=True)
+
+    @abstractmethod
+    def fetch(self, collection: Collection, hrefs: Iterable[str]) -> Iterator[Item | BadItem]:
+        """The objects for `hrefs` (any order; missing ones are skipped). Raises SourceError."""
+
+    def close(self) -> None:
+        """Release connections; called once after a sync."""

@@ -1,0 +1,278 @@
+"""One source's sync: compare its listing with what is stored, then act.
+
+`diff` decides (pure); `sync_source` fetches what the decision asks for,
+parses it, and applies it in batches, each batch one transaction. A sync token
+is stored in the last transaction, after every change it covers, so an
+interrupted sync simply resumes from the old token next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from nudge.db import atomic
+from nudge.errors import InvalidSyncToken, SourceError
+from nudge.ingest import Context, Ingest
+from nudge.models import SourceRecord, SyncState
+from nudge.parse import ParseError, parse_ical, parse_vcard
+from nudge.sources.base import BadItem, Collection, Item, Source
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Diff:
+    fetch: list[str]  # new or changed hrefs
+    remove: list[str]  # stored hrefs the source no longer has
+    unchanged: int
+
+
+def diff(listing: Mapping[str, str], stored: Mapping[str, str]) -> Diff:
+    """What to do to make `stored` (href -> etag) match a full `listing`."""
+    fetch = [h for h, etag in listing.items() if stored.get(h) != etag]
+    remove = [h for h in stored if h not in listing]
+    return Diff(fetch=fetch, remove=remove, unchanged=len(listing) - len(fetch))
+
+
+def incremental_diff(changed: Mapping[str, str], deleted: Iterable[str], stored: Mapping[str, str]) -> Diff:
+    fetch = [h for h, etag in changed.items() if stored.get(h) != etag]
+    remove = [h for h in deleted if h in stored]
+    return Diff(fetch=fetch, remove=remove, unchanged=len(changed) - len(fetch))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    href: str
+    uid: str
+    reason: str
+
+
+@dataclass
+class Report:
+    source: str
+    added: int = 0
+    changed: int = 0
+    archived: int = 0
+    removed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def line(self) -> str:
+        text = (
+            f"{self.source}: {self.added} added, {self.changed} changed, "
+            f"{self.archived} archived, {self.removed} events removed, "
+            f"{len(self.skipped)} skipped, took {self.seconds:.1f}s"
+        )
+        if self.errors:
+            text += " — FAILED: " + "; ".join(self.errors)
+        return text
+
+
+def _parse(item: Item, ctx: Context) -> object:
+    if item.format == "vcard":
+        return parse_vcard(item.data)
+    start = ctx.now - timedelta(days=ctx.rules.history_days)
+    end = ctx.now + timedelta(days=ctx.rules.planned_days)
+    return parse_ical(item.data, ctx.tz, start, end)
+
+
+def _stored(session: Session, source: str, collection: str) -> dict[str, str]:
+    return dict(
+        session.exec(
+            select(SourceRecord.href, SourceRecord.etag).where(
+                SourceRecord.source == source, SourceRecord.collection == collection
+            )
+        ).all()
+    )
+
+
+def _state(session: Session, source: str, collection: str) -> SyncState:
+    state = session.exec(
+        select(SyncState).where(SyncState.source == source, SyncState.collection == collection)
+    ).first()
+    return state or SyncState(source=source, collection=collection)
+
+
+def record_error(engine: Engine, source: str, collection: str, message: str, now: datetime) -> None:
+    with atomic(engine) as s:
+        state = _state(s, source, collection)
+        state.last_error, state.last_error_at = message, now
+        s.add(state)
+
+
+def sync_source(
+    engine: Engine,
+    source: Source,
+    ctx: Context,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Sync every collection of `source`; failures are recorded, never raised."""
+    report = Report(source.name)
+    started = time.monotonic()
+    try:
+        collections = sorted(source.collections(), key=lambda c: c.kind != "contacts")
+        with Session(engine) as s:
+            known = set(
+                s.exec(select(SourceRecord.collection).where(SourceRecord.source == source.name).distinct())
+            )
+        if not collections and known:
+            raise SourceError("no collections found; keeping what was synced before")
+        for coll in collections:
+            try:
+                _sync_collection(engine, source, coll, ctx, report, progress)
+            except SourceError as e:
+                report.errors.append(f"{coll.name or coll.id}: {e}")
+                record_error(engine, source.name, coll.id, str(e), ctx.now)
+        for gone in sorted(known - {c.id for c in collections}):
+            log.info("%s: collection %s is gone", source.name, gone)
+            with Session(engine) as s:
+                hrefs = list(_stored(s, source.name, gone))
+            _apply_removals(engine, source.name, hrefs, ctx, report)
+    except SourceError as e:
+        report.errors.append(str(e))
+    except Exception as e:  # a bug in one source must not stop the others
+        log.exception("%s: sync failed unexpectedly", source.name)
+        report.errors.append(f"unexpected {type(e).__name__}: {e}")
+    finally:
+        source.close()
+    report.seconds = time.monotonic() - started
+    with atomic(engine) as s:
+        state = _state(s, source.name, "")
+        if report.ok:
+            state.last_success_at, state.last_error = ctx.now, None
+        else:
+            state.last_error, state.last_error_at = "; ".join(report.errors), ctx.now
+        state.last_summary = report.line()
+        s.add(state)
+    for sk in report.skipped:
+        log.warning("%s: skipped %s (UID %s): %s", source.name, sk.href, sk.uid or "?", sk.reason)
+    return report
+
+
+def _sync_collection(
+    engine: Engine,
+    source: Source,
+    coll: Collection,
+    ctx: Context,
+    report: Report,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    with Session(engine) as s:
+        token = _state(s, source.name, coll.id).token
+        stored = _stored(s, source.name, coll.id)
+    try:
+        changes = source.changes(coll, token)
+    except InvalidSyncToken as e:
+        log.info("%s: %s; doing a full listing", source.name, e)
+        changes = source.changes(coll, None)
+    if changes.complete:
+        plan = diff(changes.changed, stored)
+    else:
+        plan = incremental_diff(changes.changed, changes.deleted, stored)
+    for start in range(0, len(plan.fetch), BATCH):
+        batch = plan.fetch[start : start + BATCH]
+        items = list(source.fetch(coll, batch))
+        _apply_batch(engine, source.name, coll, items, ctx, report)
+        if progress:
+            progress(min(start + BATCH, len(plan.fetch)), len(plan.fetch))
+    _apply_removals(engine, source.name, plan.remove, ctx, report)
+    with atomic(engine) as s:
+        state = _state(s, source.name, coll.id)
+        state.token = changes.token
+        state.last_success_at, state.last_error = ctx.now, None
+        s.add(state)
+
+
+def _apply_batch(
+    engine: Engine,
+    source: str,
+    coll: Collection,
+    items: list[Item | BadItem],
+    ctx: Context,
+    report: Report,
+) -> None:
+    with atomic(engine) as s:
+        ingest = Ingest(s, source, ctx)
+        ingest.preload([i.href for i in items])
+        for item in items:
+            if isinstance(item, BadItem):
+                report.skipped.append(Skipped(item.href, item.uid, item.reason))
+                continue
+            try:
+                record = _parse(item, ctx)
+            except ParseError as e:
+                report.skipped.append(Skipped(item.href, e.uid, e.reason))
+                continue
+            if item.format == "vcard":
+                outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)  # type: ignore[arg-type]
+            else:
+                outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record)  # type: ignore[arg-type]
+            if outcome == "added":
+                report.added += 1
+            else:
+                report.changed += 1
+        ingest.finish()
+
+
+def _apply_removals(engine: Engine, source: str, hrefs: list[str], ctx: Context, report: Report) -> None:
+    if not hrefs:
+        return
+    with atomic(engine) as s:
+        ingest = Ingest(s, source, ctx)
+        for href in hrefs:
+            outcome = ingest.remove(href)
+            if outcome == "archived":
+                report.archived += 1
+            elif outcome == "removed":
+                report.removed += 1
+        ingest.finish()
+
+
+def refresh_events(engine: Engine, ctx: Context, everything: bool = False) -> int:
+    """Look again at stored events that are due (or all with a future, if `everything`).
+
+    Upcoming meetings become touches once they are past, and recurring series
+    grow new occurrences, without any change at the source.
+    """
+    with Session(engine) as s:
+        query = select(SourceRecord.source, SourceRecord.href).where(col(SourceRecord.raw).is_not(None))
+        if not everything:
+            query = query.where(col(SourceRecord.recheck_at) <= ctx.now)
+        due: dict[str, list[str]] = {}
+        for source, href in s.exec(query):
+            due.setdefault(source, []).append(href)
+    count = 0
+    for source, hrefs in due.items():
+        with atomic(engine) as s:
+            ingest = Ingest(s, source, ctx)
+            ingest.preload(hrefs)
+            for href in hrefs:
+                sr = ingest.record(href)
+                if sr is None or sr.raw is None:
+                    continue
+                start = ctx.now - timedelta(days=ctx.rules.history_days)
+                end = ctx.now + timedelta(days=ctx.rules.planned_days)
+                try:
+                    record = parse_ical(sr.raw, ctx.tz, start, end)
+                except ParseError as e:  # it parsed before; be safe anyway
+                    log.warning("%s: %s no longer parses: %s", source, href, e.reason)
+                    sr.recheck_at, sr.raw = None, None
+                    continue
+                ingest.upsert_event(sr.collection, href, sr.etag, sr.raw, record)
+                count += 1
+            ingest.finish()
+    return count

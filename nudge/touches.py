@@ -1,0 +1,96 @@
+"""What a calendar event means for each attendee (pure).
+
+A past meeting is a touch, shared among the people in it; an upcoming one is
+a planned meeting. Cancelled events, events the user declined and events too
+big to be personal are neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from nudge.parse import Attendee, EventRecord, Occurrence
+
+MIN_WEIGHT = 0.1
+
+
+@dataclass(frozen=True)
+class Rules:
+    me: frozenset[str]  # the user's normalised addresses
+    meeting_weight: float
+    max_attendees: int
+    history_days: int
+    planned_days: int
+
+
+@dataclass(frozen=True)
+class Effect:
+    email: str
+    external_id: str  # "uid|recurrence-id": unique per contact, so re-sync never duplicates
+    at: datetime
+    weight: float
+    direction: str  # out | in | both
+    summary: str
+    planned: bool  # True: an upcoming meeting, not a touch
+
+
+def external_id(uid: str, occurrence: Occurrence) -> str:
+    return f"{uid}|{occurrence.recurrence_id}"
+
+
+def occurrence_effects(uid: str, occ: Occurrence, rules: Rules, now: datetime) -> list[Effect]:
+    if occ.cancelled:
+        return []
+    if occ.start < now - timedelta(days=rules.history_days):
+        return []
+    if occ.start > now + timedelta(days=rules.planned_days):
+        return []
+    others = [a for a in occ.attendees if a.email not in rules.me]
+    if any(a.email in rules.me and a.declined for a in occ.attendees):
+        return []
+    listed = {a.email for a in others}
+    if occ.organizer and occ.organizer not in rules.me and occ.organizer not in listed:
+        others.append(Attendee(email=occ.organizer))
+    if not others or len(others) > rules.max_attendees:
+        return []
+    weight = max(MIN_WEIGHT, rules.meeting_weight / len(others))
+    planned = occ.start > now
+    effects = []
+    for person in others:
+        if person.email is None or person.declined:
+            continue
+        if occ.organizer in rules.me:
+            direction = "out"
+        elif occ.organizer == person.email:
+            direction = "in"
+        else:
+            direction = "both"
+        effects.append(
+            Effect(
+                email=person.email,
+                external_id=external_id(uid, occ),
+                at=occ.start,
+                weight=weight,
+                direction=direction,
+                summary=occ.summary,
+                planned=planned,
+            )
+        )
+    return effects
+
+
+def event_effects(record: EventRecord, rules: Rules, now: datetime) -> list[Effect]:
+    return [e for occ in record.occurrences for e in occurrence_effects(record.uid, occ, rules, now)]
+
+
+def recheck_at(record: EventRecord, now: datetime, planned_days: int) -> datetime | None:
+    """When this event must be looked at again without a change at the source.
+
+    An upcoming meeting turns into a touch once it has happened, and a series
+    or a far-off event enters the planned window later.
+    """
+    times = [o.start for o in record.occurrences if o.start > now]
+    if record.next_after_window is not None:
+        times.append(max(record.next_after_window - timedelta(days=planned_days), now))
+    return min(times) if times else None
