@@ -106,6 +106,14 @@ class Ingest:
         ctx, now = self.ctx, self.ctx.now
         sr = self.record(href)
         emails = [e for e in rec.emails if e not in ctx.rules.me]
+        if rec.emails and not emails:  # the user's own card: remember it, never a contact
+            if sr is None:
+                sr = SourceRecord(source=self.source, href=href, kind="contact")
+                self._records[href] = sr
+                self._absent.discard(href)
+            sr.collection, sr.etag, sr.uid, sr.contact_id = collection, etag, rec.uid, None
+            self.session.add(sr)
+            return "ignored"
         phones = [p for p in (normalise_phone(t, ctx.region) for t in rec.phones) if p]
         keys = [("email", e) for e in emails] + [("phone", p) for p in dict.fromkeys(phones)]
         contact: Contact | None = None

@@ -259,28 +259,25 @@ def split_components(text: str, name: str) -> list[str]:
     """Top-level BEGIN:name ... END:name blocks of a file, as text.
 
     Done on lines rather than by a parser so that one broken object cannot take
-    the rest of the file down with it.
+    the rest of the file down with it. These components never nest, so a BEGIN
+    inside an open block means that block was never closed: it is returned as
+    it is (and reported when parsed), and the new one starts.
     """
     blocks: list[str] = []
     current: list[str] | None = None
-    depth = 0
     begin, end = f"BEGIN:{name}", f"END:{name}"
     for line in text.splitlines():
         upper = line.strip().upper()
         if upper == begin:
-            if current is not None and depth > 0:
-                depth += 1
-                current.append(line)
-                continue
-            current, depth = [line], 1
+            if current is not None:
+                blocks.append("\r\n".join(current) + "\r\n")
+            current = [line]
         elif current is not None:
             current.append(line)
             if upper == end:
-                depth -= 1
-                if depth == 0:
-                    blocks.append("\r\n".join(current) + "\r\n")
-                    current = None
-    if current is not None:  # unterminated: keep it so it is reported, not lost silently
+                blocks.append("\r\n".join(current) + "\r\n")
+                current = None
+    if current is not None:
         blocks.append("\r\n".join(current) + "\r\n")
     return blocks
 

@@ -223,7 +223,7 @@ def _apply_batch(
                 outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record)  # type: ignore[arg-type]
             if outcome == "added":
                 report.added += 1
-            else:
+            elif outcome == "changed":
                 report.changed += 1
         ingest.finish()
 

@@ -1,0 +1,98 @@
+"""Migrations: ordered, recorded, idempotent, and upgrading keeps the data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from nudge import migrations, models
+from nudge.db import make_engine, open_db
+
+
+def test_fresh_database_gets_every_migration_once(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    applied = migrations.migrate(engine)
+    assert applied == [name for name, _ in migrations.MIGRATIONS]
+    assert migrations.migrate(engine) == []
+    assert migrations.applied(engine) == applied
+
+
+def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+    engine = open_db(f"sqlite:///{tmp_path / 'a.db'}")
+    inspector = sa.inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        assert table in [t.__table__ for t in models.TABLES]  # type: ignore[attr-defined]
+        migrated = {c["name"]: c for c in inspector.get_columns(table.name)}
+        declared = {c.name: c for c in table.columns}
+        assert set(migrated) == set(declared), table.name
+        for name, column in declared.items():
+            if not column.primary_key:
+                assert bool(migrated[name]["nullable"]) == bool(column.nullable), f"{table.name}.{name}"
+        uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table.name)}
+        for constraint in table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint):
+                assert tuple(c.name for c in constraint.columns) in uniques, table.name
+
+
+def test_upgrade_from_first_migration_keeps_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    assert migrations.migrate(engine, upto="0001_initial") == ["0001_initial"]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO contact (id, name, tier, warmth_sum) VALUES (1, 'Ana Ruiz', 'top100', 0.5)")
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO touch (contact_id, at, kind, direction, weight, source, note) "
+                "VALUES (1, '2026-01-02 10:00:00', 'call', 'out', 0.8, 'cli', 'moving to Berlin')"
+            )
+        )
+    engine.dispose()
+
+    upgraded = open_db(url)
+    assert migrations.applied(upgraded) == [name for name, _ in migrations.MIGRATIONS]
+    with upgraded.connect() as conn:
+        row = conn.execute(sa.text("SELECT name, tier FROM contact WHERE id = 1")).one()
+        touch = conn.execute(sa.text("SELECT note, outcome, summary FROM touch")).one()
+        assert conn.execute(sa.text("SELECT count(*) FROM sighting")).scalar() == 0
+    assert tuple(row) == ("Ana Ruiz", "top100")
+    assert tuple(touch) == ("moving to Berlin", None, None)
+
+
+def test_failed_migration_rolls_back_and_is_not_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    migrations.migrate(engine, upto="0001_initial")
+
+    def broken(conn: sa.Connection) -> None:
+        conn.execute(sa.text("CREATE TABLE half_done (id INTEGER)"))
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS[:1], ("0002_broken", broken)])
+    with pytest.raises(RuntimeError):
+        migrations.migrate(engine)
+    assert migrations.applied(engine) == ["0001_initial"]
+    assert not sa.inspect(engine).has_table("half_done")
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    engine = open_db(f"sqlite:///{tmp_path / 'sub' / 'a.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+    assert (tmp_path / "sub").stat().st_mode & 0o777 == 0o700
+
+
+def test_naive_datetimes_are_refused(tmp_path: Path) -> None:
+    from sqlmodel import Session
+
+    engine = open_db(f"sqlite:///{tmp_path / 'a.db'}")
+    with Session(engine) as s, pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        s.add(models.Contact(name="x", created_at=datetime(2026, 1, 1)))
+        s.commit()
