@@ -219,11 +219,8 @@ def digest(
             target = date.fromisoformat(day)
         except ValueError:
             raise NudgeError(f"--date: use YYYY-MM-DD, not {day!r}") from None
-        when = (
-            max(service.digest_time(cfg, target), when)
-            if target >= when.date()
-            else service.digest_time(cfg, target)
-        )
+        if target != when.astimezone(cfg.tz).date():
+            when = service.digest_time(cfg, target)  # that morning, as the daemon would see it
     preview = dry_run or as_json or target is not None
     if (
         not preview

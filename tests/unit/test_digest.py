@@ -1,0 +1,139 @@
+"""Rendering the digest: every element, escaping, subject, template overrides."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from nudge import digest, planner
+
+TZ = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 23)
+
+
+def person(pid: int, name: str, **kw: object) -> planner.Person:
+    base: dict[str, object] = {
+        "id": pid,
+        "name": name,
+        "tier": "top100",
+        "cadence_days": 30,
+        "slot": "call",
+        "joined_at": NOW - timedelta(days=400),
+        "last_touch_at": NOW - timedelta(days=47),
+        "warmth": 42.0,
+    }
+    base.update(kw)
+    return planner.Person(**base)  # type: ignore[arg-type]
+
+
+def plan_of(*people: planner.Person) -> planner.Plan:
+    rules = planner.Rules(daily_size=5, partner_count=1)
+    return planner.plan_day(list(people), TODAY, NOW, rules)
+
+
+def test_subject_lines() -> None:
+    assert digest.subject_for([]) == "Be curious today: nobody is due"
+    assert digest.subject_for(["Ana Ruiz"]) == "Be curious today: Ana Ruiz"
+    assert digest.subject_for(["Ana Ruiz", "Ben Ott"]) == "Be curious today: Ana Ruiz and Ben Ott"
+    assert (
+        digest.subject_for(["Ana Ruiz", "Ben Ott", "C", "D", "E"])
+        == "Be curious today: Ana Ruiz, Ben Ott and 3 more"
+    )
+
+
+def test_every_element_is_rendered() -> None:
+    ana = person(1, "Ana Ruiz", moments=("job_change",))
+    ben = person(2, "Ben Ott", tier="partner", slot="partner", cadence_days=21, warmth=80.0)
+    plan = plan_of(ana, ben, person(3, "Cy Doe", warmth=5.0))
+    facts = {
+        1: digest.Facts(
+            email="ana@example.org",
+            phone="+4930123456",
+            last_touch_at=NOW - timedelta(days=47),
+            last_touch_kind="meeting",
+            last_touch_summary="coffee",
+            last_note="wants intro to a CFO",
+            last_note_at=NOW - timedelta(days=47),
+            job_change="now CTO at Acme",
+        ),
+        2: digest.Facts(
+            email="ben@example.net", given=1, received=3, ledger=("2 Nov: you received a client",)
+        ),
+    }
+    strip = [("Ana Ruiz", 42.0), ("Cy Doe", 5.0), ("Hot Person", 90.0)]
+    view = digest.build_view(plan, facts, strip, TZ, failing_sources=("Source x is failing: 503",))
+    subject, text, html = digest.render(view)
+    assert subject == "Be curious today: Ana Ruiz and Cy Doe"
+    for part in (text, html):
+        assert "changed jobs: now CTO at Acme" in part
+        assert "47 days since coffee on 7 Oct" in part
+        assert "wants intro to a CFO" in part
+        assert "Source x is failing: 503" in part
+        assert "Ben Ott" in part
+        assert "think of one introduction you can make for Ben today" in part
+        assert "2 Nov: you received a client" in part
+    assert 'href="tel:+4930123456"' in html
+    assert 'href="mailto:ana@example.org"' in html
+    assert html.count('title="') == 3  # one strip cell per person
+    assert digest.COLOURS["hot"] in html and digest.COLOURS["cold"] in html
+    assert "[████░░░░░░] 42 warm" in text
+    assert "Top 100 at a glance (3): +.#" in text
+
+
+def test_html_is_escaped_but_text_is_not() -> None:
+    evil = person(1, "<script>alert(1)</script> & Co")
+    facts = {1: digest.Facts(last_note="<b>loud</b>", last_note_at=NOW)}
+    view = digest.build_view(plan_of(evil), facts, [(evil.name, 10.0)], TZ)
+    _, text, html = digest.render(view)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<b>loud</b>" not in html and "&lt;b&gt;loud&lt;/b&gt;" in html
+    assert "<script>alert(1)</script> & Co" in text
+
+
+def test_prompts_quote_the_last_note_or_rotate() -> None:
+    noted = digest.Facts(last_note="moving to Berlin", last_note_at=NOW - timedelta(days=3))
+    assert digest.prompt_for(1, noted, TODAY, ("overdue",)).startswith(
+        "On 20 Nov you noted: “moving to Berlin”"
+    )
+    prompts = {
+        digest.prompt_for(1, digest.Facts(), TODAY + timedelta(days=d), ("overdue",)) for d in range(30)
+    }
+    assert len(prompts) > 3 and prompts <= set(digest.OPEN_QUESTIONS)
+    assert digest.prompt_for(1, digest.Facts(), TODAY, ("overdue",)) == digest.prompt_for(
+        1, digest.Facts(), TODAY, ("overdue",)
+    )
+
+
+def test_why_now_lines() -> None:
+    new = planner.Pick(person(1, "A", last_touch_at=None), 1.2, 1.2, ("new",))
+    assert digest.why_now(new, digest.Facts(), TODAY, TZ) == ("new in your top100: no contact logged yet",)
+    bday = planner.Pick(person(2, "B"), 1.6, 2.6, ("birthday", "overdue"), birthday_in=4)
+    lines = digest.why_now(bday, digest.Facts(last_touch_at=NOW - timedelta(days=48)), TODAY, TZ)
+    assert lines[0] == "birthday Friday"
+    assert lines[1].startswith("48 days since contact on")
+    assert lines[2] == "overdue: the cadence is 30 days"
+
+
+def test_empty_plans_explain_themselves() -> None:
+    view = digest.build_view(plan_of(), {}, [], TZ)
+    assert "Nobody is in a tier" in digest.render(view)[1]
+    saturday = planner.plan_day([person(1, "A")], date(2026, 11, 28), NOW, planner.Rules())
+    view = digest.build_view(saturday, {}, [("A", 1.0)], TZ)
+    assert "not one of your digest workdays" in digest.render(view)[1]
+
+
+def test_user_templates_override_packaged_ones(tmp_path: Path) -> None:
+    (tmp_path / "digest.txt.j2").write_text("Hello {{ v.entries | length }} people\n")
+    view = digest.build_view(plan_of(person(1, "A")), {}, [], TZ)
+    _, text, html = digest.render(view, tmp_path)
+    assert text == "Hello 1 people\n"
+    assert "<html" in html  # the packaged HTML template is still used
+
+
+def test_capacity_warning_shown() -> None:
+    crowd = [person(i, f"P{i}", last_touch_at=NOW - timedelta(days=40)) for i in range(200)]
+    view = digest.build_view(plan_of(*crowd), {}, [], TZ)
+    text = digest.render(view)[1]
+    assert "Can't keep up:" in text and "9.3 calls a workday" in text
