@@ -18,6 +18,8 @@ import vobject
 
 from nudge.identity import normalise_email
 
+MAX_OCCURRENCES = 2000  # per series within the window: daily for five years fits
+
 
 class ParseError(ValueError):
     """An object that cannot be used; `reason` says why in a few words."""
@@ -80,7 +82,9 @@ def _values(card: Any, name: str) -> list[Any]:
 
 def _text(value: Any) -> str:
     if isinstance(value, list | tuple):
-        return ", ".join(str(v).strip() for v in value if str(v).strip())
+        return ", ".join(t for v in value if (t := _text(v)))
+    if isinstance(value, bytes):  # ENCODING=BASE64 / b
+        return value.decode("utf-8", errors="replace").strip()
     return str(value).strip()
 
 
@@ -134,7 +138,10 @@ def _contact_from(card: Any, uid: str) -> ContactRecord:
     if not uid:
         raise ParseError("no UID", uid)
     org_values = _values(card, "org")
-    org = _text(org_values[0]).split(", ")[0] if org_values else None
+    org = None
+    if org_values:  # ORG is "Company;Department;..."; the company is the first part
+        first = org_values[0]
+        org = _text(first[0] if isinstance(first, list) and first else first)
     titles = _values(card, "title")
     title = _text(titles[0]) if titles else None
     bdays = _values(card, "bday")
@@ -231,12 +238,16 @@ def _expand(
         event["DTSTART"].dt  # noqa: B018 - raises on a malformed value
     recurring = any(e.get("RRULE") is not None or e.get("RDATE") is not None for e in events)
     query = recurring_ical_events.of(cal, skip_bad_series=True)
-    occurrences = tuple(
-        sorted(
-            (_occurrence(e, tz) for e in query.between(window_start, window_end)),
-            key=lambda o: o.start,
-        )
-    )
+    found: list[Occurrence] = []
+    for e in query.after(window_start):
+        occ = _occurrence(e, tz)
+        if occ.start > window_end:
+            break
+        if occ.start >= window_start:
+            found.append(occ)
+        if len(found) >= MAX_OCCURRENCES:  # an hourly "event" is not a meeting series
+            break
+    occurrences = tuple(sorted(found, key=lambda o: o.start))
     after = None
     for e in query.after(window_end):
         after = _as_utc(e["DTSTART"].dt, tz)
@@ -252,7 +263,8 @@ def _short(error: BaseException) -> str:
 # --- Splitting whole files into objects ---------------------------------------
 
 
-_UID = re.compile(r"^UID[;:](?:.*:)?(.*)$", re.IGNORECASE)
+_UID = re.compile(r"^UID(?:;[^:]*)?:(.*)$", re.IGNORECASE)
+_FOLD = re.compile(r"\r?\n[ \t]")
 
 
 def split_components(text: str, name: str) -> list[str]:
@@ -283,7 +295,7 @@ def split_components(text: str, name: str) -> list[str]:
 
 
 def block_uid(block: str) -> str:
-    for line in block.splitlines():
+    for line in _FOLD.sub("", block).splitlines():
         m = _UID.match(line.strip())
         if m:
             return m.group(1).strip()

@@ -109,18 +109,28 @@ def workdays_between(earlier: date, later: date, workdays: frozenset[int]) -> in
     return count
 
 
+def is_newcomer(p: Person) -> bool:
+    """In the tier, and not contacted since joining it."""
+    return p.last_touch_at is None or p.last_touch_at < p.joined_at
+
+
 def due_of(p: Person, now: datetime) -> float:
     """Overdueness: days since the last touch over the cadence (>= 1 is overdue).
 
-    Someone never touched counts as due from the day they join, a little more
-    each day, with a stable per-person offset so a fresh list of a hundred is
-    spread over the first weeks instead of arriving at once.
+    A newcomer to a tier counts as due from the day they join, rising twice as
+    fast for their first two weeks, with a stable per-person offset so that a
+    fresh list of a hundred is spread over the first weeks instead of arriving
+    at once, and one person added to a list that is running late is still
+    reached soon.
     """
+    touch_due = 0.0
     if p.last_touch_at is not None:
-        return max((now - p.last_touch_at).total_seconds(), 0) / 86400 / p.cadence_days
+        touch_due = max((now - p.last_touch_at).total_seconds(), 0) / 86400 / p.cadence_days
+    if not is_newcomer(p):
+        return touch_due
     days = max((now - p.joined_at).total_seconds() / 86400, 0.0)
     boost = 2 * min(days, NEWCOMER_DAYS) + max(days - NEWCOMER_DAYS, 0.0)
-    return 1.0 + 0.5 * _spread(p.id) + boost / p.cadence_days
+    return max(touch_due, 1.0 + 0.5 * _spread(p.id) + boost / p.cadence_days)
 
 
 def _excluded(p: Person, today: date, now: datetime, rules: Rules) -> str | None:
@@ -167,6 +177,11 @@ def _choose(picks: Iterable[Pick], size: int) -> tuple[Pick, ...]:
     return tuple(k for k in ranked if has_moment(k) or k.priority >= MIN_PRIORITY)[:size]
 
 
+def _ceil(value: float) -> int:
+    """Ceiling that forgives float noise: 3.0000000000000018 calls a day is 3."""
+    return math.ceil(value - 1e-9)
+
+
 def capacity(people: Sequence[Person], rules: Rules, now: datetime) -> Capacity:
     """Can `daily_size` calls a workday keep every call tier within its cadence?"""
     calls = [p for p in people if p.slot == "call"]
@@ -175,10 +190,10 @@ def capacity(people: Sequence[Person], rules: Rules, now: datetime) -> Capacity:
     overdue = sum(1 for p in calls if p.last_touch_at is not None and due_of(p, now) >= 1)
     if needed <= rules.daily_size + 1e-9:
         return Capacity(True, needed, rules.daily_size, overdue)
-    size = math.ceil(needed)
+    size = _ceil(needed)
     stretch = needed / rules.daily_size
     cadences = sorted({p.cadence_days for p in calls})
-    longer = ", ".join(f"{c} to {math.ceil(c * stretch)} days" for c in cadences)
+    longer = ", ".join(f"{c} to {_ceil(c * stretch)} days" for c in cadences)
     advice = (
         f"{len(calls)} people on their cadences need {needed:.1f} calls a workday but the "
         f"digest suggests {rules.daily_size}: everyone will drift late. Raise digest.daily_size "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -130,6 +131,11 @@ def warmth_now(contact_sum: float, at: datetime | None, now: datetime, half_life
     return score(roll_forward(contact_sum, at, now, half_life))
 
 
+def delivered_days() -> Any:
+    """Days whose digest went out (or may have): only their suggestions were seen."""
+    return select(col(DigestRun.date)).where(col(DigestRun.state).in_(("sent", "sending")))
+
+
 def load_people(session: Session, settings: Settings, now: datetime, day: date) -> list[planner.Person]:
     tiers = settings.tiers
     half_life = settings.touches.half_life_days
@@ -143,7 +149,7 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
     suggested = dict(
         session.exec(
             select(Suggestion.contact_id, func.max(Suggestion.digest_date))
-            .where(col(Suggestion.digest_date) < day)
+            .where(col(Suggestion.digest_date) < day, col(Suggestion.digest_date).in_(delivered_days()))
             .group_by(col(Suggestion.contact_id))
         ).all()
     )
@@ -261,7 +267,11 @@ def failing_sources(session: Session, settings: Settings) -> tuple[str, ...]:
 def last_week(session: Session, day: date) -> digest.Metrics:
     start = day - timedelta(days=7)
     rows = session.exec(
-        select(Suggestion).where(col(Suggestion.digest_date) >= start, col(Suggestion.digest_date) < day)
+        select(Suggestion).where(
+            col(Suggestion.digest_date) >= start,
+            col(Suggestion.digest_date) < day,
+            col(Suggestion.digest_date).in_(delivered_days()),
+        )
     ).all()
     contacted = sum(
         1 for r in rows if r.acted_at is not None and r.acted_at.date() <= r.digest_date + timedelta(days=7)
@@ -350,8 +360,7 @@ def send_digest(
                 log.warning("digest for %s may have been sent before a crash; not sending again", day)
                 return DigestResult(day, "ambiguous", where=run.message_id)
             if delivery.maildir_has(settings.maildir_path, run.message_id):
-                run.state, run.sent_at = "sent", run.updated_at
-                s.add(run)
+                _mark_sent(s, run, run.updated_at or now)
                 return DigestResult(day, "already_sent", where=run.message_id)
             # Nothing reached the Maildir before the crash: safe to deliver now.
         resend = force and run.state in ("sent", "sending")
@@ -360,6 +369,7 @@ def send_digest(
         run.message_id = delivery.message_id(day.isoformat(), settings.sender, run.attempts if resend else 0)
         run.state, run.error, run.updated_at = "planned", None, now
         s.add(run)
+        _record_suggestions(s, result)
     msg = delivery.build_message(
         result.subject,
         result.text,
@@ -378,10 +388,7 @@ def send_digest(
             s.add(failed)
         raise
     with atomic(engine) as s:
-        done = _run(s, day)
-        done.state, done.sent_at, done.updated_at = "sent", now, now
-        s.add(done)
-        _record_suggestions(s, result, now)
+        _mark_sent(s, _run(s, day), now)
     result.state, result.where = "sent", where
     return result
 
@@ -410,23 +417,36 @@ def _deliver(engine: Engine, settings: Settings, msg: EmailMessage, day: date, n
     return f"{settings.recipient} via {cfg.host}"
 
 
-def _record_suggestions(session: Session, result: DigestResult, now: datetime) -> None:
+def _record_suggestions(session: Session, result: DigestResult) -> None:
+    """The day's suggestions, written before sending; they count once the day is delivered."""
     assert result.plan is not None and result.view is not None
     reasons = {e.id: (e.why[0] if e.why else "") for e in (*result.view.entries, *result.view.partners)}
-    picks = [(k, "call") for k in result.plan.calls] + [(k, "partner") for k in result.plan.partners]
+    picks = {k.person.id: "call" for k in result.plan.calls} | {
+        k.person.id: "partner" for k in result.plan.partners
+    }
+    for old in session.exec(select(Suggestion).where(Suggestion.digest_date == result.day)):
+        if old.contact_id not in picks and old.acted_at is None:
+            session.delete(old)  # a re-plan of the same day (after a failure, or --force)
     existing = set(session.exec(select(Suggestion.contact_id).where(Suggestion.digest_date == result.day)))
-    for pick, slot in picks:
-        cid = pick.person.id
+    for cid, slot in picks.items():
         if cid not in existing:
             session.add(
                 Suggestion(digest_date=result.day, contact_id=cid, slot=slot, reason=reasons.get(cid, ""))
             )
-        if "job_change" in pick.reasons:
-            for m in session.exec(
-                select(Moment).where(Moment.contact_id == cid, col(Moment.seen_at).is_(None))
-            ):
-                m.seen_at = now
-                session.add(m)
+
+
+def _mark_sent(session: Session, run: DigestRun, when: datetime) -> None:
+    """The day is delivered: its job changes have been told."""
+    run.state, run.sent_at, run.updated_at = "sent", when, when
+    session.add(run)
+    shown = select(Suggestion.contact_id).where(Suggestion.digest_date == run.date)
+    session.execute(
+        sa.update(Moment)
+        .where(
+            col(Moment.contact_id).in_(shown), col(Moment.seen_at).is_(None), col(Moment.kind) == "job_change"
+        )
+        .values(seen_at=when)
+    )
 
 
 def refresh_warmth(session: Session, contact_ids: Sequence[int], now: datetime, settings: Settings) -> None:

@@ -7,6 +7,7 @@ big to be personal are neither.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,7 +47,7 @@ def occurrence_effects(uid: str, occ: Occurrence, rules: Rules, now: datetime) -
         return []
     if occ.start > now + timedelta(days=rules.planned_days):
         return []
-    others = [a for a in occ.attendees if a.email not in rules.me]
+    others = _unique(a for a in occ.attendees if a.email not in rules.me)
     if any(a.email in rules.me and a.declined for a in occ.attendees):
         return []
     listed = {a.email for a in others}
@@ -78,6 +79,19 @@ def occurrence_effects(uid: str, occ: Occurrence, rules: Rules, now: datetime) -
             )
         )
     return effects
+
+
+def _unique(attendees: Iterable[Attendee]) -> list[Attendee]:
+    """One entry per address: calendars list some people twice, in different case."""
+    seen: set[str] = set()
+    out = []
+    for a in attendees:
+        if a.email is not None:
+            if a.email in seen:
+                continue
+            seen.add(a.email)
+        out.append(a)
+    return out
 
 
 def event_effects(record: EventRecord, rules: Rules, now: datetime) -> list[Effect]:

@@ -46,6 +46,9 @@ class FilesSource(Source):
         self._cache: dict[str, tuple[tuple[int, int], dict[str, Item | BadItem]]] = {}
 
     def collections(self) -> list[Collection]:
+        # Called once per sync: start afresh, so a rewrite that kept the file's
+        # size and mtime (coarse timestamps, copies that keep them) is still seen.
+        self._cache.clear()
         found: list[Collection] = []
         for raw in self.paths:
             path = Path(raw).expanduser()

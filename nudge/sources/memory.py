@@ -70,8 +70,14 @@ class MemorySource(Source):
     def collections(self) -> list[Collection]:
         return [Collection(cid, c.kind, cid) for cid, c in self.data.collections.items()]
 
+    def _items(self, collection: Collection) -> dict[str, Item]:
+        try:
+            return self.data.collections[collection.id].items
+        except KeyError:
+            raise SourceError(f"memory:{self.name}: no collection {collection.id!r}") from None
+
     def list(self, collection: Collection) -> dict[str, str]:
-        return {h: i.etag for h, i in self.data.collections[collection.id].items.items()}
+        return {h: i.etag for h, i in self._items(collection).items()}
 
     def changes(self, collection: Collection, token: str | None) -> Changes:
         store = self.data
@@ -80,7 +86,7 @@ class MemorySource(Source):
             return Changes(changed=self.list(collection), token=now, complete=True)
         if not token.isdigit() or int(token) > len(store.log):
             raise InvalidSyncToken(f"memory:{self.name}: invalid sync token {token!r}")
-        items = store.collections[collection.id].items
+        items = self._items(collection)
         touched = {h for c, h in store.log[int(token) :] if c == collection.id}
         return Changes(
             changed={h: items[h].etag for h in touched if h in items},
@@ -89,7 +95,7 @@ class MemorySource(Source):
         )
 
     def fetch(self, collection: Collection, hrefs: Iterable[str]) -> Iterator[Item | BadItem]:
-        items = self.data.collections[collection.id].items
+        items = self._items(collection)
         for href in hrefs:
             if href in items:
                 yield items[href]
