@@ -6,6 +6,7 @@ the packaged one. HTML is autoescaped, so a name or note can never inject markup
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -242,7 +243,9 @@ def build_view(
     )
 
 
+@functools.lru_cache(maxsize=4)
 def environment(templates_dir: Path | None) -> jinja2.Environment:
+    """One environment per templates folder, so compiled templates are reused."""
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir is not None and templates_dir.is_dir():
         loaders.append(jinja2.FileSystemLoader(str(templates_dir)))

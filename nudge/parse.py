@@ -48,6 +48,7 @@ class Attendee:
     email: str | None  # normalised; None for attendees without an address
     name: str = ""
     declined: bool = False
+    person: bool = True  # False for rooms and resources (CUTYPE)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ def _occurrence(event: Any, tz: tzinfo) -> Occurrence:
                 email=normalise_email(str(address)),
                 name=str(params.get("CN", "")),
                 declined=str(params.get("PARTSTAT", "")).upper() == "DECLINED",
+                person=str(params.get("CUTYPE", "INDIVIDUAL")).upper() not in ("ROOM", "RESOURCE"),
             )
         )
     return Occurrence(

@@ -47,19 +47,21 @@ def occurrence_effects(uid: str, occ: Occurrence, rules: Rules, now: datetime) -
         return []
     if occ.start > now + timedelta(days=rules.planned_days):
         return []
-    others = _unique(a for a in occ.attendees if a.email not in rules.me)
     if any(a.email in rules.me and a.declined for a in occ.attendees):
         return []
-    listed = {a.email for a in others}
+    invited = _unique(a for a in occ.attendees if a.email not in rules.me)
+    listed = {a.email for a in invited}
     if occ.organizer and occ.organizer not in rules.me and occ.organizer not in listed:
-        others.append(Attendee(email=occ.organizer))
+        invited.append(Attendee(email=occ.organizer))
+    # Who was really there: not rooms, not who declined. They share the meeting.
+    others = [a for a in invited if a.person and not a.declined]
     if not others or len(others) > rules.max_attendees:
         return []
     weight = max(MIN_WEIGHT, rules.meeting_weight / len(others))
     planned = occ.start > now
     effects = []
     for person in others:
-        if person.email is None or person.declined:
+        if person.email is None:
             continue
         if occ.organizer in rules.me:
             direction = "out"

@@ -383,7 +383,7 @@ def test_ical_upper_case_mailto_is_normalised() -> None:
     assert occ.attendees == (Attendee("ana@example.com", name="Ana"),)
 
 
-def test_ical_attendee_without_email_has_email_none() -> None:
+def test_ical_attendee_without_email_has_email_none_and_rooms_are_not_people() -> None:
     text = calendar(
         "BEGIN:VEVENT",
         "UID:r",
@@ -393,7 +393,7 @@ def test_ical_attendee_without_email_has_email_none() -> None:
         "END:VEVENT",
     )
     [occ] = one(text).occurrences
-    assert occ.attendees == (Attendee(None, name="Room 4"), Attendee("ana@example.com"))
+    assert occ.attendees == (Attendee(None, name="Room 4", person=False), Attendee("ana@example.com"))
 
 
 def test_ical_event_without_organizer_has_organizer_none() -> None:

@@ -140,11 +140,27 @@ def test_contact_who_declined_gets_nothing_and_the_others_still_do(now: datetime
     assert set(effects) == {ANA, CEM}
 
 
-def test_contact_who_declined_still_counts_in_the_weight(now: datetime) -> None:
-    """The weight divides by everyone invited, including who declined: 1/3, not 1/2."""
+def test_contact_who_declined_does_not_dilute_the_weight(now: datetime) -> None:
+    """The weight divides by who was there: Ana and Cem share it, 1/2 each, not 1/3."""
     o = occ(now - timedelta(days=3), ANA, BEN, CEM, declined=frozenset({BEN}))
     effects = occurrence_effects("u1", o, RULES, now)
-    assert [e.weight for e in effects] == [pytest.approx(1 / 3)] * 2
+    assert [e.weight for e in effects] == [pytest.approx(1 / 2)] * 2
+
+
+def test_rooms_and_resources_are_not_attendees(now: datetime) -> None:
+    o = Occurrence(
+        "r",
+        now - timedelta(days=3),
+        organizer=ME,
+        attendees=(
+            Attendee(ME),
+            Attendee(ANA),
+            Attendee("room4@example.com", name="Room 4", person=False),
+            Attendee(None, name="Projector", person=False),
+        ),
+    )
+    [effect] = occurrence_effects("u1", o, RULES, now)
+    assert (effect.email, effect.weight) == (ANA, pytest.approx(1.0))
 
 
 def test_one_to_one_the_contact_declined_is_no_touch(now: datetime) -> None:
@@ -157,7 +173,7 @@ def test_meeting_alone_is_no_touch(now: datetime) -> None:
 
 
 def test_attendee_without_email_gets_nothing_but_counts_in_the_weight(now: datetime) -> None:
-    """A room or a person without an address is one more attendee, so Ana's touch is 1/2."""
+    """A person without an address is one more attendee, so Ana's touch is 1/2."""
     o = Occurrence(
         "r",
         now - timedelta(days=3),
