@@ -174,7 +174,9 @@ class Ingest:
 
     # --- events ---------------------------------------------------------
 
-    def upsert_event(self, collection: str, href: str, etag: str, raw: str, rec: EventRecord) -> str:
+    def upsert_event(
+        self, collection: str, href: str, etag: str, raw: str, rec: EventRecord, fmt: str = "ical"
+    ) -> str:
         sr = self.record(href)
         outcome = "changed" if sr is not None else "added"
         if sr is not None and sr.uid and sr.uid != rec.uid:
@@ -189,6 +191,7 @@ class Ingest:
         sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
         sr.recheck_at = when
         sr.raw = raw if when is not None else None
+        sr.format = fmt
         self.session.add(sr)
         return outcome
 

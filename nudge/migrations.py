@@ -192,9 +192,15 @@ def m0002_sightings_and_outcomes(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE touch ADD COLUMN summary VARCHAR"))
 
 
+def m0003_record_format(conn: Connection) -> None:
+    """Which parser a stored object needs when it is looked at again (iCalendar or Google JSON)."""
+    conn.execute(sa.text("ALTER TABLE sourcerecord ADD COLUMN format VARCHAR NOT NULL DEFAULT ''"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
+    ("0003_record_format", m0003_record_format),
 ]
 
 _applied = sa.Table(

@@ -80,6 +80,7 @@ class SourceRecord(SQLModel, table=True):
     title: str | None = None
     raw_hash: str = ""
     raw: str | None = Field(default=None, sa_type=sa.Text())
+    format: str = Field(default="", sa_column_kwargs={"server_default": ""})  # of `raw`: ical, google_event
     recheck_at: datetime | None = _ts(index=True)
 
 

@@ -262,6 +262,32 @@ def _short(error: BaseException) -> str:
     return text[:160]
 
 
+# --- Dispatch by format ---------------------------------------------------------
+
+
+def parse_object(
+    fmt: str, data: str, tz: tzinfo, window_start: datetime, window_end: datetime
+) -> ContactRecord | EventRecord:
+    """Any object a source hands over, by its format; ParseError for anything unusable."""
+    if fmt == "vcard":
+        return parse_vcard(data)
+    if fmt == "ical":
+        return parse_ical(data, tz, window_start, window_end)
+    if fmt == "google_person":
+        from nudge.parse_google import parse_person
+
+        return parse_person(data)
+    if fmt == "google_event":
+        from nudge.parse_google import parse_event
+
+        return parse_event(data, tz, window_start, window_end)
+    raise ParseError(f"unknown object format {fmt!r}")
+
+
+def is_contact_format(fmt: str) -> bool:
+    return fmt in ("vcard", "google_person")
+
+
 # --- Splitting whole files into objects ---------------------------------------
 
 

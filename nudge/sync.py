@@ -21,7 +21,7 @@ from nudge.db import atomic
 from nudge.errors import InvalidSyncToken, SourceError
 from nudge.ingest import Context, Ingest
 from nudge.models import SourceRecord, SyncState
-from nudge.parse import ParseError, parse_ical, parse_vcard
+from nudge.parse import ContactRecord, EventRecord, ParseError, parse_object
 from nudge.sources.base import BadItem, Collection, Item, Source
 
 log = logging.getLogger(__name__)
@@ -82,12 +82,10 @@ class Report:
         return text
 
 
-def _parse(item: Item, ctx: Context) -> object:
-    if item.format == "vcard":
-        return parse_vcard(item.data)
+def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | EventRecord:
     start = ctx.now - timedelta(days=ctx.rules.history_days)
     end = ctx.now + timedelta(days=ctx.rules.planned_days)
-    return parse_ical(item.data, ctx.tz, start, end)
+    return parse_object(fmt, data, ctx.tz, start, end)
 
 
 def _stored(session: Session, source: str, collection: str) -> dict[str, str]:
@@ -213,14 +211,14 @@ def _apply_batch(
                 report.skipped.append(Skipped(item.href, item.uid, item.reason))
                 continue
             try:
-                record = _parse(item, ctx)
+                record = _parse(item.format, item.data, ctx)
             except ParseError as e:
                 report.skipped.append(Skipped(item.href, e.uid, e.reason))
                 continue
-            if item.format == "vcard":
-                outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)  # type: ignore[arg-type]
+            if isinstance(record, ContactRecord):
+                outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
             else:
-                outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record)  # type: ignore[arg-type]
+                outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record, item.format)
             if outcome == "added":
                 report.added += 1
             elif outcome == "changed":
@@ -264,15 +262,15 @@ def refresh_events(engine: Engine, ctx: Context, everything: bool = False) -> in
                 sr = ingest.record(href)
                 if sr is None or sr.raw is None:
                     continue
-                start = ctx.now - timedelta(days=ctx.rules.history_days)
-                end = ctx.now + timedelta(days=ctx.rules.planned_days)
+                fmt = sr.format or "ical"
                 try:
-                    record = parse_ical(sr.raw, ctx.tz, start, end)
+                    record = _parse(fmt, sr.raw, ctx)
                 except ParseError as e:  # it parsed before; be safe anyway
                     log.warning("%s: %s no longer parses: %s", source, href, e.reason)
                     sr.recheck_at, sr.raw = None, None
                     continue
-                ingest.upsert_event(sr.collection, href, sr.etag, sr.raw, record)
+                if isinstance(record, EventRecord):
+                    ingest.upsert_event(sr.collection, href, sr.etag, sr.raw, record, fmt)
                 count += 1
             ingest.finish()
     return count

@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 Kind = Literal["contacts", "events"]
-Format = Literal["vcard", "ical"]
+Format = Literal["vcard", "ical", "google_person", "google_event"]
 
 
 class SourceOptions(BaseModel):
