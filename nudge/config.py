@@ -68,7 +68,7 @@ class Me(_Section):
 
 
 class Digest(_Section):
-    time: str = Field("07:30", description="Local time (HH:MM) the daemon sends the digest.")
+    time: str = Field("07:30", description="Local time (HH:MM, or HH:MM:SS) the daemon sends the digest.")
     workdays: list[str] = Field(
         default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
         description="Days with a digest: mon tue wed thu fri sat sun.",
@@ -86,6 +86,13 @@ class Digest(_Section):
     cutoff: str = Field(
         "12:00",
         description="Local time after which a missed morning digest is no longer caught up.",
+    )
+    retry_delay: float = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Seconds before the daemon retries a failed send; doubles each time, "
+        "at most 15 minutes, until the cutoff.",
     )
     templates_dir: str = Field(
         "",
@@ -107,6 +114,12 @@ class Digest(_Section):
         if bad or not days:
             raise ValueError(f"use day names from {' '.join(WEEKDAYS)}; got {v}")
         return days
+
+
+class Sync(_Section):
+    interval: float = Field(
+        30, gt=0, le=1440, description="Minutes between syncs while the daemon runs (and one at start)."
+    )
 
 
 class Weights(_Section):
@@ -206,6 +219,7 @@ class Settings(_Section):
     )
     me: Me = Field(default_factory=Me, description="Who you are.")
     digest: Digest = Field(default_factory=Digest, description="The morning email.")
+    sync: Sync = Field(default_factory=Sync, description="The daemon's sync schedule.")
     touches: Touches = Field(default_factory=Touches, description="What counts as a touch.")
     tiers: dict[str, Tier] = Field(
         default_factory=_default_tiers, description="Tiers by name, each with a cadence."
@@ -276,10 +290,10 @@ def local_zone() -> ZoneInfo:
 
 
 def parse_hhmm(value: str) -> time:
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
-    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", value.strip())
+    if not m or int(m[1]) > 23 or int(m[2]) > 59 or int(m[3] or 0) > 59:
         raise ValueError(f"use HH:MM (24-hour), got {value!r}")
-    return time(int(m[1]), int(m[2]))
+    return time(int(m[1]), int(m[2]), int(m[3] or 0))
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

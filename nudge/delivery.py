@@ -63,6 +63,9 @@ class SmtpTransport:
                 self.conn = smtplib.SMTP(cfg.host, port, timeout=cfg.timeout)
                 if cfg.security == "starttls":
                     self.conn.starttls(context=self._context())
+            # Finish the handshake now, so "about to send" is only recorded once the
+            # server has answered everything but the message itself.
+            self.conn.ehlo_or_helo_if_needed()
             if cfg.username:
                 self.conn.login(cfg.username, self.password or "")
         except smtplib.SMTPAuthenticationError as e:

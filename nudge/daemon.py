@@ -1,0 +1,270 @@
+"""`nudge run`: sync on a schedule and deliver the digest once a day, under systemd or not.
+
+APScheduler only says *when*; the database says *whether*: a missed or failed
+morning is caught up from the DigestRun row at start-up, after the machine
+wakes, and by retries until the cutoff, and send_digest never sends a day twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from nudge import config, service
+from nudge.config import Settings
+from nudge.errors import ConfigError, DeliveryError, NudgeError
+from nudge.models import DigestRun
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY = 900.0  # seconds between send attempts, at most
+WAKE_JUMP = 120.0  # wall clock running this far ahead of the monotonic clock means we slept
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def catch_up_due(settings: Settings, now: datetime, state: str | None) -> bool:
+    """Today's digest should go out now: a workday, past its time, before the cutoff, not sent."""
+    local = now.astimezone(settings.tz)
+    if local.strftime("%a").lower() not in settings.digest.workdays:
+        return False
+    if state in ("sent", "sending"):
+        return False
+    send_at = config.parse_hhmm(settings.digest.time)
+    cutoff = config.parse_hhmm(settings.digest.cutoff)
+    return send_at <= local.time().replace(tzinfo=None) < cutoff
+
+
+def retry_delay(settings: Settings, attempt: int) -> float:
+    """Exponential backoff: retry_delay, twice that, ... at most 15 minutes."""
+    return float(min(settings.digest.retry_delay * 2 ** max(attempt - 1, 0), MAX_RETRY))
+
+
+class Notifier:
+    """sd_notify when systemd asked for it (NOTIFY_SOCKET); silent otherwise."""
+
+    def __init__(self) -> None:
+        self._notifier: Any = None
+        if os.environ.get("NOTIFY_SOCKET"):
+            import sdnotify
+
+            self._notifier = sdnotify.SystemdNotifier()
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        self.watchdog_seconds = int(usec) / 1e6 if usec.isdigit() else None
+
+    def __call__(self, message: str) -> None:
+        if self._notifier is not None:
+            self._notifier.notify(message)
+
+
+@dataclass
+class Status:
+    last_sync: datetime | None = None
+    last_sync_ok: bool = True
+    retries: int = 0
+
+
+class Daemon:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self.settings = config.load(config_path)
+        self.engine: Engine = service.open_store(self.settings)
+        self.notify = Notifier()
+        self.status = Status()
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self.busy = threading.Lock()  # one job at a time touches the store
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.scheduler = BackgroundScheduler(timezone=self.settings.tz)
+        self._wall = time.time()
+        self._mono = time.monotonic()
+
+    # --- schedule -------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        s = self.settings
+        self.scheduler.remove_all_jobs()
+        send_at = config.parse_hhmm(s.digest.time)
+        cutoff = config.parse_hhmm(s.digest.cutoff)
+        grace = max(60, (cutoff.hour - send_at.hour) * 3600 + (cutoff.minute - send_at.minute) * 60)
+        self.scheduler.add_job(
+            self.sync_job,
+            IntervalTrigger(minutes=s.sync.interval, timezone=s.tz),
+            id="sync",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self.scheduler.add_job(
+            self.digest_job,
+            CronTrigger(
+                day_of_week=",".join(s.digest.workdays),
+                hour=send_at.hour,
+                minute=send_at.minute,
+                second=send_at.second,
+                timezone=s.tz,
+            ),
+            id="digest",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=grace,
+        )
+        tick = 30.0
+        if self.notify.watchdog_seconds:
+            tick = min(tick, self.notify.watchdog_seconds / 2)
+        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=tick), id="tick", coalesce=True)
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def startup_job(self) -> None:
+        """Sync first, so a caught-up digest is built on fresh data."""
+        self.sync_job()
+        self.catch_up()
+
+    def sync_job(self) -> None:
+        if not self.settings.sources:
+            return
+        with self.busy:
+            if self.stopping.is_set():
+                return
+            reports = service.sync_all(self.engine, self.settings, utcnow())
+        self.status.last_sync = utcnow()
+        self.status.last_sync_ok = all(r.ok for r in reports)
+        self.publish_status()
+
+    def digest_job(self) -> None:
+        with self.busy:
+            if self.stopping.is_set():
+                return
+            now = utcnow()
+            try:
+                result = service.send_digest(self.engine, self.settings, now)
+            except DeliveryError as e:
+                self._retry_later(now, str(e))
+                return
+            except NudgeError as e:
+                log.error("digest not sent: %s", e)
+                return
+        self.status.retries = 0
+        if result.state == "sent":
+            log.info("sent the digest for %s: %s (%s)", result.day, result.subject, result.where)
+        elif result.state == "ambiguous":
+            log.warning(
+                "the digest for %s may have gone out before an interruption; not sending it twice", result.day
+            )
+        self.publish_status()
+
+    def _retry_later(self, now: datetime, error: str) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
+        self.status.retries += 1
+        delay = retry_delay(self.settings, self.status.retries)
+        when = now + timedelta(seconds=delay)
+        if not catch_up_due(self.settings, when, None):
+            log.error("digest not sent: %s; past the cutoff, giving up for today", error)
+            return
+        log.warning("digest not sent: %s; retrying in %.0f s", error, delay)
+        self.scheduler.add_job(self.digest_job, DateTrigger(when), id="digest-retry", replace_existing=True)
+
+    def catch_up(self) -> None:
+        """Send today's digest now if it is due and was missed (asleep, off, crashed, failed)."""
+        now = utcnow()
+        day = now.astimezone(self.settings.tz).date()
+        with Session(self.engine) as s:
+            run = s.exec(select(DigestRun).where(DigestRun.date == day)).first()
+        state = run.state if run else None
+        if state == "sending":
+            log.warning(
+                "the digest for %s may have gone out before an interruption; not sending it twice", day
+            )
+        if catch_up_due(self.settings, now, state):
+            log.info("today's digest is due and not sent (%s); sending it now", state or "never tried")
+            self.digest_job()
+
+    def tick(self) -> None:
+        """Watchdog ping, and catching up after the machine slept."""
+        self.notify("WATCHDOG=1")
+        wall, mono = time.time(), time.monotonic()
+        jumped = (wall - self._wall) - (mono - self._mono)
+        self._wall, self._mono = wall, mono
+        if jumped > WAKE_JUMP:
+            log.info("the clock jumped %.0f s ahead (woke from sleep?): syncing and catching up", jumped)
+            self.scheduler.add_job(self.startup_job, id="wake", replace_existing=True)
+
+    # --- control -------------------------------------------------------------------
+
+    def publish_status(self) -> None:
+        job = self.scheduler.get_job("digest")
+        parts = []
+        if job is not None and job.next_run_time is not None:
+            parts.append(f"next digest {job.next_run_time:%a %H:%M}")
+        if self.status.last_sync is not None:
+            minutes = int((utcnow() - self.status.last_sync).total_seconds() // 60)
+            ok = "" if self.status.last_sync_ok else " (a source failed)"
+            parts.append(f"last sync {minutes} min ago{ok}")
+        if parts:
+            self.notify("STATUS=" + ", ".join(parts))
+
+    def reload(self) -> None:
+        """SIGHUP: read the config again; a broken one is logged and the old one kept."""
+        self.reload_requested.clear()
+        try:
+            fresh = config.load(self.config_path)
+        except ConfigError as e:
+            log.error("config reload failed, keeping the running config: %s", e)
+            return
+        with self.busy:
+            if fresh.database != self.settings.database:
+                self.engine = service.open_store(fresh)
+            self.settings = fresh
+            self.schedule()
+        log.info("config reloaded")
+        self.publish_status()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_requested.set()
+        else:
+            self.stopping.set()
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self.schedule()
+        self.scheduler.add_job(self.startup_job, id="startup")
+        self.scheduler.start()
+        log.info(
+            "nudge daemon started (config: %s)", self.config_path or config.find_config(None) or "defaults"
+        )
+        self.notify("READY=1")
+        self.publish_status()
+        while not self.stopping.is_set():
+            self.stopping.wait(0.5)
+            if self.reload_requested.is_set():
+                self.reload()
+        self.notify("STOPPING=1")
+        log.info("stopping after the current job")
+        self.scheduler.shutdown(wait=True)
+        self.engine.dispose()
+        return 0
+
+
+def run(config_path: str | Path | None) -> int:
+    return Daemon(str(config_path) if config_path else None).run()

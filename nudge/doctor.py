@@ -1,0 +1,160 @@
+"""`nudge doctor`: one line per check, and for each failure what to do about it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import Session, func, select
+
+from nudge import config, migrations, secrets, unit
+from nudge.errors import ConfigError, NudgeError
+from nudge.models import Contact, SyncState
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        text = f"[{mark}] {self.name}: {self.detail}"
+        return text + (f"\n       fix: {self.fix}" if self.fix and not self.ok else "")
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    minutes = int((now - when).total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // 1440} days ago"
+
+
+def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator[Check]:
+    now = now or datetime.now(UTC)
+    where = config.find_config(config_path)
+    try:
+        settings = config.load(config_path)
+    except ConfigError as e:
+        yield Check("config", False, "; ".join(e.problems), f"edit {e.path or where}")
+        return
+    yield Check(
+        "config",
+        True,
+        f"{where or 'no file, built-in defaults'} "
+        f"({len(settings.sources)} sources, time zone {settings.tz.key})",
+    )
+    yield from _database(settings)
+    yield from _sources(settings, now)
+    yield _smtp(settings)
+    yield _service()
+
+
+def _database(settings: config.Settings) -> Iterator[Check]:
+    from nudge.db import make_engine
+
+    shown = settings.database.split("@")[-1]
+    try:
+        engine = make_engine(settings.database)
+        done = migrations.applied(engine)
+        missing = [name for name, _ in migrations.MIGRATIONS if name not in done]
+        with Session(engine) as s:
+            count = s.exec(select(func.count()).select_from(Contact)).one() if not missing else 0
+    except Exception as e:
+        yield Check("database", False, f"{shown}: {type(e).__name__}: {e}", "check database_url")
+        return
+    if missing:
+        yield Check("database", True, f"{shown}: {len(missing)} migrations to apply ({', '.join(missing)})")
+    else:
+        yield Check("database", True, f"{shown}: schema {done[-1]}, {count} contacts")
+
+
+def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
+    from nudge.db import make_engine
+    from nudge.sources import load_source
+
+    states: dict[str, SyncState] = {}
+    try:
+        with Session(make_engine(settings.database)) as s:
+            states = {st.source: st for st in s.exec(select(SyncState).where(SyncState.collection == ""))}
+    except Exception:  # a fresh or broken database: reported above
+        states = {}
+    if not settings.sources:
+        yield Check("sources", False, "none configured", "add a [[sources]] table (see config.example.toml)")
+    for cfg in settings.sources:
+        name = f"source {cfg.name}"
+        if not cfg.enabled:
+            yield Check(name, True, "disabled")
+            continue
+        state = states.get(cfg.name)
+        last = f"last sync {_ago(state.last_success_at if state else None, now)}"
+        started = time.monotonic()
+        try:
+            source = load_source(cfg)
+            try:
+                found = source.collections()
+            finally:
+                source.close()
+        except NudgeError as e:
+            yield Check(
+                name, False, f"{e} ({last})", f"check sources entry {cfg.name!r} and try `nudge sync`"
+            )
+            continue
+        took = time.monotonic() - started
+        kinds = ", ".join(sorted({c.kind for c in found})) or "nothing"
+        detail = f"{len(found)} collections ({kinds}) in {took:.1f}s, {last}"
+        if state and state.last_error:
+            yield Check(
+                name,
+                False,
+                f"{detail}; last error: {state.last_error}",
+                "run `nudge sync -v` to see it again",
+            )
+        else:
+            yield Check(name, True, detail)
+
+
+def _smtp(settings: config.Settings) -> Check:
+    from nudge.delivery import SmtpTransport
+
+    if settings.smtp is None:
+        return Check("delivery", True, f"no [smtp]: digests go to the Maildir {settings.maildir_path}")
+    cfg = settings.smtp
+    where = f"{cfg.host}:{cfg.effective_port} ({cfg.security})"
+    try:
+        password = secrets.resolve("smtp", cfg.password, cfg.password_env, cfg.password_command)
+        transport = SmtpTransport(cfg, password)
+        transport.open()  # connect, TLS and login; nothing is sent
+        transport.close()
+    except NudgeError as e:
+        return Check("smtp", False, str(e), "check [smtp] host, port, security and the password")
+    login = f", logged in as {cfg.username}" if cfg.username else ""
+    return Check("smtp", True, f"{where} reachable{login}")
+
+
+def _service() -> Check:
+    path = unit.unit_dir() / unit.UNIT_NAME
+    if not path.exists():
+        return Check(
+            "service", True, "not installed (run `nudge service install` for a daily digest without cron)"
+        )
+    state = unit.systemctl("is-active", unit.UNIT_NAME)
+    if state is None:
+        return Check("service", True, f"{path} installed; systemctl not available here")
+    active = state.stdout.strip() or "unknown"
+    if active == "active":
+        return Check("service", True, f"{path}: active")
+    return Check(
+        "service",
+        False,
+        f"{path}: {active}",
+        "systemctl --user enable --now nudge; journalctl --user -u nudge for its log",
+    )

@@ -1,0 +1,161 @@
+"""The systemd unit, `nudge service`, `nudge doctor`, and the daemon's decisions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nudge import config, daemon, doctor, log, unit
+from nudge.cli import app
+from tests.builders import vcard
+from tests.system.smtp_server import PASSWORD, StartServer, smtp_cert, smtp_server
+
+__all__ = ["smtp_cert", "smtp_server"]
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def settings_at(**digest: object) -> config.Settings:
+    return config.validate({"timezone": "Europe/Berlin", "digest": {"workdays": ["mon", "tue"], **digest}})
+
+
+@pytest.mark.parametrize(
+    ("local", "state", "due"),
+    [
+        ("2026-11-23T07:29", None, False),  # Monday, before 07:30
+        ("2026-11-23T07:30", None, True),
+        ("2026-11-23T11:59", "failed", True),
+        ("2026-11-23T11:59", "planned", True),
+        ("2026-11-23T12:00", None, False),  # the cutoff
+        ("2026-11-23T09:00", "sent", False),
+        ("2026-11-23T09:00", "sending", False),  # may have gone out: never twice
+        ("2026-11-25T09:00", None, False),  # Wednesday is not a workday here
+    ],
+)
+def test_catch_up_due(local: str, state: str | None, due: bool) -> None:
+    s = settings_at(time="07:30", cutoff="12:00")
+    now = datetime.fromisoformat(local).replace(tzinfo=s.tz).astimezone(UTC)
+    assert daemon.catch_up_due(s, now, state) is due
+
+
+def test_retry_backoff_doubles_up_to_fifteen_minutes() -> None:
+    s = settings_at(retry_delay=60)
+    assert [daemon.retry_delay(s, n) for n in (1, 2, 3, 4, 5, 9)] == [60, 120, 240, 480, 900, 900]
+
+
+def test_repository_unit_is_the_generated_one() -> None:
+    assert (ROOT / "systemd" / "nudge.service").read_text() == unit.unit_text(unit.REPO_EXEC)
+    text = unit.unit_text("/x/nudge run")
+    for line in (
+        "Type=notify",
+        "Restart=on-failure",
+        "WatchdogSec=",
+        "WantedBy=default.target",
+        "UMask=0077",
+        "NoNewPrivileges=yes",
+        "ExecStart=/x/nudge run",
+    ):
+        assert line in text
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_verifies_the_installed_unit(tmp_path: Path) -> None:
+    path = tmp_path / "nudge.service"
+    path.write_text(unit.unit_text(unit.installed_exec()))
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--user", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ""  # unknown keys are only warnings
+
+
+def test_service_install_writes_the_unit_with_this_installation(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("")
+    result = runner.invoke(app, ["--config", str(cfg), "service", "install"])
+    assert result.exit_code == 0, result.output
+    path = unit.unit_dir() / "nudge.service"
+    text = path.read_text()
+    assert f"ExecStart={unit.installed_exec(str(cfg))}" in text
+    assert f"--config {cfg.resolve()} run" in text
+    assert "systemctl --user enable --now nudge" in result.output
+    status = runner.invoke(app, ["service", "status"])
+    assert "Installed" in status.output
+    assert runner.invoke(app, ["service", "uninstall"]).exit_code == 0
+    assert not path.exists()
+    assert runner.invoke(app, ["service", "status"]).exit_code == 1
+
+
+def test_doctor_all_good(tmp_path: Path, smtp_server: StartServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = smtp_server("starttls")
+    monkeypatch.setenv("NUDGE_TEST_SMTP_PASSWORD", PASSWORD)
+    book = tmp_path / "c.vcf"
+    book.write_text(vcard("a", "Ana Ruiz", emails=("ana@example.org",)))
+    smtp = server.config()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "n.db"}"\n'
+        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
+        "[smtp]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in smtp.items())
+    )
+    result = runner.invoke(app, ["--config", str(cfg), "doctor"])
+    assert result.exit_code == 0, result.output
+    assert "[ok  ] config" in result.output
+    assert "[ok  ] source book: 1 collections (contacts)" in result.output
+    assert "[ok  ] smtp: 127.0.0.1" in result.output and "logged in as digest-bot" in result.output
+    assert PASSWORD not in result.output
+
+
+def test_doctor_names_each_failure_and_its_fix(
+    tmp_path: Path, make_settings: Callable[..., config.Settings]
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "n.db"}"\n'
+        f'[[sources]]\ntype = "files"\nname = "gone"\npaths = ["{tmp_path / "missing.vcf"}"]\n'
+        '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\ntimeout = 2\n'
+    )
+    checks = {c.name: c for c in doctor.run_checks(str(cfg))}
+    assert not checks["source gone"].ok and "no such file" in checks["source gone"].detail
+    assert not checks["smtp"].ok and "ConnectionRefusedError" in checks["smtp"].detail
+    assert checks["smtp"].fix
+    result = runner.invoke(app, ["--config", str(cfg), "doctor"])
+    assert result.exit_code == 1 and "2 check(s) failed" in result.output and "fix:" in result.output
+
+
+def test_doctor_reports_a_broken_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[digest]\ndaily_size = -1\n")
+    result = runner.invoke(app, ["--config", str(cfg), "doctor"])
+    assert result.exit_code == 1
+    assert "[FAIL] config: digest.daily_size" in result.output
+
+
+def test_log_lines_carry_syslog_priorities_under_the_journal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1")
+    log.setup(1)
+    logging.getLogger("nudge.test").warning("disk %s", "full")
+    logging.getLogger("nudge.test").info("hello")
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["<4>nudge.test: disk full", "<6>nudge.test: hello"]
+    monkeypatch.delenv("JOURNAL_STREAM")
+    log.setup(0)
+    logging.getLogger("nudge.test").warning("plain")
+    assert capsys.readouterr().err.rstrip().endswith("WARNING nudge.test: plain")
