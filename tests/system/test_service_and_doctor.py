@@ -159,3 +159,17 @@ def test_log_lines_carry_syslog_priorities_under_the_journal(
     log.setup(0)
     logging.getLogger("nudge.test").warning("plain")
     assert capsys.readouterr().err.rstrip().endswith("WARNING nudge.test: plain")
+
+
+def test_a_wall_clock_jump_schedules_a_sync_and_catch_up(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'database_url = "sqlite:///{tmp_path / "n.db"}"\n')
+    d = daemon.Daemon(str(cfg))
+    d.schedule()
+    d.tick()
+    assert d.scheduler.get_job("wake") is None  # no jump, nothing extra
+    d._wall -= 3600  # as if the machine slept an hour between two ticks
+    d.tick()
+    job = d.scheduler.get_job("wake")
+    assert job is not None and job.func == d.startup_job
+    d.engine.dispose()
