@@ -52,7 +52,9 @@ def help_time(runs: int = 7) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--contacts", type=int, default=5000)
     parser.add_argument("--idle", type=float, default=60.0)
     args = parser.parse_args()
@@ -63,13 +65,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nudge-bench-daemon-") as tmp:
         root = Path(tmp)
         cards = [
-            vcard(f"p{i}", f"Person {i}", emails=(f"p{i}@example.com",), categories=("top100",) if i < 100 else ())
+            vcard(
+                f"p{i}",
+                f"Person {i}",
+                emails=(f"p{i}@example.com",),
+                categories=("top100",) if i < 100 else (),
+            )
             for i in range(args.contacts)
         ]
         (root / "contacts.vcf").write_text("".join(cards))
         config = root / "config.toml"
         config.write_text(
-            f'timezone = "UTC"\ndatabase_url = "sqlite:///{root / "nudge.db"}"\nmaildir = "{root / "Maildir"}"\n'
+            f'timezone = "UTC"\ndatabase_url = "sqlite:///{root / "nudge.db"}"\n'
+            f'maildir = "{root / "Maildir"}"\n'
             '[digest]\ntime = "07:30"\n[sync]\ninterval = 30\n'
             f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{root / "contacts.vcf"}"]\n'
         )
@@ -86,7 +94,7 @@ def main() -> int:
                         return 1
                     time.sleep(0.2)
                 synced = time.monotonic() - started
-                print(f"start-up sync of {args.contacts} contacts: {synced:.1f} s; then idle {args.idle:.0f} s")
+                print(f"start-up sync of {args.contacts} contacts: {synced:.1f} s; idle {args.idle:.0f} s")
                 before = cpu_seconds(proc.pid)
                 time.sleep(args.idle)
                 idle_cpu = cpu_seconds(proc.pid) - before

@@ -279,8 +279,11 @@ def log_cmd(
         str | None, typer.Option(help="When, for the past: YYYY-MM-DD or YYYY-MM-DDTHH:MM (local).")
     ] = None,
     direction: Annotated[str, typer.Option(help="out (you reached out), in (they did) or both.")] = "out",
+    outcome: Annotated[
+        str | None, typer.Option(help="What came of it: conversation, meeting, referral or opportunity.")
+    ] = None,
 ) -> None:
-    """Log a call, message, meeting or email with an optional note."""
+    """Log a call, message, meeting or email with an optional note and outcome."""
     from nudge import people
     from nudge.db import atomic
 
@@ -289,7 +292,7 @@ def log_cmd(
     with atomic(store(cfg)) as s:
         contact = people.find(s, name)
         touch = people.log_touch(
-            s, cfg, contact, now(), kind or parsed_kind, text, parse_when(at, cfg), direction
+            s, cfg, contact, now(), kind or parsed_kind, text, parse_when(at, cfg), direction, outcome
         )
         typer.echo(
             f"Logged {touch.kind} with {contact.name} on {touch.at.astimezone(cfg.tz):%a %d %b %H:%M}."
@@ -436,7 +439,7 @@ def show(
     name: Annotated[str, typer.Argument(help="Who.")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
-    """Everything about one contact: warmth, touches, moments, referrals."""
+    """One contact: identities, tier and where it came from, and the timeline, newest first."""
     from sqlmodel import Session
 
     from nudge import people
@@ -448,22 +451,20 @@ def show(
         typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
     typer.echo(f"{info['name']}  (#{info['id']})")
-    for key in ("org", "title", "birthday", "tier", "tier_source", "snoozed_until", "archived_at"):
+    for key in ("org", "title", "birthday", "snoozed_until", "archived_at"):
         if info[key]:
             typer.echo(f"  {key.replace('_', ' ')}: {info[key]}")
+    if info["tier"]:
+        typer.echo(f"  tier: {info['tier']} ({people.tier_origin(str(info['tier_source'] or ''))})")
     typer.echo(f"  warmth: {info['warmth']:.0f} ({info['warmth_label']})")
     for key in ("emails", "phones"):
         if info[key]:
             typer.echo(f"  {key}: {', '.join(info[key])}")  # type: ignore[arg-type]
     for p in info["planned"]:  # type: ignore[attr-defined]
         typer.echo(f"  planned {p['at'][:16]}: {p['summary']}")
-    for m in info["moments"]:  # type: ignore[attr-defined]
-        typer.echo(f"  {m['at'][:10]} {m['kind']}: {m['detail']}")
-    for r in info["referrals"]:  # type: ignore[attr-defined]
-        typer.echo(f"  {r['at'][:10]} referral {r['direction']}: {r['note']} {r['counterpart']}".rstrip())
-    for t in info["touches"]:  # type: ignore[attr-defined]
-        text = t["note"] or t["summary"] or ""
-        typer.echo(f"  {t['at'][:10]} {t['kind']:<8} {t['direction']:<4} {text}".rstrip())
+    typer.echo("  timeline, newest first:")
+    for event in info["timeline"]:  # type: ignore[attr-defined]
+        typer.echo(f"    {event['at'][:10]}  {event['what']}")
 
 
 @app.command()
@@ -569,6 +570,8 @@ def service_status() -> None:
 def main() -> None:
     app(prog_name="nudge")
 
+
+from nudge import cli_coach  # noqa: E402, F401  (registers the method's commands on `app`)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

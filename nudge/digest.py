@@ -7,29 +7,17 @@ the packaged one. HTML is autoescaped, so a name or note can never inject markup
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
 
+from nudge import prompts
 from nudge.planner import Pick, Plan
 from nudge.warmth import label
 
-OPEN_QUESTIONS = (
-    "What has been the best part of your month?",
-    "What are you working on that you're excited about?",
-    "What's the hardest problem on your desk right now?",
-    "What has changed for you since we last spoke?",
-    "Who have you met lately that I should know?",
-    "What are you looking forward to this season?",
-    "What's something you've changed your mind about recently?",
-    "What would make the next six months a success for you?",
-    "What's taking more of your time than you expected?",
-    "Is there anything I could help with or introduce you to?",
-)
 COLOURS = {"hot": "#d9480f", "warm": "#f59f00", "cooling": "#74c0fc", "cold": "#1c7ed6"}
 WEEKDAY = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -46,6 +34,7 @@ class Facts:
     last_note: str | None = None
     last_note_at: datetime | None = None
     job_change: str | None = None
+    recent_prompts: tuple[str, ...] = ()  # asked in the last 90 days, oldest first
     given: int = 0
     received: int = 0
     last_exchange_at: datetime | None = None
@@ -84,15 +73,32 @@ class Cell:
 
 @dataclass(frozen=True)
 class Metrics:
-    suggested: int
-    contacted: int
+    """Last week's funnel: suggested, contacted, conversation, meeting, referral."""
+
+    counts: dict[str, int]
 
     def __bool__(self) -> bool:
-        return self.suggested > 0
+        return self.counts.get("suggested", 0) > 0
+
+    @property
+    def suggested(self) -> int:
+        return self.counts.get("suggested", 0)
+
+    @property
+    def contacted(self) -> int:
+        return self.counts.get("contacted", 0)
 
     @property
     def ratio(self) -> int:
         return round(100 * self.contacted / self.suggested) if self.suggested else 0
+
+    def line(self) -> str:
+        c = self.counts
+        return (
+            f"{c['suggested']} suggested → {c['contacted']} contacted within a week ({self.ratio}%) → "
+            f"{c['conversation']} conversations → {c['meeting']} meetings → "
+            f"{c['referral']} referrals or opportunities"
+        )
 
 
 @dataclass(frozen=True)
@@ -142,15 +148,23 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
     return tuple(lines)
 
 
-def prompt_for(person_id: int, facts: Facts, today: date, reasons: tuple[str, ...]) -> str:
-    """One curiosity prompt: from the last note when there is one, else a rotating question."""
-    if "job_change" in reasons and facts.job_change:
-        return "What made you take the new role, and what surprised you in the first weeks?"
-    if facts.last_note and facts.last_note_at is not None:
-        noted = short_date(facts.last_note_at.date())
-        return f"On {noted} you noted: “{facts.last_note}”. Ask how that turned out."
-    seed = hashlib.blake2b(f"{person_id}:{today.isoformat()}".encode(), digest_size=4).digest()
-    return OPEN_QUESTIONS[int.from_bytes(seed, "big") % len(OPEN_QUESTIONS)]
+def quoted_note(facts: Facts) -> str | None:
+    if not facts.last_note or facts.last_note_at is None:
+        return None
+    return f"On {short_date(facts.last_note_at.date())} you noted: “{facts.last_note}”"
+
+
+def prompt_for(pick: Pick, facts: Facts, today: date, library: prompts.Library) -> str:
+    """One curiosity prompt for this person's situation, not asked in the last 90 days."""
+    days = None
+    if facts.last_touch_at is not None:
+        days = (datetime.combine(today, datetime.min.time(), tzinfo=UTC) - facts.last_touch_at).days
+    situations = prompts.situations_for(
+        pick.reasons, pick.person.slot, days, facts.last_touch_kind, facts.last_note is not None
+    )
+    return prompts.choose(
+        library, situations, facts.recent_prompts, prompts.today_seed(pick.person.id, today)
+    )
 
 
 def give_first(facts: Facts, name: str) -> str:
@@ -165,7 +179,7 @@ def give_first(facts: Facts, name: str) -> str:
     return f"Ask {first} who they are trying to meet this quarter."
 
 
-def _entry(number: int, pick: Pick, facts: Facts, today: date, tz: tzinfo) -> Entry:
+def _entry(number: int, pick: Pick, facts: Facts, today: date, tz: tzinfo, library: prompts.Library) -> Entry:
     p = pick.person
     warmth = round(p.warmth)
     lab = label(p.warmth)
@@ -182,8 +196,8 @@ def _entry(number: int, pick: Pick, facts: Facts, today: date, tz: tzinfo) -> En
         tel_href=f"tel:{facts.phone}" if facts.phone else None,
         email=facts.email,
         mailto=f"mailto:{quote(facts.email, safe='@.+-_')}" if facts.email else None,
-        last_note=facts.last_note,
-        prompt=prompt_for(p.id, facts, today, pick.reasons),
+        last_note=quoted_note(facts),
+        prompt=prompt_for(pick, facts, today, library),
         slot=p.slot,
         given=facts.given,
         received=facts.received,
@@ -210,12 +224,14 @@ def build_view(
     failing_sources: tuple[str, ...] = (),
     metrics: Metrics | None = None,
     sign: str = "",
+    library: prompts.Library | None = None,
 ) -> View:
+    lib = library if library is not None else prompts.load()
     entries = tuple(
-        _entry(i, k, facts.get(k.person.id, Facts()), plan.day, tz) for i, k in enumerate(plan.calls, 1)
+        _entry(i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib) for i, k in enumerate(plan.calls, 1)
     )
     partners = tuple(
-        _entry(len(entries) + i, k, facts.get(k.person.id, Facts()), plan.day, tz)
+        _entry(len(entries) + i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib)
         for i, k in enumerate(plan.partners, 1)
     )
     empty = ""

@@ -197,10 +197,28 @@ def m0003_record_format(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE sourcerecord ADD COLUMN format VARCHAR NOT NULL DEFAULT ''"))
 
 
+def m0004_notes_and_prompts(conn: Connection) -> None:
+    """Notes without a touch; which curiosity prompt each suggestion carried."""
+    md = sa.MetaData()
+    sa.Table(
+        "note",
+        md,
+        _id(),
+        sa.Column("contact_id", sa.Integer, nullable=False, index=True),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("text", sa.String, nullable=False),
+    )
+    sa.Table("contact", md, sa.Column("id", sa.Integer, primary_key=True))
+    md.tables["note"].append_constraint(sa.ForeignKeyConstraint(["contact_id"], ["contact.id"]))
+    md.create_all(conn, tables=[md.tables["note"]])
+    conn.execute(sa.text("ALTER TABLE suggestion ADD COLUMN prompt VARCHAR NOT NULL DEFAULT ''"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
     ("0003_record_format", m0003_record_format),
+    ("0004_notes_and_prompts", m0004_notes_and_prompts),
 ]
 
 _applied = sa.Table(

@@ -154,6 +154,15 @@ class Moment(SQLModel, table=True):
     seen_at: datetime | None = _ts()
 
 
+class Note(SQLModel, table=True):
+    """Something the user wants to remember about a person, without a touch."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    text: str
+
+
 class Referral(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
@@ -170,6 +179,7 @@ class Suggestion(SQLModel, table=True):
     contact_id: int = Field(foreign_key="contact.id", index=True)
     slot: str  # call | partner
     reason: str = ""
+    prompt: str = Field(default="", sa_column_kwargs={"server_default": ""})
     acted_at: datetime | None = _ts()
 
 
@@ -193,6 +203,7 @@ TABLES: list[type[SQLModel]] = [
     Planned,
     Sighting,
     Moment,
+    Note,
     Referral,
     Suggestion,
     DigestRun,

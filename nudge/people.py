@@ -7,6 +7,7 @@ name lists the candidates and changes nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -16,11 +17,12 @@ from nudge.config import Settings
 from nudge.errors import UserError
 from nudge.identity import fold
 from nudge.ingest import refresh_contacts
-from nudge.models import Contact, Identity, Moment, Planned, Referral, Touch
+from nudge.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
 from nudge.warmth import label, roll_forward, score
 
 KINDS = ("call", "message", "meeting", "email")
 DIRECTIONS = ("out", "in", "both")
+OUTCOMES = ("conversation", "meeting", "referral", "opportunity")
 
 
 def find(session: Session, query: str, include_archived: bool = False) -> Contact:
@@ -85,6 +87,8 @@ def log_touch(
 ) -> Touch:
     if kind not in KINDS:
         raise UserError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise UserError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     if direction not in DIRECTIONS:
         raise UserError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
     when = at or now
@@ -209,6 +213,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
     refs = session.exec(
         select(Referral).where(Referral.contact_id == cid).order_by(col(Referral.at).desc())
     ).all()
+    notes = session.exec(select(Note).where(Note.contact_id == cid).order_by(col(Note.at).desc())).all()
     return {
         "id": cid,
         "name": contact.name,
@@ -248,4 +253,36 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
             }
             for r in refs
         ],
+        "notes": [{"at": n.at.isoformat(), "text": n.text} for n in notes],
+        "timeline": timeline(touches, notes, moments, refs),
     }
+
+
+def tier_origin(source: str | None) -> str:
+    if source == "cli":
+        return "set by you"
+    if source and source.startswith("source:"):
+        return f"from the address book {source[7:]!r}"
+    return "origin unknown"
+
+
+def timeline(
+    touches: Sequence[Touch], notes: Sequence[Note], moments: Sequence[Moment], refs: Sequence[Referral]
+) -> list[dict[str, str]]:
+    """Everything that happened with a person, newest first, one line each."""
+    events: list[tuple[datetime, str]] = []
+    for t in touches:
+        what = f"{t.kind} ({t.direction})"
+        text = t.note or t.summary
+        if text and text != t.kind:
+            what += f": {text}"
+        if t.outcome:
+            what += f" → {t.outcome}"
+        events.append((t.at, what))
+    events += [(n.at, f"note: {n.text}") for n in notes]
+    events += [(m.at, f"{m.kind.replace('_', ' ')}: {m.detail}") for m in moments]
+    for r in refs:
+        who = f" ({r.counterpart})" if r.counterpart else ""
+        events.append((r.at, f"referral {r.direction}: {r.note}{who}"))
+    events.sort(key=lambda e: e[0], reverse=True)
+    return [{"at": at.isoformat(), "what": what} for at, what in events]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from nudge.warmth import require_aware
 
@@ -226,3 +226,19 @@ def plan_day(people: Sequence[Person], today: date, now: datetime, rules: Rules)
         eligible=sum(len(v) for v in candidates.values()),
         excluded=excluded,
     )
+
+
+def forecast(
+    people: Sequence[Person], first_day: date, days: int, rules: Rules, at: time, tz: tzinfo
+) -> list[Plan]:
+    """The coming days' plans, assuming the user calls everyone suggested on the day."""
+    current = {p.id: p for p in people}
+    plans = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        now = datetime.combine(day, at, tzinfo=tz)
+        plan = plan_day(list(current.values()), day, now, rules)
+        plans.append(plan)
+        for pick in (*plan.calls, *plan.partners):
+            current[pick.person.id] = replace(pick.person, last_touch_at=now, last_suggested=day, moments=())
+    return plans

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from nudge import delivery, digest, planner, secrets
+from nudge import delivery, digest, metrics, planner, prompts, secrets
 from nudge.config import WEEKDAYS, Settings, config_dir, parse_hhmm
 from nudge.db import atomic, open_db
 from nudge.errors import DeliveryError, UserError
@@ -28,6 +28,7 @@ from nudge.models import (
     DigestRun,
     Identity,
     Moment,
+    Note,
     Planned,
     Referral,
     Suggestion,
@@ -193,7 +194,7 @@ def make_plan(
     return planner.plan_day(people, day, now, rules), people
 
 
-def _facts(session: Session, pick: planner.Pick, now: datetime) -> digest.Facts:
+def _facts(session: Session, pick: planner.Pick, now: datetime, day: date) -> digest.Facts:
     cid = pick.person.id
     ident = {
         kind: value
@@ -208,11 +209,18 @@ def _facts(session: Session, pick: planner.Pick, now: datetime) -> digest.Facts:
     last = session.exec(
         select(Touch).where(Touch.contact_id == cid, col(Touch.at) <= now).order_by(col(Touch.at).desc())
     ).first()
-    note = session.exec(
-        select(Touch)
-        .where(Touch.contact_id == cid, col(Touch.note).is_not(None), Touch.note != "")
-        .order_by(col(Touch.at).desc())
-    ).first()
+    note = last_note(session, cid)
+    asked = session.exec(
+        select(Suggestion.prompt)
+        .where(
+            Suggestion.contact_id == cid,
+            col(Suggestion.digest_date) >= day - timedelta(days=prompts.REPEAT_DAYS),
+            col(Suggestion.digest_date) < day,
+            col(Suggestion.digest_date).in_(delivered_days()),
+            Suggestion.prompt != "",
+        )
+        .order_by(col(Suggestion.digest_date))
+    ).all()
     job = session.exec(
         select(Moment.detail)
         .where(Moment.contact_id == cid, Moment.kind == "job_change", col(Moment.seen_at).is_(None))
@@ -238,14 +246,29 @@ def _facts(session: Session, pick: planner.Pick, now: datetime) -> digest.Facts:
         last_touch_at=last.at if last else None,
         last_touch_kind=last.kind if last else None,
         last_touch_summary=(last.summary or None) if last else None,
-        last_note=note.note if note else None,
-        last_note_at=note.at if note else None,
+        last_note=note[1] if note else None,
+        last_note_at=note[0] if note else None,
         job_change=job,
+        recent_prompts=tuple(asked),
         given=given,
         received=received,
         last_exchange_at=last_exchange,
         ledger=tuple(ledger),
     )
+
+
+def last_note(session: Session, contact_id: int) -> tuple[datetime, str] | None:
+    """The newest note, whether written with a touch or on its own."""
+    touch = session.exec(
+        select(Touch)
+        .where(Touch.contact_id == contact_id, col(Touch.note).is_not(None), Touch.note != "")
+        .order_by(col(Touch.at).desc())
+    ).first()
+    note = session.exec(
+        select(Note).where(Note.contact_id == contact_id).order_by(col(Note.at).desc())
+    ).first()
+    found = [(t.at, t.note or "") for t in (touch,) if t] + [(n.at, n.text) for n in (note,) if n]
+    return max(found, default=None)
 
 
 def failing_sources(session: Session, settings: Settings) -> tuple[str, ...]:
@@ -264,19 +287,40 @@ def failing_sources(session: Session, settings: Settings) -> tuple[str, ...]:
     return tuple(sorted(lines))
 
 
-def last_week(session: Session, day: date) -> digest.Metrics:
-    start = day - timedelta(days=7)
-    rows = session.exec(
-        select(Suggestion).where(
-            col(Suggestion.digest_date) >= start,
-            col(Suggestion.digest_date) < day,
-            col(Suggestion.digest_date).in_(delivered_days()),
+def funnel(session: Session, settings: Settings, weeks: list[date]) -> list[metrics.Week]:
+    """The outreach funnel for the weeks starting on these Mondays."""
+    if not weeks:
+        return []
+    start, end = min(weeks), max(weeks) + timedelta(days=7)
+    suggested = [
+        metrics.Suggested(day, cid)
+        for day, cid in session.exec(
+            select(col(Suggestion.digest_date), col(Suggestion.contact_id)).where(
+                col(Suggestion.digest_date) >= start,
+                col(Suggestion.digest_date) < end,
+                col(Suggestion.digest_date).in_(delivered_days()),
+            )
         )
-    ).all()
-    contacted = sum(
-        1 for r in rows if r.acted_at is not None and r.acted_at.date() <= r.digest_date + timedelta(days=7)
-    )
-    return digest.Metrics(suggested=len(rows), contacted=contacted)
+    ]
+    ids = sorted({s.contact_id for s in suggested})
+    acts: list[metrics.Act] = []
+    since = datetime.combine(start, datetime.min.time(), tzinfo=settings.tz)
+    for chunk in range(0, len(ids), 500):
+        acts += [
+            metrics.Act(cid, at, kind, outcome)
+            for cid, at, kind, outcome in session.exec(
+                select(col(Touch.contact_id), col(Touch.at), col(Touch.kind), col(Touch.outcome)).where(
+                    col(Touch.contact_id).in_(ids[chunk : chunk + 500]), col(Touch.at) >= since
+                )
+            )
+        ]
+    return metrics.funnel(suggested, acts, settings.tz, weeks)
+
+
+def last_week(session: Session, settings: Settings, day: date) -> digest.Metrics:
+    monday = day - timedelta(days=day.weekday())
+    [week] = funnel(session, settings, [monday - timedelta(days=7)])
+    return digest.Metrics(dict(week.counts))
 
 
 def build_view(
@@ -287,7 +331,7 @@ def build_view(
     now: datetime,
 ) -> digest.View:
     with Session(engine) as s:
-        facts = {k.person.id: _facts(s, k, now) for k in (*plan.calls, *plan.partners)}
+        facts = {k.person.id: _facts(s, k, now, plan.day) for k in (*plan.calls, *plan.partners)}
         strip = sorted(((p.name, p.warmth) for p in people if p.slot == "call"), key=lambda c: -c[1])
         return digest.build_view(
             plan,
@@ -295,8 +339,9 @@ def build_view(
             strip,
             settings.tz,
             failing_sources=failing_sources(s, settings),
-            metrics=(last_week(s, plan.day) or None) if plan.day.weekday() == 0 else None,
+            metrics=(last_week(s, settings, plan.day) or None) if plan.day.weekday() == 0 else None,
             sign=settings.me.name,
+            library=prompts.load(config_dir() / "prompts.toml"),
         )
 
 
@@ -420,7 +465,7 @@ def _deliver(engine: Engine, settings: Settings, msg: EmailMessage, day: date, n
 def _record_suggestions(session: Session, result: DigestResult) -> None:
     """The day's suggestions, written before sending; they count once the day is delivered."""
     assert result.plan is not None and result.view is not None
-    reasons = {e.id: (e.why[0] if e.why else "") for e in (*result.view.entries, *result.view.partners)}
+    entries = {e.id: e for e in (*result.view.entries, *result.view.partners)}
     picks = {k.person.id: "call" for k in result.plan.calls} | {
         k.person.id: "partner" for k in result.plan.partners
     }
@@ -429,9 +474,11 @@ def _record_suggestions(session: Session, result: DigestResult) -> None:
             session.delete(old)  # a re-plan of the same day (after a failure, or --force)
     existing = set(session.exec(select(Suggestion.contact_id).where(Suggestion.digest_date == result.day)))
     for cid, slot in picks.items():
+        entry = entries.get(cid)
+        reason, prompt = (entry.why[0] if entry and entry.why else ""), (entry.prompt if entry else "")
         if cid not in existing:
             session.add(
-                Suggestion(digest_date=result.day, contact_id=cid, slot=slot, reason=reasons.get(cid, ""))
+                Suggestion(digest_date=result.day, contact_id=cid, slot=slot, reason=reason, prompt=prompt)
             )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from nudge import digest, planner
+from nudge import digest, planner, prompts
 
 TZ = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -69,7 +69,7 @@ def test_every_element_is_rendered() -> None:
     for part in (text, html):
         assert "changed jobs: now CTO at Acme" in part
         assert "47 days since coffee on 7 Oct" in part
-        assert "wants intro to a CFO" in part
+        assert "On 7 Oct you noted: “wants intro to a CFO”" in part
         assert "Source x is failing: 503" in part
         assert "Ben Ott" in part
         assert "think of one introduction you can make for Ben today" in part
@@ -92,18 +92,25 @@ def test_html_is_escaped_but_text_is_not() -> None:
     assert "<script>alert(1)</script> & Co" in text
 
 
-def test_prompts_quote_the_last_note_or_rotate() -> None:
+def test_last_note_is_quoted_with_its_date() -> None:
     noted = digest.Facts(last_note="moving to Berlin", last_note_at=NOW - timedelta(days=3))
-    assert digest.prompt_for(1, noted, TODAY, ("overdue",)).startswith(
-        "On 20 Nov you noted: “moving to Berlin”"
-    )
-    prompts = {
-        digest.prompt_for(1, digest.Facts(), TODAY + timedelta(days=d), ("overdue",)) for d in range(30)
-    }
-    assert len(prompts) > 3 and prompts <= set(digest.OPEN_QUESTIONS)
-    assert digest.prompt_for(1, digest.Facts(), TODAY, ("overdue",)) == digest.prompt_for(
-        1, digest.Facts(), TODAY, ("overdue",)
-    )
+    assert digest.quoted_note(noted) == "On 20 Nov you noted: “moving to Berlin”"
+    assert digest.quoted_note(digest.Facts()) is None
+
+
+def test_prompts_fit_the_situation_and_rotate() -> None:
+    lib = prompts.load()
+    job = planner.Pick(person(1, "A", moments=("job_change",)), 1.6, 2.4, ("job_change", "overdue"))
+    assert digest.prompt_for(job, digest.Facts(), TODAY, lib) in lib["job_change"]
+    partner = planner.Pick(person(2, "B", slot="partner", tier="partner"), 1.2, 1.2, ("overdue",))
+    noted = digest.Facts(last_note="x", last_note_at=NOW, last_touch_at=NOW - timedelta(days=20))
+    assert digest.prompt_for(partner, noted, TODAY, lib) in lib["partner"]
+    quiet = planner.Pick(person(3, "C"), 4.0, 4.0, ("overdue",))
+    old = digest.Facts(last_note="x", last_note_at=NOW, last_touch_at=NOW - timedelta(days=120))
+    assert digest.prompt_for(quiet, old, TODAY, lib) in lib["long_silence"]
+    days = {digest.prompt_for(quiet, old, TODAY + timedelta(days=d), lib) for d in range(30)}
+    assert len(days) > 1
+    assert digest.prompt_for(quiet, old, TODAY, lib) == digest.prompt_for(quiet, old, TODAY, lib)
 
 
 def test_why_now_lines() -> None:

@@ -1,0 +1,299 @@
+"""CLI commands for the method itself: the top-100 builder, the forward plan, outcomes,
+step metrics, notes and the referral ledger. Registered on the app in cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from nudge.cli import app, handled, now, referral_app, settings, store
+from nudge.errors import NudgeError
+
+top100_app = typer.Typer(help="Build and keep your top 100 from your own history.")
+app.add_typer(top100_app, name="top100")
+
+OUTCOMES = ("conversation", "meeting", "referral", "opportunity")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+@top100_app.command("suggest")
+@handled
+def top100_suggest(
+    limit: Annotated[int, typer.Option(help="How many to list.")] = 150,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """Rank everyone by relationship evidence: meetings, calls, recency, months, both ways, referrals."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from nudge import coach, ranking
+
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        ranked = ranking.rank(coach.evidence(s, now()), now(), limit)
+    if as_json:
+        rows = [
+            {
+                "rank": i,
+                "id": r.evidence.id,
+                "name": r.evidence.name,
+                "tier": r.evidence.tier,
+                "score": round(r.score, 2),
+                "reasons": r.reasons,
+            }
+            for i, r in enumerate(ranked, 1)
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title="Top-100 candidates (accept with `nudge top100 accept --top N`)")
+    for column in ("#", "name", "tier", "score", "why"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left")
+    for i, r in enumerate(ranked, 1):
+        table.add_row(str(i), r.evidence.name, r.evidence.tier or "", f"{r.score:.1f}", r.reasons)
+    Console(width=140).print(table)
+
+
+def _set_many(names: list[str], tier: str | None) -> None:
+    from nudge import people
+    from nudge.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        found = [people.find(s, name) for name in names]  # all or nothing
+        for contact in found:
+            people.set_tier(s, cfg, contact, tier or "none", now())
+            typer.echo(f"{contact.name}: {'in your top 100' if tier else 'no longer in a tier'}")
+
+
+@top100_app.command("add")
+@handled
+def top100_add(names: Annotated[list[str], typer.Argument(help="One or more people.")]) -> None:
+    """Put people in your top 100."""
+    _set_many(names, "top100")
+
+
+@top100_app.command("remove")
+@handled
+def top100_remove(names: Annotated[list[str], typer.Argument(help="One or more people.")]) -> None:
+    """Take people out of your top 100."""
+    _set_many(names, None)
+
+
+@top100_app.command("accept")
+@handled
+def top100_accept(
+    top: Annotated[int, typer.Option("--top", help="Take the first N of `top100 suggest`.")] = 100,
+) -> None:
+    """Put the first N suggested people in your top 100 at once (people in another tier keep it)."""
+    from sqlmodel import Session
+
+    from nudge import coach, people, ranking
+    from nudge.db import atomic
+    from nudge.models import Contact
+
+    cfg = settings()
+    engine = store(cfg)
+    with Session(engine) as s:
+        ranked = ranking.rank(coach.evidence(s, now()), now(), top)
+    added = 0
+    with atomic(engine) as s:
+        for r in ranked:
+            contact = s.get(Contact, r.evidence.id)
+            if contact is not None and contact.tier is None:
+                people.set_tier(s, cfg, contact, "top100", now())
+                added += 1
+    typer.echo(f"Added {added} people to your top 100 ({len(ranked) - added} were already in a tier).")
+
+
+@top100_app.command("list")
+@handled
+def top100_list() -> None:
+    """Your top 100, warmest first, with where each one's tier came from."""
+    from sqlmodel import Session
+
+    from nudge import people
+
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        rows = [r for r in people.rows(s, cfg, now()) if r.tier == "top100"]
+    for r in sorted(rows, key=lambda r: -r.warmth):
+        due = f"due {r.due:.2f}" if r.due is not None else "never touched"
+        typer.echo(f"{r.name:<32} {r.warmth:5.0f} {r.label:<8} {due}")
+    typer.echo(f"{len(rows)} people.")
+
+
+@app.command("plan")
+@handled
+def plan_cmd(
+    days: Annotated[int, typer.Option(help="How many days ahead.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """The coming days' calls, assuming you make them, and whether your cadences fit."""
+    from sqlmodel import Session
+
+    from nudge import coach
+
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        plans = coach.forecast(s, cfg, now(), days)
+    if as_json:
+        out = [
+            {
+                "date": p.day.isoformat(),
+                "calls": [k.person.name for k in p.calls],
+                "partners": [k.person.name for k in p.partners],
+            }
+            for p in plans
+        ]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    for p in plans:
+        if not p.workday:
+            continue
+        names = ", ".join(k.person.name for k in p.calls) or "nobody due"
+        partner = f"  | partner: {', '.join(k.person.name for k in p.partners)}" if p.partners else ""
+        typer.echo(f"{p.day:%a %d %b}  {names}{partner}")
+    if plans:
+        cap = plans[0].capacity
+        need = f"{cap.needed_per_workday:.1f}"
+        typer.echo(f"\nYour tiers need {need} calls a workday; the digest suggests {cap.daily_size}.")
+        if not cap.ok:
+            typer.echo(f"Can't keep up: {cap.advice}")
+
+
+@app.command()
+@handled
+def outcome(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    kind: Annotated[str, typer.Argument(help="conversation, meeting, referral or opportunity.")],
+) -> None:
+    """Record what came of your latest touch with someone."""
+    from sqlmodel import col, select
+
+    from nudge import people
+    from nudge.db import atomic
+    from nudge.models import Touch
+
+    if kind not in OUTCOMES:
+        raise NudgeError(f"outcome must be one of {', '.join(OUTCOMES)}, not {kind!r}")
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        contact = people.find(s, name)
+        touch = s.exec(
+            select(Touch)
+            .where(Touch.contact_id == contact.id, col(Touch.at) <= now())
+            .order_by(col(Touch.at).desc())
+        ).first()
+        if touch is None:
+            raise NudgeError(
+                f"no touch with {contact.name} yet: log one with `nudge log {name} ... --outcome {kind}`"
+            )
+        touch.outcome = kind
+        s.add(touch)
+        when = touch.at.astimezone(cfg.tz)
+        article = "an" if kind[0] in "aeiou" else "a"
+        typer.echo(f"{contact.name}: the {touch.kind} on {when:%d %b} led to {article} {kind}.")
+
+
+@app.command()
+@handled
+def note(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    text: Annotated[str, typer.Argument(help="What to remember, e.g. 'loves climbing'.")],
+) -> None:
+    """Add a note about someone without logging a touch."""
+    from nudge import people
+    from nudge.db import atomic
+    from nudge.models import Note
+
+    cfg = settings()
+    if not text.strip():
+        raise NudgeError("the note is empty")
+    with atomic(store(cfg)) as s:
+        contact = people.find(s, name)
+        assert contact.id is not None
+        s.add(Note(contact_id=contact.id, at=now(), text=text.strip()))
+        typer.echo(f"Noted for {contact.name}.")
+
+
+@app.command()
+@handled
+def stats(
+    weeks: Annotated[int, typer.Option(help="How many weeks back.")] = 12,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """The funnel per week (suggested → contacted → conversation → meeting → referral) and cadence health."""
+    from sqlmodel import Session
+
+    from nudge import coach, metrics
+
+    if weeks < 1:
+        raise NudgeError("--weeks must be at least 1")
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        result = coach.stats(s, cfg, now(), weeks)
+    if as_json:
+        out: dict[str, Any] = {
+            "weeks": [
+                {
+                    "week": w.start.isoformat(),
+                    **w.counts,
+                    **{f"{step}_ratio": w.ratio(step) for step in metrics.STEPS[1:]},
+                }
+                for w in result.weeks
+            ],
+            "trend_contacted": result.trend,
+            "health": [h.__dict__ for h in result.health],
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    typer.echo(f"{'week':<10} {'sugg':>5} {'contact':>8} {'talk':>8} {'meet':>8} {'refer':>8}")
+    for w in result.weeks:
+        c = w.counts
+        typer.echo(
+            f"{w.start:%d %b}    {c['suggested']:>5} "
+            + " ".join(f"{c[step]:>3} {_pct(w.ratio(step)):>4}" for step in metrics.STEPS[1:])
+        )
+    if result.trend is not None:
+        typer.echo(f"\nContact rate trend (later half vs earlier half): {100 * result.trend:+.0f} points")
+    typer.echo("\nCadence health:")
+    for h in result.health:
+        typer.echo(f"  {h.tier:<10} {h.within} within cadence, {h.overdue} overdue, {h.never} never touched")
+
+
+@referral_app.command("list")
+@handled
+def referral_list(
+    partner: Annotated[str | None, typer.Argument(help="One partner (default: all).")] = None,
+) -> None:
+    """Given and received per partner, the balance, and days since the last exchange."""
+    from sqlmodel import Session
+
+    from nudge import coach, people
+
+    cfg = settings()
+    today = now().astimezone(cfg.tz).date()
+    with Session(store(cfg)) as s:
+        contact_id = people.find(s, partner).id if partner else None
+        ledgers = coach.ledgers(s, contact_id)
+    if not ledgers:
+        typer.echo(
+            "No referral partners yet: `nudge tier NAME partner`, then `nudge referral given|received`."
+        )
+        return
+    for led in ledgers:
+        since = coach.days_since(led.last_at, today, cfg)
+        last = f"{since} days since the last exchange" if since is not None else "no exchange yet"
+        typer.echo(
+            f"{led.partner}: given {led.given}, received {led.received}, balance {led.balance:+d}; {last}"
+        )
+        for ref in led.entries:
+            who = f" ({ref.counterpart})" if ref.counterpart else ""
+            typer.echo(f"  {ref.at.astimezone(cfg.tz):%Y-%m-%d} {ref.direction:<8} {ref.note}{who}")

@@ -1,0 +1,181 @@
+"""The method, measured: building the top 100, the funnel, cadence health, the ledger.
+
+Gathers plain values from the store and hands them to the pure modules
+(ranking, metrics, planner); the CLI prints what comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from nudge import metrics, planner, ranking, service
+from nudge.config import Settings, parse_hhmm
+from nudge.models import Contact, Referral, Touch
+
+CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
+
+
+def evidence(session: Session, now: datetime) -> list[ranking.Evidence]:
+    """Two years of touches and referrals per live contact, aggregated in the database."""
+    since = now - timedelta(days=ranking.WINDOW_DAYS)
+    live = select(Contact.id).where(col(Contact.archived_at).is_(None))
+    counts: dict[int, dict[str, int]] = {}
+    inbound: dict[int, int] = {}
+    outbound: dict[int, int] = {}
+    last: dict[int, datetime] = {}
+    rows = session.execute(
+        sa.select(
+            col(Touch.contact_id),
+            col(Touch.kind),
+            col(Touch.direction),
+            func.count(),
+            func.max(col(Touch.at)),
+        )
+        .where(col(Touch.at) >= since, col(Touch.at) <= now, col(Touch.contact_id).in_(live))
+        .group_by(col(Touch.contact_id), col(Touch.kind), col(Touch.direction))
+    )
+    for cid, kind, direction, n, newest in rows:
+        counts.setdefault(cid, {})
+        counts[cid][kind] = counts[cid].get(kind, 0) + n
+        if direction in ("in", "both"):
+            inbound[cid] = inbound.get(cid, 0) + n
+        if direction in ("out", "both"):
+            outbound[cid] = outbound.get(cid, 0) + n
+        when = _aware(newest)
+        last[cid] = max(last.get(cid, when), when)
+    month = func.substr(sa.cast(Touch.at, sa.String), 1, 7)
+    months: dict[int, int] = dict(
+        session.execute(
+            sa.select(col(Touch.contact_id), func.count(sa.distinct(month)))
+            .where(col(Touch.at) >= since, col(Touch.at) <= now, col(Touch.contact_id).in_(live))
+            .group_by(col(Touch.contact_id))
+        ).all()
+    )
+    referrals: dict[int, int] = dict(
+        session.execute(
+            sa.select(col(Referral.contact_id), func.count()).group_by(col(Referral.contact_id))
+        ).all()
+    )
+    people = session.execute(
+        sa.select(CONTACT.c.id, CONTACT.c.name, CONTACT.c.tier).where(CONTACT.c.archived_at.is_(None))
+    )
+    return [
+        ranking.Evidence(
+            id=cid,
+            name=name,
+            tier=tier,
+            counts=counts.get(cid, {}),
+            last_at=last.get(cid),
+            months=months.get(cid, 0),
+            inbound=inbound.get(cid, 0),
+            outbound=outbound.get(cid, 0),
+            referrals=referrals.get(cid, 0),
+        )
+        for cid, name, tier in people
+        if cid in counts or cid in referrals
+    ]
+
+
+def _aware(value: object) -> datetime:
+    """max() over a UTC column comes back aware from the type, or as text on some drivers."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Health:
+    tier: str
+    within: int
+    overdue: int
+    never: int
+
+
+def cadence_health(people: list[planner.Person], now: datetime) -> list[Health]:
+    out: dict[str, list[int]] = {}
+    for p in people:
+        row = out.setdefault(p.tier, [0, 0, 0])
+        if p.last_touch_at is None:
+            row[2] += 1
+        elif planner.due_of(p, now) >= 1:
+            row[1] += 1
+        else:
+            row[0] += 1
+    return [Health(tier, *row) for tier, row in sorted(out.items())]
+
+
+@dataclass(frozen=True)
+class Stats:
+    weeks: list[metrics.Week]
+    trend: float | None
+    health: list[Health]
+
+
+def stats(session: Session, settings: Settings, now: datetime, weeks: int) -> Stats:
+    today = now.astimezone(settings.tz).date()
+    this_monday = today - timedelta(days=today.weekday())
+    mondays = [this_monday - timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
+    table = service.funnel(session, settings, mondays)
+    people = service.load_people(session, settings, now, today)
+    return Stats(table, metrics.trend(table), cadence_health(people, now))
+
+
+def forecast(session: Session, settings: Settings, now: datetime, days: int) -> list[planner.Plan]:
+    today = now.astimezone(settings.tz).date()
+    people = service.load_people(session, settings, now, today)
+    at = parse_hhmm(settings.digest.time)
+    first = today if now.astimezone(settings.tz).time() < at else today + timedelta(days=1)
+    return planner.forecast(people, first, days, service.plan_rules(settings), at, settings.tz)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    partner: str
+    given: int
+    received: int
+    last_at: datetime | None
+    entries: list[Referral]
+
+    @property
+    def balance(self) -> int:
+        return self.given - self.received
+
+
+def ledgers(session: Session, contact_id: int | None = None) -> list[Ledger]:
+    """Per partner (or one contact): what was given and received, newest first."""
+    query = select(Referral).order_by(col(Referral.at).desc())
+    if contact_id is not None:
+        query = query.where(Referral.contact_id == contact_id)
+    by_contact: dict[int, list[Referral]] = {}
+    for ref in session.exec(query):
+        by_contact.setdefault(ref.contact_id, []).append(ref)
+    partners = select(Contact.id).where(Contact.tier == "partner")
+    if contact_id is None:
+        for cid in session.exec(partners):
+            if cid is not None:
+                by_contact.setdefault(cid, [])
+    names: dict[int, str] = dict(
+        session.execute(
+            sa.select(CONTACT.c.id, CONTACT.c.name).where(CONTACT.c.id.in_(list(by_contact)))
+        ).all()
+    )
+    out = [
+        Ledger(
+            partner=names.get(cid, f"#{cid}"),
+            given=sum(1 for r in refs if r.direction == "given"),
+            received=sum(1 for r in refs if r.direction == "received"),
+            last_at=refs[0].at if refs else None,
+            entries=refs,
+        )
+        for cid, refs in by_contact.items()
+    ]
+    return sorted(
+        out, key=lambda led: (led.last_at is None, -(led.last_at.timestamp() if led.last_at else 0))
+    )
+
+
+def days_since(when: datetime | None, today: date, settings: Settings) -> int | None:
+    return None if when is None else (today - when.astimezone(settings.tz).date()).days
