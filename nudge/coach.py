@@ -23,38 +23,29 @@ def evidence(session: Session, now: datetime) -> list[ranking.Evidence]:
     """Two years of touches and referrals per live contact, aggregated in the database."""
     since = now - timedelta(days=ranking.WINDOW_DAYS)
     live = select(Contact.id).where(col(Contact.archived_at).is_(None))
-    counts: dict[int, dict[str, int]] = {}
-    inbound: dict[int, int] = {}
-    outbound: dict[int, int] = {}
-    last: dict[int, datetime] = {}
+    month = func.substr(sa.cast(Touch.at, sa.String), 1, 7)
+
+    def tally(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return func.sum(sa.case((condition, 1), else_=0))
+
+    kinds = list(ranking.KIND_POINTS)
     rows = session.execute(
         sa.select(
             col(Touch.contact_id),
-            col(Touch.kind),
-            col(Touch.direction),
-            func.count(),
             func.max(col(Touch.at)),
+            func.count(sa.distinct(month)),
+            tally(col(Touch.direction).in_(("in", "both"))),
+            tally(col(Touch.direction).in_(("out", "both"))),
+            *(tally(col(Touch.kind) == kind) for kind in kinds),
         )
         .where(col(Touch.at) >= since, col(Touch.at) <= now, col(Touch.contact_id).in_(live))
-        .group_by(col(Touch.contact_id), col(Touch.kind), col(Touch.direction))
+        .group_by(col(Touch.contact_id))
     )
-    for cid, kind, direction, n, newest in rows:
-        counts.setdefault(cid, {})
-        counts[cid][kind] = counts[cid].get(kind, 0) + n
-        if direction in ("in", "both"):
-            inbound[cid] = inbound.get(cid, 0) + n
-        if direction in ("out", "both"):
-            outbound[cid] = outbound.get(cid, 0) + n
-        when = _aware(newest)
-        last[cid] = max(last.get(cid, when), when)
-    month = func.substr(sa.cast(Touch.at, sa.String), 1, 7)
-    months: dict[int, int] = dict(
-        session.execute(
-            sa.select(col(Touch.contact_id), func.count(sa.distinct(month)))
-            .where(col(Touch.at) >= since, col(Touch.at) <= now, col(Touch.contact_id).in_(live))
-            .group_by(col(Touch.contact_id))
-        ).all()
-    )
+    # One row per contact, so the work stays in the database even for a million touches.
+    found: dict[int, tuple[datetime, int, int, int, dict[str, int]]] = {}
+    for cid, newest, months, inbound, outbound, *per_kind in rows:
+        counts = {kind: int(n) for kind, n in zip(kinds, per_kind, strict=True) if n}
+        found[cid] = (_aware(newest), int(months), int(inbound), int(outbound), counts)
     referrals: dict[int, int] = dict(
         session.execute(
             sa.select(col(Referral.contact_id), func.count()).group_by(col(Referral.contact_id))
@@ -63,21 +54,25 @@ def evidence(session: Session, now: datetime) -> list[ranking.Evidence]:
     people = session.execute(
         sa.select(CONTACT.c.id, CONTACT.c.name, CONTACT.c.tier).where(CONTACT.c.archived_at.is_(None))
     )
-    return [
-        ranking.Evidence(
-            id=cid,
-            name=name,
-            tier=tier,
-            counts=counts.get(cid, {}),
-            last_at=last.get(cid),
-            months=months.get(cid, 0),
-            inbound=inbound.get(cid, 0),
-            outbound=outbound.get(cid, 0),
-            referrals=referrals.get(cid, 0),
+    out = []
+    for cid, name, tier in people:
+        if cid not in found and cid not in referrals:
+            continue
+        last, months, inbound, outbound, counts = found.get(cid, (None, 0, 0, 0, {}))
+        out.append(
+            ranking.Evidence(
+                id=cid,
+                name=name,
+                tier=tier,
+                counts=counts,
+                last_at=last,
+                months=months,
+                inbound=inbound,
+                outbound=outbound,
+                referrals=referrals.get(cid, 0),
+            )
         )
-        for cid, name, tier in people
-        if cid in counts or cid in referrals
-    ]
+    return out
 
 
 def _aware(value: object) -> datetime:
