@@ -34,6 +34,8 @@ referral_app = typer.Typer(help="The referral ledger: what you gave partners and
 app.add_typer(referral_app, name="referral")
 service_app = typer.Typer(help="The systemd user service that runs `nudge run`.")
 app.add_typer(service_app, name="service")
+auth_app = typer.Typer(help="Grant nudge read-only access to an online account.")
+app.add_typer(auth_app, name="auth")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -491,6 +493,31 @@ def run() -> None:
     from nudge import daemon
 
     raise typer.Exit(daemon.run(State.config))
+
+
+@auth_app.command("google")
+@handled
+def auth_google(
+    account: Annotated[str, typer.Option(help="The `account` of your google_* sources.")] = "default",
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the consent URL and paste the result (over SSH).")
+    ] = False,
+    client_secrets: Annotated[
+        str | None, typer.Option(help="The Desktop-app OAuth client file (default: from the config).")
+    ] = None,
+) -> None:
+    """Authorise read-only access to Google Contacts and Calendar (once per account)."""
+    from nudge import google_auth
+
+    cfg = settings()
+    secrets_file = client_secrets or google_auth.client_secrets_for(cfg.sources, account)
+    if not secrets_file:
+        raise NudgeError(
+            f"no client_secrets for the Google account {account!r}: set it on a google_contacts or "
+            "google_calendar source, or pass --client-secrets (see docs/google.md)"
+        )
+    path = google_auth.authorize(account, secrets_file, no_browser)
+    typer.echo(f"Authorised. The token is in {path} (mode 0600). Next: nudge sync")
 
 
 @app.command()

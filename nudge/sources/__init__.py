@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 REGISTRY: dict[str, str] = {
     "files": "nudge.sources.files:FilesSource",
+    "google_calendar": "nudge.sources.google:GoogleCalendarSource",
+    "google_contacts": "nudge.sources.google:GoogleContactsSource",
     "memory": "nudge.sources.memory:MemorySource",
 }
 _COMMON = ("type", "name", "enabled")

@@ -273,3 +273,12 @@ def test_when_now_is_pinned(clock: time_machine.Coordinates) -> None:
 
     assert cli.now() == NOW
     assert isinstance(cli.now(), datetime)
+
+
+def test_auth_google_needs_a_client_secrets_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    code, out = nudge("auth", "google", "--account", "work", config=path)
+    assert code == 1 and "no client_secrets for the Google account 'work'" in out
+    code, out = nudge("auth", "google", "--client-secrets", str(tmp_path / "missing.json"), config=path)
+    assert code == 1 and "missing.json" in out
