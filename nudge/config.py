@@ -197,7 +197,7 @@ class SourceConfig(BaseModel):
     """One entry of [[sources]]; each type validates its own options."""
 
     model_config = ConfigDict(extra="allow")
-    type: str = Field(description="files, memory (and carddav, caldav, google_* when available).")
+    type: str = Field(description="files, google_contacts, google_calendar (and memory, for tests).")
     name: str = Field("", description="A short unique name; defaults to type and position.")
     enabled: bool = Field(True, description="Set false to keep the entry but skip it.")
 

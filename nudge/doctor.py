@@ -52,6 +52,13 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
         f"{where or 'no file, built-in defaults'} "
         f"({len(settings.sources)} sources, time zone {settings.tz.key})",
     )
+    if not settings.me.emails:
+        yield Check(
+            "me",
+            False,
+            "me.emails is empty: you would count as an attendee of your own meetings",
+            "add your addresses to [me] emails (every one your calendars use)",
+        )
     yield from _database(settings)
     yield from _sources(settings, now)
     yield _smtp(settings)

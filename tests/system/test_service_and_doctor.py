@@ -110,6 +110,7 @@ def test_doctor_all_good(tmp_path: Path, smtp_server: StartServer, monkeypatch: 
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         f'database_url = "sqlite:///{tmp_path / "n.db"}"\n'
+        '[me]\nemails = ["me@example.com"]\n'
         f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
         "[smtp]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in smtp.items())
     )
@@ -127,6 +128,7 @@ def test_doctor_names_each_failure_and_its_fix(
     cfg = tmp_path / "config.toml"
     cfg.write_text(
         f'database_url = "sqlite:///{tmp_path / "n.db"}"\n'
+        '[me]\nemails = ["me@example.com"]\n'
         f'[[sources]]\ntype = "files"\nname = "gone"\npaths = ["{tmp_path / "missing.vcf"}"]\n'
         '[smtp]\nhost = "127.0.0.1"\nport = 1\nsecurity = "none"\ntimeout = 2\n'
     )
@@ -136,6 +138,13 @@ def test_doctor_names_each_failure_and_its_fix(
     assert checks["smtp"].fix
     result = runner.invoke(app, ["--config", str(cfg), "doctor"])
     assert result.exit_code == 1 and "2 check(s) failed" in result.output and "fix:" in result.output
+
+
+def test_doctor_wants_your_own_addresses(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'database_url = "sqlite:///{tmp_path / "n.db"}"\n')
+    checks = {c.name: c for c in doctor.run_checks(str(cfg))}
+    assert not checks["me"].ok and "[me] emails" in checks["me"].fix
 
 
 def test_doctor_reports_a_broken_config(tmp_path: Path) -> None:
