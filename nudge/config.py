@@ -197,7 +197,9 @@ class SourceConfig(BaseModel):
     """One entry of [[sources]]; each type validates its own options."""
 
     model_config = ConfigDict(extra="allow")
-    type: str = Field(description="files, google_contacts, google_calendar (and memory, for tests).")
+    type: str = Field(
+        description="files, carddav, caldav, google_contacts, google_calendar (and memory, for tests)."
+    )
     name: str = Field("", description="A short unique name; defaults to type and position.")
     enabled: bool = Field(True, description="Set false to keep the entry but skip it.")
 

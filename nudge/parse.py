@@ -107,14 +107,44 @@ def parse_birthday(raw: str) -> str | None:
     return f"--{month:02d}-{day:02d}"
 
 
+_QP_LINE = re.compile(r"^[^:]*QUOTED-PRINTABLE[^:]*:", re.IGNORECASE)
+
+
+def unfold_quoted_printable(text: str) -> str:
+    """Join vCard 2.1 quoted-printable soft line breaks (a line ending in `=`).
+
+    vCard 2.1 continues such values on the next line without the leading space
+    that ordinary folding uses, so a parser for 3.0/4.0 reads the rest as a
+    broken line of its own.
+    """
+    if "QUOTED-PRINTABLE" not in text.upper():
+        return text
+    out: list[str] = []
+    joining = False
+    for line in text.splitlines():
+        if joining:
+            out[-1] = out[-1][:-1] + line
+        else:
+            out.append(line)
+        joining = out[-1].endswith("=") and (joining or bool(_QP_LINE.match(out[-1])))
+    return "\r\n".join(out) + "\r\n"
+
+
+GROUP_KINDS = ("kind", "x-addressbookserver-kind")
+
+
 def parse_vcard(text: str) -> ContactRecord:
     try:
-        card = vobject.readOne(text, ignoreUnreadable=True)
+        card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
     except Exception as e:
         raise ParseError(f"unreadable vCard: {_short(e)}") from e
     if card.name != "VCARD":
         raise ParseError(f"not a vCard but {card.name}")
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
+    for prop in GROUP_KINDS:  # vCard 4 KIND, and Apple's / Nextcloud's 3.0 spelling
+        kinds = [_text(v).lower() for v in _values(card, prop)]
+        if kinds and kinds[0] in ("group", "org", "location"):
+            raise ParseError(f"a contact {kinds[0]} card ({prop.upper()}), not a person", uid)
     try:
         return _contact_from(card, uid)
     except ParseError:
@@ -239,6 +269,8 @@ def _expand(
             raise ParseError("no DTSTART", uid)
         event["DTSTART"].dt  # noqa: B018 - raises on a malformed value
     recurring = any(e.get("RRULE") is not None or e.get("RDATE") is not None for e in events)
+    if len(events) == 1 and not recurring and events[0].get("RECURRENCE-ID") is None:
+        return _single(events[0], uid, tz, window_start, window_end)
     query = recurring_ical_events.of(cal, skip_bad_series=True)
     found: list[Occurrence] = []
     for e in query.after(window_start):
@@ -255,6 +287,22 @@ def _expand(
         after = _as_utc(e["DTSTART"].dt, tz)
         break
     return EventRecord(uid=uid, occurrences=occurrences, next_after_window=after, recurring=recurring)
+
+
+def _single(event: Any, uid: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
+    """A one-off event without the recurrence machinery: most events, and 20x faster."""
+    occ = _occurrence(event, tz)
+    start = event["DTSTART"].dt
+    if event.get("DTEND") is not None:
+        end = _as_utc(event["DTEND"].dt, tz)
+    elif event.get("DURATION") is not None:
+        end = _as_utc(start + event["DURATION"].dt, tz) if isinstance(start, datetime) else occ.start
+    else:
+        end = occ.start
+    end = max(end, occ.start)
+    found = (occ,) if window_start <= occ.start <= window_end else ()
+    after = occ.start if end > window_end or occ.start > window_end else None
+    return EventRecord(uid=uid, occurrences=found, next_after_window=after, recurring=False)
 
 
 def _short(error: BaseException) -> str:

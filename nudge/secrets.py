@@ -1,4 +1,4 @@
-"""Passwords from the environment or a command, never from logs.
+"""Passwords from the environment, a command or the system keyring, never from logs.
 
 The value is returned to the caller and nowhere else; error messages name the
 variable or command that failed, never what it printed.
@@ -13,8 +13,17 @@ import subprocess
 from nudge.errors import UserError
 
 
-def resolve(where: str, inline: str = "", env: str = "", command: str = "") -> str | None:
+def resolve(
+    where: str,
+    inline: str = "",
+    env: str = "",
+    command: str = "",
+    keyring_service: str = "",
+    keyring_username: str = "",
+) -> str | None:
     """The secret configured at `where` (e.g. `smtp`), or None when none is configured."""
+    if keyring_service:
+        return from_keyring(where, keyring_service, keyring_username)
     if inline:
         return inline
     if env:
@@ -36,3 +45,25 @@ def resolve(where: str, inline: str = "", env: str = "", command: str = "") -> s
             raise UserError(f"{where}.password_command: printed nothing")
         return value
     return None
+
+
+def from_keyring(where: str, service: str, username: str) -> str:
+    """The password stored under (service, username); headless machines often have no keyring."""
+    import keyring
+    from keyring.errors import KeyringError, NoKeyringError
+
+    try:
+        value = keyring.get_password(service, username)
+    except NoKeyringError:
+        raise UserError(
+            f"{where}.keyring_service: no system keyring is available here (a headless machine?); "
+            "use password_env or password_command instead"
+        ) from None
+    except KeyringError as e:
+        raise UserError(f"{where}.keyring_service: the keyring failed: {type(e).__name__}") from None
+    if value is None:
+        raise UserError(
+            f"{where}.keyring_service: no password stored for {username!r} under {service!r} "
+            f"(store one with `keyring set {service} {username}`)"
+        )
+    return value

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -181,18 +183,49 @@ def _sync_collection(
         plan = diff(changes.changed, stored)
     else:
         plan = incremental_diff(changes.changed, changes.deleted, stored)
-    for start in range(0, len(plan.fetch), BATCH):
-        batch = plan.fetch[start : start + BATCH]
-        items = list(source.fetch(coll, batch))
-        _apply_batch(engine, source.name, coll, items, ctx, report)
-        if progress:
-            progress(min(start + BATCH, len(plan.fetch)), len(plan.fetch))
+    batches = [plan.fetch[i : i + BATCH] for i in range(0, len(plan.fetch), BATCH)]
+    done = 0
+    with closing(_prefetched(source, coll, batches)) as fetched:
+        for batch, items in zip(batches, fetched, strict=True):
+            _apply_batch(engine, source.name, coll, items, ctx, report)
+            done += len(batch)
+            if progress:
+                progress(done, len(plan.fetch))
     _apply_removals(engine, source.name, plan.remove, ctx, report)
     with atomic(engine) as s:
         state = _state(s, source.name, coll.id)
         state.token = changes.token
         state.last_success_at, state.last_error = ctx.now, None
         s.add(state)
+
+
+def _prefetched(
+    source: Source, coll: Collection, batches: list[list[str]]
+) -> Generator[list[Item | BadItem]]:
+    """Each batch's items, the next one fetched (one thread) while the caller applies this one.
+
+    Fetching waits on the server and applying on parsing and SQLite, so the two
+    overlap. A failing fetch raises when its batch is reached: the batches
+    before it are applied, as without prefetching.
+    """
+    if len(batches) < 2:
+        for batch in batches:
+            yield list(source.fetch(coll, batch))
+        return
+
+    def fetch(batch: list[str]) -> list[Item | BadItem]:
+        return list(source.fetch(coll, batch))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudge-fetch") as pool:
+        pending: Future[list[Item | BadItem]] = pool.submit(fetch, batches[0])
+        try:
+            for nxt in [*batches[1:], None]:
+                items = pending.result()
+                if nxt is not None:
+                    pending = pool.submit(fetch, nxt)
+                yield items
+        finally:
+            pending.cancel()
 
 
 def _apply_batch(

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from nudge.sources.base import Source
 
 REGISTRY: dict[str, str] = {
+    "carddav": "nudge.sources.carddav:CardDavSource",
+    "caldav": "nudge.sources.caldav:CalDavSource",
     "files": "nudge.sources.files:FilesSource",
     "google_calendar": "nudge.sources.google:GoogleCalendarSource",
     "google_contacts": "nudge.sources.google:GoogleContactsSource",

@@ -1,0 +1,580 @@
+"""WebDAV plumbing shared by the CardDAV and CalDAV sources, and every XML body they send.
+
+Why not the `caldav` package: it has no CardDAV, and its client hides the HTTP
+status behind its own exceptions; the sources here need the status (401, 403
+`valid-sync-token`, 412, 404) to say what failed and to fall back correctly.
+One `requests.Session` per source keeps the connection (and TLS) when the
+server allows it.
+
+Hrefs are kept as canonical absolute paths (`/user/book/a.vcf`): the same object
+gets the same href whichever way the server quoted it, and paths are unique
+within one server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+import requests
+from lxml import etree
+from pydantic import Field, field_validator, model_validator
+
+from nudge import __version__, secrets
+from nudge.errors import InvalidSyncToken, SourceError, UserError
+from nudge.parse import content_hash
+from nudge.sources.base import BadItem, Changes, Collection, Format, Item, Kind, Source, SourceOptions
+
+log = logging.getLogger(__name__)
+
+DAV = "DAV:"
+CARDDAV = "urn:ietf:params:xml:ns:carddav"
+CALDAV = "urn:ietf:params:xml:ns:caldav"
+MAX_REDIRECTS = 5
+
+# --- XML bodies: every one nudge sends -------------------------------------------------
+
+_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
+_NS = f'xmlns:d="{DAV}" xmlns:card="{CARDDAV}" xmlns:cal="{CALDAV}"'
+
+
+def _propfind(*props: str) -> bytes:
+    inner = "".join(f"<{p}/>" for p in props)
+    return f"{_HEAD}<d:propfind {_NS}><d:prop>{inner}</d:prop></d:propfind>".encode()
+
+
+#: Where discovery starts: is this a principal, a home, or a collection already?
+PROPFIND_START = _propfind(
+    "d:current-user-principal", "d:resourcetype", "card:addressbook-home-set", "cal:calendar-home-set"
+)
+#: A principal's home sets.
+PROPFIND_HOMES = _propfind("card:addressbook-home-set", "cal:calendar-home-set")
+#: The collections of a home (depth 1) or one collection (depth 0).
+PROPFIND_COLLECTIONS = _propfind(
+    "d:resourcetype", "d:displayname", "d:supported-report-set", "cal:supported-calendar-component-set"
+)
+#: A collection's members with their etags: the listing without sync-collection.
+PROPFIND_ETAGS = _propfind("d:resourcetype", "d:getetag")
+
+
+def sync_collection(token: str | None) -> bytes:
+    """RFC 6578 sync-collection asking for hrefs and etags only.
+
+    Never the data: Radicale refuses (400) one reply that carries more than
+    10,000 events, and ignores result limits on this report.
+    """
+    tok = f"<d:sync-token>{_escape(token)}</d:sync-token>" if token else "<d:sync-token/>"
+    return (
+        f"{_HEAD}<d:sync-collection {_NS}>{tok}<d:sync-level>1</d:sync-level>"
+        "<d:prop><d:getetag/></d:prop></d:sync-collection>"
+    ).encode()
+
+
+def multiget(report: str, data_prop: str, hrefs: list[str]) -> bytes:
+    """addressbook-multiget / calendar-multiget for `hrefs` (`report` and `data_prop` prefixed)."""
+    body = "".join(f"<d:href>{_escape(h)}</d:href>" for h in hrefs)
+    return (f"{_HEAD}<{report} {_NS}><d:prop><d:getetag/><{data_prop}/></d:prop>{body}</{report}>").encode()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- Multistatus replies -----------------------------------------------------------------
+
+
+def clark(ns: str, name: str) -> str:
+    return f"{{{ns}}}{name}"
+
+
+@dataclass
+class Entry:
+    """One <response>: its href, its own status if any, and the props found (status 200)."""
+
+    href: str
+    status: int | None = None
+    props: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, ns: str, name: str) -> str | None:
+        el = self.props.get(clark(ns, name))
+        return None if el is None else (el.text or "")
+
+    def children(self, ns: str, name: str) -> set[str]:
+        el = self.props.get(clark(ns, name))
+        return set() if el is None else {c.tag for c in el.iter() if c is not el and isinstance(c.tag, str)}
+
+    def inner_href(self, ns: str, name: str) -> str | None:
+        el = self.props.get(clark(ns, name))
+        if el is None:
+            return None
+        found = el.find(clark(DAV, "href"))
+        return None if found is None or not found.text else found.text.strip()
+
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
+
+
+def _status(text: str | None) -> int | None:
+    parts = (text or "").split()
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def parse_multistatus(content: bytes, url: str) -> tuple[list[Entry], str | None]:
+    """The entries of a 207 reply and its top-level sync-token, if any."""
+    try:
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError as e:
+        raise SourceError(f"{url}: the server's reply is not valid XML ({e})") from e
+    if root.tag != clark(DAV, "multistatus"):
+        raise SourceError(f"{url}: expected a multistatus reply, got <{etree.QName(root).localname}>")
+    entries = []
+    for resp in root.iterfind(clark(DAV, "response")):
+        href_el = resp.find(clark(DAV, "href"))
+        if href_el is None or not href_el.text:
+            continue
+        entry = Entry(href=href_el.text.strip(), status=_status(resp.findtext(clark(DAV, "status"))))
+        for propstat in resp.iterfind(clark(DAV, "propstat")):
+            if _status(propstat.findtext(clark(DAV, "status"))) != 200:
+                continue
+            prop = propstat.find(clark(DAV, "prop"))
+            for el in prop if prop is not None else ():
+                if isinstance(el.tag, str):
+                    entry.props[el.tag] = el
+        entries.append(entry)
+    token = root.findtext(clark(DAV, "sync-token"))
+    return entries, token.strip() if token else None
+
+
+# --- URLs ---------------------------------------------------------------------------------
+
+_SAFE = "/!$&'()*+,;=:@~"
+
+
+def canonical_path(href: str) -> str:
+    """The absolute path of an href, quoted one way whatever the server did."""
+    parts = urlsplit(href)
+    return quote(unquote(parts.path), safe=_SAFE)
+
+
+def canonical_url(base: str, href: str) -> str:
+    """An absolute URL for `href` (relative to `base`), with its path canonical."""
+    parts = urlsplit(urljoin(base, href))
+    return f"{parts.scheme}://{parts.netloc}{canonical_path(parts.path)}"
+
+
+def same_resource(a: str, b: str) -> bool:
+    return canonical_path(a).rstrip("/") == canonical_path(b).rstrip("/")
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    url: str  # after redirects
+    content: bytes
+    reason: str = ""
+
+
+class DavClient:
+    """One session to one server; every failure becomes a SourceError naming URL and status."""
+
+    def __init__(
+        self,
+        username: str,
+        password: str | None,
+        cafile: str,
+        timeout: float,
+        requests_log: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.username = username
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"nudge/{__version__}"
+        if username:
+            self.session.auth = (username, password or "")
+        self.session.verify = cafile or True
+        # (method, url) of every request: counted by the benchmark and in `nudge doctor`-style checks.
+        self.requests: list[tuple[str, str]] = requests_log if requests_log is not None else []
+
+    def close(self) -> None:
+        self.session.close()
+
+    def send(self, method: str, url: str, body: bytes | None = None, depth: str | None = None) -> Reply:
+        """One request, following redirects with the same method (requests would turn some into GET)."""
+        headers = {"Content-Type": "application/xml; charset=utf-8"} if body else {}
+        if depth is not None:
+            headers["Depth"] = depth
+        for _ in range(MAX_REDIRECTS + 1):
+            self.requests.append((method, url))
+            try:
+                r = self.session.request(
+                    method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
+            except requests.exceptions.SSLError as e:
+                raise SourceError(
+                    f"{url}: TLS certificate not trusted ({_short(e)}); for a self-signed server set cafile"
+                ) from e
+            except requests.exceptions.Timeout as e:
+                raise SourceError(f"{url}: no answer within {self.timeout:g} s") from e
+            except requests.exceptions.ConnectionError as e:
+                raise SourceError(f"{url}: cannot connect ({_short(e)})") from e
+            except requests.exceptions.RequestException as e:
+                raise SourceError(f"{url}: {type(e).__name__}: {_short(e)}") from e
+            if r.status_code in (301, 302, 303, 307, 308) and "Location" in r.headers:
+                url = urljoin(url, r.headers["Location"])
+                continue
+            return Reply(r.status_code, url, r.content, r.reason or "")
+        raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def check(self, reply: Reply, what: str) -> Reply:
+        """`reply` if it succeeded; else the SourceError a user can act on."""
+        if reply.status < 300:
+            return reply
+        raise self.error(reply, what)
+
+    def error(self, reply: Reply, what: str) -> SourceError:
+        if reply.status == 401:
+            who = self.username or "(no username)"
+            return SourceError(f"login refused for {who} at {reply.url} (HTTP 401)")
+        if reply.status == 403:
+            return SourceError(f"{what} {reply.url}: access denied (HTTP 403)")
+        if reply.status == 404:
+            return SourceError(f"{what} {reply.url}: not found (HTTP 404)")
+        return SourceError(f"{what} {reply.url}: HTTP {reply.status} {reply.reason}".rstrip())
+
+    def propfind(self, url: str, body: bytes, depth: str, what: str) -> tuple[list[Entry], str]:
+        reply = self.check(self.send("PROPFIND", url, body, depth), what)
+        if reply.status != 207:
+            raise SourceError(f"{what} {reply.url}: expected HTTP 207, got {reply.status}")
+        return parse_multistatus(reply.content, reply.url)[0], reply.url
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]
+
+
+# --- sync-collection ----------------------------------------------------------------------------
+
+
+class ReportUnsupported(SourceError):
+    """The collection does not do sync-collection: list it by etag instead."""
+
+
+def is_invalid_token(reply: Reply) -> bool:
+    """Radicale: 403 + valid-sync-token; Xandikos: 412; others: 409/400 with valid-sync-token."""
+    return reply.status == 412 or (reply.status in (400, 403, 409) and b"valid-sync-token" in reply.content)
+
+
+def is_unsupported_report(reply: Reply) -> bool:
+    return reply.status in (405, 501) or (reply.status in (400, 403) and b"supported-report" in reply.content)
+
+
+def sync_changes(
+    client: DavClient, url: str, token: str | None
+) -> tuple[dict[str, str], set[str], str | None]:
+    """(changed href -> etag, deleted hrefs, new token) since `token`, following truncation (507)."""
+    changed: dict[str, str] = {}
+    deleted: set[str] = set()
+    for _ in range(1000):
+        reply = client.send("REPORT", url, sync_collection(token), depth="0")
+        if token and is_invalid_token(reply):
+            raise InvalidSyncToken(f"{url}: the server refused the sync token (HTTP {reply.status})")
+        if is_unsupported_report(reply):
+            raise ReportUnsupported(f"{url}: no sync-collection (HTTP {reply.status})")
+        client.check(reply, "sync-collection REPORT on")
+        entries, new_token = parse_multistatus(reply.content, url)
+        truncated = False
+        for entry in entries:
+            if same_resource(entry.href, url):
+                truncated = truncated or entry.status == 507
+                continue
+            href = canonical_path(entry.href)
+            if href.endswith("/"):
+                continue  # a sub-collection, not an object
+            if entry.status == 404:
+                deleted.add(href)
+                changed.pop(href, None)
+            elif clark(DAV, "getetag") in entry.props or entry.status in (None, 200):
+                changed[href] = entry.text(DAV, "getetag") or ""
+                deleted.discard(href)
+        if not new_token:
+            raise SourceError(f"sync-collection REPORT on {url}: the reply has no sync-token")
+        if not truncated or new_token == token:
+            return changed, deleted, new_token
+        token = new_token
+    raise SourceError(f"sync-collection REPORT on {url}: the server keeps truncating its reply")
+
+
+def etag_listing(client: DavClient, url: str) -> dict[str, str]:
+    """href -> etag of every object in the collection, by PROPFIND depth 1."""
+    entries, _ = client.propfind(url, PROPFIND_ETAGS, "1", "listing")
+    listing = {}
+    for entry in entries:
+        if same_resource(entry.href, url) or clark(DAV, "collection") in entry.children(DAV, "resourcetype"):
+            continue
+        if entry.status not in (None, 200):
+            continue
+        listing[canonical_path(entry.href)] = entry.text(DAV, "getetag") or ""
+    return listing
+
+
+def multiget_entries(
+    client: DavClient, url: str, report: str, data_prop: str, hrefs: list[str]
+) -> Iterator[Entry]:
+    """The multiget replies for `hrefs`; a batch the server refuses as too big is split in two."""
+    reply = client.send("REPORT", url, multiget(report, data_prop, hrefs), depth="1")
+    if reply.status in (400, 413, 507) and len(hrefs) > 1:
+        log.info("%s: multiget of %d refused (HTTP %d); splitting it", url, len(hrefs), reply.status)
+        half = len(hrefs) // 2
+        yield from multiget_entries(client, url, report, data_prop, hrefs[:half])
+        yield from multiget_entries(client, url, report, data_prop, hrefs[half:])
+        return
+    client.check(reply, f"{report.rpartition(':')[2]} REPORT on")
+    yield from parse_multistatus(reply.content, url)[0]
+
+
+# --- The source ---------------------------------------------------------------------------------
+
+
+class DavOptions(SourceOptions):
+    url: str = Field(
+        description="Server URL (https://dav.example.com/), or the URL of one address book / calendar."
+    )
+    username: str = Field("", description="Login name.")
+    password: str = Field(
+        "", description="Inline password: discouraged, refused when the config is readable by others."
+    )
+    password_env: str = Field("", description="Environment variable holding the password.")
+    password_command: str = Field("", description="Shell command that prints the password.")
+    keyring_service: str = Field(
+        "", description="Read the password from the system keyring under this service name."
+    )
+    keyring_username: str = Field("", description="Keyring entry's user name; default: username.")
+    cafile: str = Field("", description="Extra CA bundle to trust (certificates are always verified).")
+    collections: list[str] = Field(
+        default_factory=list,
+        description="Address books / calendars to read, by name or URL; default: every one found.",
+    )
+    timeout: float = Field(
+        120,
+        gt=0,
+        le=600,
+        description="Seconds before a request gives up (a server's first look at a large "
+        "collection can take a minute).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc:
+            raise ValueError("use an http:// or https:// URL")
+        return v
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> DavOptions:
+        names = ("password", "password_env", "password_command", "keyring_service")
+        given = [n for n in names if getattr(self, n)]
+        if len(given) > 1:
+            raise ValueError(f"give only one of {', '.join(given)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What differs between CardDAV and CalDAV."""
+
+    kind: Kind
+    protocol: str  # "carddav": the /.well-known/ name
+    namespace: str
+    home_set: str  # property name in `namespace`
+    collection_type: str  # resourcetype child in `namespace`
+    report: str  # multiget report, prefixed
+    data_prop: str  # data property, prefixed
+    format: Format
+
+
+# Discovered home sets by (start URL, username, protocol): a daemon rediscovers only on failure.
+_HOMES: dict[tuple[str, str, str], tuple[list[str], bool]] = {}
+MULTIGET_SIZE = 500
+
+
+class DavSource(Source):
+    """A CardDAV or CalDAV account: discovery, sync-collection, multiget."""
+
+    flavor: ClassVar[Flavor]
+    options_model = DavOptions
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        super().__init__(name, options)
+        assert isinstance(options, DavOptions)
+        self.opts = options
+        self._client: DavClient | None = None
+        self._sync_support: dict[str, bool] = {}
+        self._etags: dict[str, str] = {}  # last etags listed: a fallback when multiget omits one
+        self.requests: list[tuple[str, str]] = []  # (method, url), kept across close()
+
+    @property
+    def client(self) -> DavClient:
+        if self._client is None:
+            o = self.opts
+            try:
+                password = secrets.resolve(
+                    f"sources.{self.name}",
+                    inline=o.password,
+                    env=o.password_env,
+                    command=o.password_command,
+                    keyring_service=o.keyring_service,
+                    keyring_username=o.keyring_username or o.username,
+                )
+            except UserError as e:
+                raise SourceError(str(e)) from e
+            self._client = DavClient(o.username, password, o.cafile, o.timeout, self.requests)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # --- discovery --------------------------------------------------------------------------
+
+    def collections(self) -> list[Collection]:
+        key = (self.opts.url, self.opts.username, self.flavor.protocol)
+        cached = _HOMES.get(key)
+        if cached:
+            try:
+                return self._choose(self._collections_in(*cached))
+            except SourceError as e:
+                log.info("%s: %s; discovering again", self.name, e)
+                _HOMES.pop(key, None)
+        found = self._discover()
+        collections = self._collections_in(*found)
+        _HOMES[key] = found
+        return self._choose(collections)
+
+    def _discover(self) -> tuple[list[str], bool]:
+        """(home set URLs, False), or ([collection URL], True) when the URL is a collection (RFC 6764)."""
+        f = self.flavor
+        url = self.opts.url
+        starts = [url]
+        if urlsplit(url).path in ("", "/"):
+            starts.insert(0, urljoin(url, f"/.well-known/{f.protocol}"))
+        for start in starts:
+            reply = self.client.send("PROPFIND", start, PROPFIND_START, "0")
+            if reply.status in (404, 405, 501) and start != starts[-1]:
+                continue  # no well-known redirect: try the URL itself
+            self.client.check(reply, "discovery PROPFIND on")
+            [entry, *_] = parse_multistatus(reply.content, reply.url)[0] or [Entry(reply.url)]
+            if clark(f.namespace, f.collection_type) in entry.children(DAV, "resourcetype"):
+                return [reply.url], True
+            home = entry.inner_href(f.namespace, f.home_set)
+            if home:
+                return [canonical_url(reply.url, home)], False
+            principal = entry.inner_href(DAV, "current-user-principal")
+            if not principal:
+                raise SourceError(f"{reply.url}: no current-user-principal; is this a {f.protocol} URL?")
+            entries, at = self.client.propfind(
+                canonical_url(reply.url, principal), PROPFIND_HOMES, "0", "principal PROPFIND on"
+            )
+            homes = [canonical_url(at, h) for e in entries if (h := e.inner_href(f.namespace, f.home_set))]
+            if not homes:
+                raise SourceError(f"{at}: the principal has no {f.home_set}; is this a {f.protocol} server?")
+            return homes, False
+        raise AssertionError("unreachable")
+
+    def _collections_in(self, homes: list[str], direct: bool) -> list[Collection]:
+        f = self.flavor
+        found: list[Collection] = []
+        for home in homes:
+            depth = "0" if direct else "1"
+            entries, at = self.client.propfind(home, PROPFIND_COLLECTIONS, depth, "collections PROPFIND on")
+            for entry in entries:
+                if clark(f.namespace, f.collection_type) not in entry.children(DAV, "resourcetype"):
+                    continue
+                comps = self._components(entry)
+                if f.kind == "events" and comps and "VEVENT" not in comps:
+                    continue  # a task list
+                url = canonical_url(at, entry.href)
+                name = (entry.text(DAV, "displayname") or "").strip()
+                name = name or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+                reports = entry.children(DAV, "supported-report-set")
+                if reports:
+                    self._sync_support[url] = clark(DAV, "sync-collection") in reports
+                found.append(Collection(id=url, kind=f.kind, name=name))
+        return sorted(set(found), key=lambda c: c.id)
+
+    @staticmethod
+    def _components(entry: Entry) -> set[str]:
+        el = entry.props.get(clark(CALDAV, "supported-calendar-component-set"))
+        if el is None:
+            return set()
+        return {str(c.get("name", "")).upper() for c in el.iterfind(clark(CALDAV, "comp"))}
+
+    def _choose(self, found: list[Collection]) -> list[Collection]:
+        wanted = self.opts.collections
+        if not wanted:
+            return found
+        chosen: list[Collection] = []
+        for want in wanted:
+            match = [c for c in found if want in (c.name, c.id) or same_resource(want, c.id)]
+            match = match or [c for c in found if c.id.rstrip("/").rsplit("/", 1)[-1] == want.strip("/")]
+            if not match:
+                names = ", ".join(c.name for c in found) or "none"
+                raise SourceError(
+                    f"{self.opts.url}: no {self.flavor.kind} collection {want!r} (found: {names})"
+                )
+            chosen += [c for c in match if c not in chosen]
+        return chosen
+
+    # --- listing and changes ---------------------------------------------------------------------
+
+    def list(self, collection: Collection) -> dict[str, str]:
+        listing = etag_listing(self.client, collection.id)
+        self._etags.update(listing)
+        return listing
+
+    def changes(self, collection: Collection, token: str | None) -> Changes:
+        if self._sync_support.get(collection.id) is False:
+            return Changes(changed=self.list(collection), complete=True)
+        try:
+            changed, deleted, new = sync_changes(self.client, collection.id, token)
+        except ReportUnsupported as e:
+            log.info("%s: %s; listing by etag", self.name, e)
+            self._sync_support[collection.id] = False
+            return Changes(changed=self.list(collection), complete=True)
+        self._etags.update(changed)
+        return Changes(changed=changed, deleted=deleted, token=new, complete=token is None)
+
+    # --- fetch --------------------------------------------------------------------------------------
+
+    def fetch(self, collection: Collection, hrefs: Iterable[str]) -> Iterator[Item | BadItem]:
+        f = self.flavor
+        wanted = list(dict.fromkeys(canonical_path(h) for h in hrefs))
+        for start in range(0, len(wanted), MULTIGET_SIZE):
+            batch = wanted[start : start + MULTIGET_SIZE]
+            asked = set(batch)
+            for entry in multiget_entries(self.client, collection.id, f.report, f.data_prop, batch):
+                href = canonical_path(entry.href)
+                if href not in asked or entry.status not in (None, 200):
+                    continue  # gone since the listing, or never there
+                asked.discard(href)
+                yield from self._item(href, entry)
+
+    def _item(self, href: str, entry: Entry) -> Iterator[Item | BadItem]:
+        f = self.flavor
+        ns, _, name = f.data_prop.partition(":")
+        data = entry.text(CARDDAV if ns == "card" else CALDAV, name)
+        if not data or not data.strip():
+            yield BadItem(href, f"the server sent no {name}")
+            return
+        if f.kind == "events" and "BEGIN:VEVENT" not in data.upper():
+            log.debug("%s: %s is not an event (a task or journal); ignored", self.name, href)
+            return
+        etag = entry.text(DAV, "getetag") or self._etags.get(href) or content_hash(data)
+        yield Item(href, etag, f.format, data)
