@@ -137,7 +137,7 @@ def parse_vcard(text: str) -> ContactRecord:
     try:
         card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
     except Exception as e:
-        raise ParseError(f"unreadable vCard: {_short(e)}") from e
+        raise ParseError(f"unreadable vCard: {short_reason(e)}") from e
     if card.name != "VCARD":
         raise ParseError(f"not a vCard but {card.name}")
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
@@ -150,7 +150,7 @@ def parse_vcard(text: str) -> ContactRecord:
     except ParseError:
         raise
     except Exception as e:
-        raise ParseError(f"bad vCard: {_short(e)}", uid) from e
+        raise ParseError(f"bad vCard: {short_reason(e)}", uid) from e
 
 
 def _contact_from(card: Any, uid: str) -> ContactRecord:
@@ -198,7 +198,7 @@ def _contact_from(card: Any, uid: str) -> ContactRecord:
 # --- iCalendar ---------------------------------------------------------------
 
 
-def _as_utc(value: date | datetime, tz: tzinfo) -> datetime:
+def as_utc(value: date | datetime, tz: tzinfo) -> datetime:
     """Aware UTC; floating times are the user's zone, all-day events count at local noon."""
     if not isinstance(value, datetime):
         value = datetime.combine(value, time(12, 0))
@@ -214,9 +214,9 @@ def _addresses(value: Any) -> list[Any]:
 
 
 def _occurrence(event: Any, tz: tzinfo) -> Occurrence:
-    start = _as_utc(event["DTSTART"].dt, tz)
+    start = as_utc(event["DTSTART"].dt, tz)
     rid = event.get("RECURRENCE-ID")
-    rid_utc = _as_utc(rid.dt, tz) if rid is not None else start
+    rid_utc = as_utc(rid.dt, tz) if rid is not None else start
     organizer = None
     if event.get("ORGANIZER") is not None:
         organizer = normalise_email(str(event["ORGANIZER"]))
@@ -246,7 +246,7 @@ def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
     try:
         cal = icalendar.Calendar.from_ical(text)
     except Exception as e:
-        raise ParseError(f"unreadable iCalendar: {_short(e)}") from e
+        raise ParseError(f"unreadable iCalendar: {short_reason(e)}") from e
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         raise ParseError("no VEVENT")
@@ -258,7 +258,7 @@ def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
     except ParseError:
         raise
     except Exception as e:
-        raise ParseError(f"bad event: {_short(e)}", uid) from e
+        raise ParseError(f"bad event: {short_reason(e)}", uid) from e
 
 
 def _expand(
@@ -284,7 +284,7 @@ def _expand(
     occurrences = tuple(sorted(found, key=lambda o: o.start))
     after = None
     for e in query.after(window_end):
-        after = _as_utc(e["DTSTART"].dt, tz)
+        after = as_utc(e["DTSTART"].dt, tz)
         break
     return EventRecord(uid=uid, occurrences=occurrences, next_after_window=after, recurring=recurring)
 
@@ -294,9 +294,9 @@ def _single(event: Any, uid: str, tz: tzinfo, window_start: datetime, window_end
     occ = _occurrence(event, tz)
     start = event["DTSTART"].dt
     if event.get("DTEND") is not None:
-        end = _as_utc(event["DTEND"].dt, tz)
+        end = as_utc(event["DTEND"].dt, tz)
     elif event.get("DURATION") is not None:
-        end = _as_utc(start + event["DURATION"].dt, tz) if isinstance(start, datetime) else occ.start
+        end = as_utc(start + event["DURATION"].dt, tz) if isinstance(start, datetime) else occ.start
     else:
         end = occ.start
     end = max(end, occ.start)
@@ -305,7 +305,7 @@ def _single(event: Any, uid: str, tz: tzinfo, window_start: datetime, window_end
     return EventRecord(uid=uid, occurrences=found, next_after_window=after, recurring=False)
 
 
-def _short(error: BaseException) -> str:
+def short_reason(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:160]
 

@@ -33,9 +33,9 @@ from nudge.parse import (
     EventRecord,
     Occurrence,
     ParseError,
-    _as_utc,
-    _short,
+    as_utc,
     parse_birthday,
+    short_reason,
 )
 
 SERIES_KIND = "nudge#series"
@@ -46,7 +46,7 @@ def _load(data: str) -> dict[str, Any]:
     try:
         obj = json.loads(data)
     except ValueError as e:
-        raise ParseError(f"unreadable JSON: {_short(e)}") from e
+        raise ParseError(f"unreadable JSON: {short_reason(e)}") from e
     if not isinstance(obj, dict):
         raise ParseError("not a JSON object")
     return obj
@@ -78,7 +78,7 @@ def parse_person(data: str) -> ContactRecord:
     except ParseError:
         raise
     except Exception as e:
-        raise ParseError(f"bad person: {_short(e)}", uid) from e
+        raise ParseError(f"bad person: {short_reason(e)}", uid) from e
 
 
 def _person(person: dict[str, Any], uid: str) -> ContactRecord:
@@ -176,7 +176,7 @@ def parse_event(data: str, tz: tzinfo, window_start: datetime, window_end: datet
     except ParseError:
         raise
     except Exception as e:
-        raise ParseError(f"bad event: {_short(e)}", uid) from e
+        raise ParseError(f"bad event: {short_reason(e)}", uid) from e
 
 
 def _series(
@@ -258,9 +258,9 @@ def _when(value: Any, zone: str, tz: tzinfo, uid: str) -> datetime:
                 moment = moment.replace(tzinfo=_zone(_str(value.get("timeZone")) or zone, tz))
             return moment.astimezone(UTC)
         if value.get("date"):
-            return _as_utc(date.fromisoformat(str(value["date"])), tz)
+            return as_utc(date.fromisoformat(str(value["date"])), tz)
     except ValueError as e:
-        raise ParseError(f"bad start: {_short(e)}", uid) from e
+        raise ParseError(f"bad start: {short_reason(e)}", uid) from e
     raise ParseError("no start", uid)
 
 
@@ -309,14 +309,14 @@ def _expand(
     query = recurring_ical_events.of(icalendar.Calendar.from_ical(text + "\r\n"), skip_bad_series=True)
     starts: list[datetime] = []
     for e in query.after(window_start):
-        moment = _as_utc(e["DTSTART"].dt, tz)
+        moment = as_utc(e["DTSTART"].dt, tz)
         if moment > window_end or len(starts) >= MAX_OCCURRENCES:
             break
         if moment >= window_start:
             starts.append(moment)
     after = None
     for e in query.after(window_end):
-        after = _as_utc(e["DTSTART"].dt, tz)
+        after = as_utc(e["DTSTART"].dt, tz)
         break
     return starts, after
 

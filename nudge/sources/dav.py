@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nudge import __version__, secrets
 from nudge.errors import InvalidSyncToken, SourceError, UserError
-from nudge.parse import content_hash
+from nudge.parse import content_hash, short_reason
 from nudge.sources.base import BadItem, Changes, Collection, Format, Item, Kind, Source, SourceOptions
 
 log = logging.getLogger(__name__)
@@ -217,14 +217,15 @@ class DavClient:
                 )
             except requests.exceptions.SSLError as e:
                 raise SourceError(
-                    f"{url}: TLS certificate not trusted ({_short(e)}); for a self-signed server set cafile"
+                    f"{url}: TLS certificate not trusted ({short_reason(e)}); "
+                    "for a self-signed server set cafile"
                 ) from e
             except requests.exceptions.Timeout as e:
                 raise SourceError(f"{url}: no answer within {self.timeout:g} s") from e
             except requests.exceptions.ConnectionError as e:
-                raise SourceError(f"{url}: cannot connect ({_short(e)})") from e
+                raise SourceError(f"{url}: cannot connect ({short_reason(e)})") from e
             except requests.exceptions.RequestException as e:
-                raise SourceError(f"{url}: {type(e).__name__}: {_short(e)}") from e
+                raise SourceError(f"{url}: {type(e).__name__}: {short_reason(e)}") from e
             if r.status_code in (301, 302, 303, 307, 308) and "Location" in r.headers:
                 url = urljoin(url, r.headers["Location"])
                 continue
@@ -252,11 +253,6 @@ class DavClient:
         if reply.status != 207:
             raise SourceError(f"{what} {reply.url}: expected HTTP 207, got {reply.status}")
         return parse_multistatus(reply.content, reply.url)[0], reply.url
-
-
-def _short(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:200]
 
 
 # --- sync-collection ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ suite opts into, so nothing is skipped at run time: `TokenTests` (sync tokens),
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +38,7 @@ import pytest
 
 from nudge.errors import InvalidSyncToken, SourceError
 from nudge.parse import ParseError, parse_ical, parse_vcard
-from nudge.sources.base import BadItem, Collection, Item, Kind, Source
+from nudge.sources.base import BadItem, Changes, Collection, Item, Kind, Source, SourceOptions
 from tests.builders import vcard, vevent
 
 KINDS: tuple[Kind, ...] = ("contacts", "events")
@@ -75,6 +75,38 @@ class Backend(ABC):
         Only backends whose suite includes `RemovableCollectionTests` need this.
         """
         raise NotImplementedError
+
+
+class CombinedSource(Source):
+    """A contacts source and a calendar source of one account, seen as one source.
+
+    The suite puts both kinds into one backend; in a config they are two
+    sources (carddav + caldav, google_contacts + google_calendar). Every call
+    goes to the source of the collection's kind.
+    """
+
+    type_name = "combined"
+    options_model = SourceOptions
+
+    def __init__(self, contacts: Source, events: Source) -> None:
+        super().__init__(contacts.name, contacts.options)
+        self.parts: dict[str, Source] = {"contacts": contacts, "events": events}
+
+    def collections(self) -> list[Collection]:
+        return [c for part in self.parts.values() for c in part.collections()]
+
+    def list(self, collection: Collection) -> dict[str, str]:
+        return self.parts[collection.kind].list(collection)
+
+    def changes(self, collection: Collection, token: str | None) -> Changes:
+        return self.parts[collection.kind].changes(collection, token)
+
+    def fetch(self, collection: Collection, hrefs: Iterable[str]) -> Iterator[Item | BadItem]:
+        return self.parts[collection.kind].fetch(collection, hrefs)
+
+    def close(self) -> None:
+        for part in self.parts.values():
+            part.close()
 
 
 def sample(kind: Kind, uid: str, version: int = 0) -> str:

@@ -12,19 +12,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-from nudge.sources.base import BadItem, Changes, Collection, Item, Kind, Source
+from nudge.sources.base import Kind
 from nudge.sources.caldav import CalDavSource
 from nudge.sources.carddav import CardDavSource
-from nudge.sources.dav import DavOptions, DavSource
+from nudge.sources.dav import DavOptions
 from tests.builders import vcalendar
-from tests.sources.contract import Backend
+from tests.sources.contract import Backend, CombinedSource
 
 PASSWORD = "secret"
 _users = itertools.count(1)
@@ -170,37 +170,6 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
 # --- The contract suite's backend --------------------------------------------------------------
 
 
-class DavPair(Source):
-    """A CardDAV and a CalDAV source on one account, seen as one source by the contract suite.
-
-    The suite puts contacts and events into one backend; in a config they are two
-    sources. Every call goes to the source of the collection's kind.
-    """
-
-    type_name = "dav-pair"
-    options_model = DavOptions
-
-    def __init__(self, card: CardDavSource, cal: CalDavSource) -> None:
-        super().__init__("dav", card.options)
-        self.parts: dict[str, DavSource] = {"contacts": card, "events": cal}
-
-    def collections(self) -> list[Collection]:
-        return self.parts["contacts"].collections() + self.parts["events"].collections()
-
-    def list(self, collection: Collection) -> dict[str, str]:
-        return self.parts[collection.kind].list(collection)
-
-    def changes(self, collection: Collection, token: str | None) -> Changes:
-        return self.parts[collection.kind].changes(collection, token)
-
-    def fetch(self, collection: Collection, hrefs: Iterable[str]) -> Iterator[Item | BadItem]:
-        return self.parts[collection.kind].fetch(collection, hrefs)
-
-    def close(self) -> None:
-        for part in self.parts.values():
-            part.close()
-
-
 class DavBackend(Backend):
     """One fresh Radicale user with an address book and a calendar.
 
@@ -224,8 +193,8 @@ class DavBackend(Backend):
         url = self.base + (self.paths[kind] if self.by_collection_url else "/")
         return DavOptions(url=url, username=self.user, password=PASSWORD, timeout=30)
 
-    def reopen(self) -> DavPair:
-        return DavPair(
+    def reopen(self) -> CombinedSource:
+        return CombinedSource(
             CardDavSource("card", self.options("contacts")), CalDavSource("cal", self.options("events"))
         )
 

@@ -1,6 +1,6 @@
 """The CardDAV and CalDAV sources against a real Radicale: the contract, discovery, errors.
 
-The contract suite sees both sources as one (see `DavPair`); CalDAV-only
+The contract suite sees both sources as one (see `CombinedSource` in contract.py); CalDAV-only
 behaviour is in test_caldav.py.
 """
 

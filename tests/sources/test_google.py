@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from nudge.errors import InvalidSyncToken, SourceError, UserError
 from nudge.parse import ContactRecord, EventRecord, parse_vcard
 from nudge.parse_google import SERIES_KIND, parse_event, parse_person
 from nudge.sources import load_source, options_problems, source_class
-from nudge.sources.base import BadItem, Changes, Collection, Item, Kind, Source
+from nudge.sources.base import Changes, Item, Kind, Source
 from nudge.sources.google import SERIES_KIND as SOURCE_SERIES_KIND
 from nudge.sources.google import (
     GoogleCalendarSource,
@@ -38,7 +38,7 @@ from nudge.sources.google import (
 )
 from tests.builders import ME, vcalendar
 from tests.sources import contract
-from tests.sources.contract import Backend, TokenTests
+from tests.sources.contract import Backend, CombinedSource, TokenTests
 
 DATA = Path(__file__).parent.parent / "data" / "google"
 CAL = "me@example.com"
@@ -341,29 +341,6 @@ def people_of(source: Source, changes: Changes) -> dict[str, ContactRecord]:
 # --- the contract -------------------------------------------------------------------------
 
 
-class BothSources(Source):
-    """Contacts and calendar of one account behind one Source, as the contract suite expects."""
-
-    type_name = "google-both"
-    options_model = GoogleOptions
-
-    def __init__(self, http: FakeGoogle) -> None:
-        super().__init__("google", GoogleOptions())
-        self.parts: dict[Kind, Source] = {"contacts": contacts_source(http), "events": calendar_source(http)}
-
-    def collections(self) -> list[Collection]:
-        return [c for s in self.parts.values() for c in s.collections()]
-
-    def list(self, collection: Collection) -> dict[str, str]:
-        return self.parts[collection.kind].list(collection)
-
-    def changes(self, collection: Collection, token: str | None) -> Changes:
-        return self.parts[collection.kind].changes(collection, token)
-
-    def fetch(self, collection: Collection, hrefs: Iterable[str]) -> Iterator[Item | BadItem]:
-        return self.parts[collection.kind].fetch(collection, hrefs)
-
-
 class GoogleBackend(Backend):
     """Writes the suite's vCards and VEVENTs into the fake as People / Calendar JSON."""
 
@@ -392,7 +369,7 @@ class GoogleBackend(Backend):
             self.fake.delete_event(f"ev{uid}")
 
     def reopen(self) -> Source:
-        return BothSources(self.fake)
+        return CombinedSource(contacts_source(self.fake), calendar_source(self.fake))
 
 
 def _google_uid(item: Item) -> str:
