@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -158,7 +159,20 @@ def sync() -> None:
     cfg = settings()
     if not cfg.sources:
         raise NudgeError("no [[sources]] in the config: add one (see config.example.toml)")
-    reports = service.sync_all(store(cfg), cfg, now())
+    if sys.stdout.isatty():  # a bar for long first syncs; plain lines in logs and pipes
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def step(source: str, done: int, total: int) -> None:
+                if source not in tasks:
+                    tasks[source] = bar.add_task(f"sync {source}", total=total)
+                bar.update(tasks[source], completed=done, total=total)
+
+            reports = service.sync_all(store(cfg), cfg, now(), progress=step)
+    else:
+        reports = service.sync_all(store(cfg), cfg, now())
     for r in reports:
         typer.echo(r.line())
         for sk in r.skipped[:20]:

@@ -5,8 +5,9 @@ The CLI and the daemon call these functions and nothing else.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -70,8 +71,15 @@ def ingest_context(settings: Settings, now: datetime) -> Context:
 # --- sync ------------------------------------------------------------------------
 
 
+Progress = Callable[[str, int, int], None]  # (source, objects fetched so far, of how many)
+
+
 def sync_all(
-    engine: Engine, settings: Settings, now: datetime, sources: Sequence[Source] | None = None
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    sources: Sequence[Source] | None = None,
+    progress: Progress | None = None,
 ) -> list[Report]:
     """Sync every enabled source; one failing never stops the others."""
     ctx = ingest_context(settings, now)
@@ -83,7 +91,8 @@ def sync_all(
                 built.append(load_source(cfg))
         sources = built
     for source in sources:
-        report = sync_source(engine, source, ctx)
+        step = functools.partial(progress, source.name) if progress else None
+        report = sync_source(engine, source, ctx, step)
         log.info("%s", report.line())
         reports.append(report)
     contacts_changed = any(r.added or r.changed for r in reports)

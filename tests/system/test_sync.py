@@ -436,3 +436,15 @@ def test_planned_rows_only_for_contacts(
         rows = s.exec(select(Planned)).all()
         assert [r.contact_id for r in rows] == [contact(engine, "ana").id]
         assert s.exec(select(Sighting)).all() == []  # only past meetings are remembered for strangers
+
+
+def test_progress_is_reported_per_source_as_batches_land(
+    book: tuple[MemoryStore, Settings], engine: Engine, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, settings = book
+    for i in range(5):
+        store.put("c", "contacts", f"p{i}", vcard(f"p{i}", f"Person {i}", emails=(f"p{i}@example.com",)))
+    monkeypatch.setattr(sync, "BATCH", 2)
+    seen: list[tuple[str, int, int]] = []
+    service.sync_all(engine, settings, now, progress=lambda *step: seen.append(step))
+    assert seen == [("book", 2, 5), ("book", 4, 5), ("book", 5, 5)]
