@@ -174,6 +174,9 @@ class Daemon:
     def _retry_later(self, now: datetime, error: str) -> None:
         from apscheduler.triggers.date import DateTrigger
 
+        if self.stopping.is_set():
+            log.error("digest not sent: %s; stopping, the next start catches it up", error)
+            return
         self.status.retries += 1
         delay = retry_delay(self.settings, self.status.retries)
         when = now + timedelta(seconds=delay)
@@ -204,13 +207,15 @@ class Daemon:
         wall, mono = time.time(), time.monotonic()
         jumped = (wall - self._wall) - (mono - self._mono)
         self._wall, self._mono = wall, mono
-        if jumped > WAKE_JUMP:
+        if jumped > WAKE_JUMP and not self.stopping.is_set():
             log.info("the clock jumped %.0f s ahead (woke from sleep?): syncing and catching up", jumped)
             self.scheduler.add_job(self.startup_job, id="wake", replace_existing=True)
 
     # --- control -------------------------------------------------------------------
 
     def publish_status(self) -> None:
+        if self.stopping.is_set():
+            return
         job = self.scheduler.get_job("digest")
         parts = []
         if job is not None and job.next_run_time is not None:
@@ -261,9 +266,20 @@ class Daemon:
                 self.reload()
         self.notify("STOPPING=1")
         log.info("stopping after the current job")
-        self.scheduler.shutdown(wait=True)
-        self.engine.dispose()
+        self.stop()
         return 0
+
+    def stop(self) -> None:
+        """Let the running job finish its transaction, then stop the scheduler.
+
+        Not shutdown(wait=True): APScheduler holds its job-store lock while it
+        waits, and a job that ends with get_job/add_job would wait for it forever.
+        """
+        self.stopping.set()
+        self.scheduler.pause()
+        with self.busy:
+            self.scheduler.shutdown(wait=False)
+        self.engine.dispose()
 
 
 def run(config_path: str | Path | None) -> int:

@@ -149,7 +149,7 @@ paths = ["{self.root / "contacts.vcf"}", "{self.root / "calendar.ics"}"]
 
     def stop(self, proc: subprocess.Popen[bytes]) -> int:
         proc.send_signal(signal.SIGTERM)
-        return proc.wait(timeout=10)
+        return proc.wait(timeout=30)  # the clean-stop test holds it to 5 s
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:

@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,3 +183,31 @@ def test_a_wall_clock_jump_schedules_a_sync_and_catch_up(tmp_path: Path) -> None
     job = d.scheduler.get_job("wake")
     assert job is not None and job.func == d.startup_job
     d.engine.dispose()
+
+
+def test_stopping_while_a_job_finishes_does_not_deadlock(tmp_path: Path) -> None:
+    """A job that touches the scheduler as it ends (status, retries) must not block the stop."""
+    import threading
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'database_url = "sqlite:///{tmp_path / "n.db"}"\n')
+    d = daemon.Daemon(str(cfg))
+    d.schedule()
+    d.scheduler.start()
+    working, release = threading.Event(), threading.Event()
+
+    def job() -> None:
+        with d.busy:
+            working.set()
+            release.wait(5)
+        d.scheduler.get_job("digest")  # what publish_status does after a digest
+
+    d.scheduler.add_job(job)
+    assert working.wait(5)
+    stopper = threading.Thread(target=d.stop)
+    stopper.start()
+    time.sleep(0.3)
+    assert stopper.is_alive()  # it waits for the running job ...
+    release.set()
+    stopper.join(5)
+    assert not stopper.is_alive()  # ... and then stops, no deadlock
