@@ -76,6 +76,7 @@ class Ingest:
         self._records: dict[str, SourceRecord] = {}
         self._absent: set[str] = set()  # preloaded hrefs with no record yet
         self.dirty: set[int] = set()  # contacts whose touches changed
+        self._fresh: set[str] = set()  # event UIDs with no rows anywhere (see find_fresh)
         self.new_emails: set[str] = set()
 
     def preload(self, hrefs: list[str]) -> None:
@@ -182,7 +183,10 @@ class Ingest:
         if sr is not None and sr.uid and sr.uid != rec.uid:
             self._clear_event(sr.uid)
         effects = event_effects(rec, self.ctx.rules, self.ctx.now)
-        self._apply_effects(rec.uid, effects)
+        if sr is None and rec.uid in self._fresh:
+            self._insert_effects(rec.uid, effects)
+        else:
+            self._apply_effects(rec.uid, effects)
         if sr is None:
             sr = SourceRecord(source=self.source, href=href, kind="event")
             self._records[href] = sr
@@ -194,6 +198,77 @@ class Ingest:
         sr.format = fmt
         self.session.add(sr)
         return outcome
+
+    def find_fresh(self, uids: Iterable[str]) -> None:
+        """Note which event UIDs have no touch, planned meeting or sighting anywhere yet.
+
+        A first sync is almost all such events; they can be inserted without the
+        queries that diffing against existing rows needs. A few queries per
+        batch instead of several per event.
+        """
+        todo = sorted(set(uids))
+        fresh = set(todo)
+        for start in range(0, len(todo), 200):
+            chunk = todo[start : start + 200]
+            ranges = [
+                sa.and_(col(Touch.external_id) >= lo, col(Touch.external_id) < hi)
+                for lo, hi in map(uid_range, chunk)
+            ]
+            for external in self.session.exec(select(Touch.external_id).where(sa.or_(*ranges))):
+                fresh.discard((external or "").rpartition("|")[0])
+            planned = select(Planned.event_uid).where(col(Planned.event_uid).in_(chunk))
+            sighted = select(Sighting.event_uid).where(col(Sighting.event_uid).in_(chunk))
+            taken: list[str] = [*self.session.exec(planned), *self.session.exec(sighted)]
+            fresh.difference_update(taken)
+        self._fresh = fresh
+
+    def _insert_effects(self, uid: str, effects: Iterable[Effect]) -> None:
+        """`_apply_effects` for an event nothing in the store knows yet: add, nothing to compare."""
+        self._fresh.discard(uid)  # the next object with this UID takes the careful path
+        # The same keys the careful path dedupes on: one row per person (or
+        # address) and occurrence, even when a contact attends with two addresses.
+        seen: set[tuple[str, object, str]] = set()
+        for e in effects:
+            cid = self.identities.get(("email", e.email))
+            key = (
+                "planned" if e.planned else "touch" if cid is not None else "sighting",
+                cid if cid is not None else e.email,
+                e.external_id,
+            )
+            if key in seen or (e.planned and cid is None):
+                continue
+            seen.add(key)
+            if e.planned:
+                assert cid is not None
+                self.session.add(self._planned(cid, uid, e))
+            elif cid is None:
+                self.session.add(
+                    Sighting(
+                        email=e.email,
+                        source=self.source,
+                        event_uid=uid,
+                        external_id=e.external_id,
+                        at=e.at,
+                        weight=e.weight,
+                        direction=e.direction,
+                        summary=e.summary,
+                    )
+                )
+            else:
+                self.session.add(
+                    Touch(
+                        contact_id=cid,
+                        kind="meeting",
+                        source=self.source,
+                        external_id=e.external_id,
+                        at=e.at,
+                        weight=e.weight,
+                        direction=e.direction,
+                        summary=e.summary,
+                        created_at=self.ctx.now,
+                    )
+                )
+                self.dirty.add(cid)
 
     def _apply_effects(self, uid: str, effects: Iterable[Effect]) -> None:
         lo, hi = uid_range(uid)

@@ -236,18 +236,20 @@ def _apply_batch(
     ctx: Context,
     report: Report,
 ) -> None:
+    parsed: list[tuple[Item, ContactRecord | EventRecord]] = []
+    for item in items:
+        if isinstance(item, BadItem):
+            report.skipped.append(Skipped(item.href, item.uid, item.reason))
+            continue
+        try:
+            parsed.append((item, _parse(item.format, item.data, ctx)))
+        except ParseError as e:
+            report.skipped.append(Skipped(item.href, e.uid, e.reason))
     with atomic(engine) as s:
         ingest = Ingest(s, source, ctx)
         ingest.preload([i.href for i in items])
-        for item in items:
-            if isinstance(item, BadItem):
-                report.skipped.append(Skipped(item.href, item.uid, item.reason))
-                continue
-            try:
-                record = _parse(item.format, item.data, ctx)
-            except ParseError as e:
-                report.skipped.append(Skipped(item.href, e.uid, e.reason))
-                continue
+        ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
+        for item, record in parsed:
             if isinstance(record, ContactRecord):
                 outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
             else:
