@@ -242,32 +242,9 @@ class Ingest:
                 assert cid is not None
                 self.session.add(self._planned(cid, uid, e))
             elif cid is None:
-                self.session.add(
-                    Sighting(
-                        email=e.email,
-                        source=self.source,
-                        event_uid=uid,
-                        external_id=e.external_id,
-                        at=e.at,
-                        weight=e.weight,
-                        direction=e.direction,
-                        summary=e.summary,
-                    )
-                )
+                self.session.add(self._sighting(uid, e))
             else:
-                self.session.add(
-                    Touch(
-                        contact_id=cid,
-                        kind="meeting",
-                        source=self.source,
-                        external_id=e.external_id,
-                        at=e.at,
-                        weight=e.weight,
-                        direction=e.direction,
-                        summary=e.summary,
-                        created_at=self.ctx.now,
-                    )
-                )
+                self.session.add(self._meeting(cid, self.source, e))
                 self.dirty.add(cid)
 
     def _apply_effects(self, uid: str, effects: Iterable[Effect]) -> None:
@@ -303,18 +280,7 @@ class Ingest:
                     s.add(self._planned(cid, uid, e))
                 continue
             if cid is None:
-                s.add(
-                    Sighting(
-                        email=e.email,
-                        source=self.source,
-                        event_uid=uid,
-                        external_id=e.external_id,
-                        at=e.at,
-                        weight=e.weight,
-                        direction=e.direction,
-                        summary=e.summary,
-                    )
-                )
+                s.add(self._sighting(uid, e))
                 continue
             key = (cid, e.external_id)
             if key in wanted:
@@ -322,16 +288,10 @@ class Ingest:
             wanted.add(key)
             touch = existing.get(key)
             if touch is None:
-                if self._taken(cid, e.external_id):
-                    continue  # the same event came from another source first
-                touch = Touch(
-                    contact_id=cid,
-                    kind="meeting",
-                    source=self.source,
-                    external_id=e.external_id,
-                    at=e.at,
-                    created_at=self.ctx.now,
-                )
+                if not self._taken(cid, e.external_id):  # else the same event came from another source first
+                    s.add(self._meeting(cid, self.source, e))
+                    self.dirty.add(cid)
+                continue
             if (touch.at, touch.weight, touch.direction, touch.summary) != (
                 e.at,
                 e.weight,
@@ -351,6 +311,33 @@ class Ingest:
                 s.delete(touch)
                 self.dirty.add(touch.contact_id)
         s.flush()
+
+    def _meeting(self, cid: int, source: str, seen: Effect | Sighting) -> Touch:
+        """The touch a past meeting gives a contact."""
+        return Touch(
+            contact_id=cid,
+            kind="meeting",
+            source=source,
+            external_id=seen.external_id,
+            at=seen.at,
+            weight=seen.weight,
+            direction=seen.direction,
+            summary=seen.summary,
+            created_at=self.ctx.now,
+        )
+
+    def _sighting(self, uid: str, e: Effect) -> Sighting:
+        """A past meeting with an address that is no contact's (yet)."""
+        return Sighting(
+            email=e.email,
+            source=self.source,
+            event_uid=uid,
+            external_id=e.external_id,
+            at=e.at,
+            weight=e.weight,
+            direction=e.direction,
+            summary=e.summary,
+        )
 
     def _planned(self, cid: int, uid: str, e: Effect) -> Planned:
         return Planned(
@@ -407,19 +394,7 @@ class Ingest:
             cid = self.identities[("email", email)]
             for sighting in self.session.exec(select(Sighting).where(Sighting.email == email)):
                 if not self._taken(cid, sighting.external_id):
-                    self.session.add(
-                        Touch(
-                            contact_id=cid,
-                            kind="meeting",
-                            source=sighting.source,
-                            external_id=sighting.external_id,
-                            at=sighting.at,
-                            weight=sighting.weight,
-                            direction=sighting.direction,
-                            summary=sighting.summary,
-                            created_at=self.ctx.now,
-                        )
-                    )
+                    self.session.add(self._meeting(cid, sighting.source, sighting))
                     self.dirty.add(cid)
                 self.session.delete(sighting)
         self.new_emails.clear()
