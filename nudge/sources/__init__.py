@@ -17,8 +17,10 @@ REGISTRY: dict[str, str] = {
     "carddav": "nudge.sources.carddav:CardDavSource",
     "caldav": "nudge.sources.caldav:CalDavSource",
     "files": "nudge.sources.files:FilesSource",
+    "gmail": "nudge.sources.gmail:GmailSource",
     "google_calendar": "nudge.sources.google:GoogleCalendarSource",
     "google_contacts": "nudge.sources.google:GoogleContactsSource",
+    "imap": "nudge.sources.imap:ImapSource",
     "memory": "nudge.sources.memory:MemorySource",
 }
 _COMMON = ("type", "name", "enabled")

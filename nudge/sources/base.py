@@ -9,6 +9,13 @@ Errors: anything that stops a source or collection from being read is raised
 as `SourceError` with a message that names what failed (URL, path, status).
 `InvalidSyncToken` from `changes()` makes sync fall back to a full `list()`.
 A single unreadable object is not an error: `fetch()` yields a `BadItem`.
+
+Mail folders are collections of kind "messages". Their items have format
+"email" and carry the message's header block only (RFC 5322 fields, never a
+body). Messages do not change, so their sources report new ones through
+`changes()` with `complete=False`; sync keeps no per-message record and
+deduplicates touches by Message-ID, so a full re-scan (a new UIDVALIDITY, an
+expired history id) is harmless.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Kind = Literal["contacts", "events"]
-Format = Literal["vcard", "ical", "google_person", "google_event"]
+Kind = Literal["contacts", "events", "messages"]
+Format = Literal["vcard", "ical", "google_person", "google_event", "email"]
 
 
 class SourceOptions(BaseModel):
