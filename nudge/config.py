@@ -136,7 +136,19 @@ class Touches(_Section):
     max_attendees: int = Field(
         8, ge=1, description="Events with more other attendees than this are no touch."
     )
-    history_days: int = Field(730, ge=30, le=3650, description="How far back calendar events become touches.")
+    max_recipients: int = Field(
+        8, ge=1, description="Emails to or among more other people than this are no touch."
+    )
+    unanswered_days: int = Field(
+        3,
+        ge=1,
+        le=60,
+        description="An email from someone in a tier with no reply (call, meeting, email) after "
+        "this many days is a moment that puts them on the list.",
+    )
+    history_days: int = Field(
+        730, ge=30, le=3650, description="How far back calendar events and emails become touches."
+    )
     planned_days: int = Field(
         14, ge=1, le=60, description="How far ahead calendar events count as planned meetings."
     )

@@ -34,6 +34,7 @@ class Facts:
     last_note: str | None = None
     last_note_at: datetime | None = None
     job_change: str | None = None
+    inbound: str | None = None  # "wrote on Tue 24 Nov, no reply yet"
     recent_prompts: tuple[str, ...] = ()  # asked in the last 90 days, oldest first
     given: int = 0
     received: int = 0
@@ -135,7 +136,7 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
             when = "today" if n == 0 else "tomorrow" if n == 1 else WEEKDAY[(today.weekday() + n) % 7]
             lines.append(f"birthday {when}")
         elif reason == "inbound":
-            lines.append("wrote to you and has no answer yet")
+            lines.append(facts.inbound or "wrote to you and has no answer yet")
         elif reason == "new":
             lines.append(f"new in your {pick.person.tier}: no contact logged yet")
         elif reason == "overdue" and facts.last_touch_at is not None:

@@ -26,6 +26,7 @@ from nudge.models import (
     Touch,
 )
 from nudge.parse import ContactRecord, EventRecord
+from nudge.parse_email import MailRules
 from nudge.touches import Effect, Rules, event_effects, recheck_at
 from nudge.warmth import touch_sum
 
@@ -42,6 +43,7 @@ class Context:
     half_life_days: float
     tz: tzinfo
     now: datetime
+    mail: MailRules
 
 
 def job_detail(org: str | None, title: str | None) -> str:
@@ -313,10 +315,10 @@ class Ingest:
         s.flush()
 
     def _meeting(self, cid: int, source: str, seen: Effect | Sighting) -> Touch:
-        """The touch a past meeting gives a contact."""
+        """The touch a past meeting (or, for a sighting, an email) gives a contact."""
         return Touch(
             contact_id=cid,
-            kind="meeting",
+            kind=seen.kind if isinstance(seen, Sighting) else "meeting",
             source=source,
             external_id=seen.external_id,
             at=seen.at,

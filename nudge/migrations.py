@@ -214,11 +214,32 @@ def m0004_notes_and_prompts(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE suggestion ADD COLUMN prompt VARCHAR NOT NULL DEFAULT ''"))
 
 
+def m0005_mail_and_replies(conn: Connection) -> None:
+    """Email touches remembered for addresses not yet known; digest numbers; replies to digests."""
+    conn.execute(sa.text("ALTER TABLE sighting ADD COLUMN kind VARCHAR NOT NULL DEFAULT 'meeting'"))
+    conn.execute(sa.text("ALTER TABLE suggestion ADD COLUMN position INTEGER"))
+    md = sa.MetaData()
+    sa.Table(
+        "reply",
+        md,
+        _id(),
+        sa.Column("message_id", sa.String, nullable=False, unique=True),
+        sa.Column("digest_date", sa.Date),
+        sa.Column("received_at", _TS, nullable=False),
+        sa.Column("state", sa.String, nullable=False),
+        sa.Column("applied", sa.String, nullable=False),
+        sa.Column("problems", sa.String, nullable=False),
+        sa.Column("reported_on", sa.Date),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
     ("0003_record_format", m0003_record_format),
     ("0004_notes_and_prompts", m0004_notes_and_prompts),
+    ("0005_mail_and_replies", m0005_mail_and_replies),
 ]
 
 _applied = sa.Table(

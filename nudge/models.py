@@ -143,6 +143,7 @@ class Sighting(SQLModel, table=True):
     weight: float
     direction: str
     summary: str = ""
+    kind: str = Field(default="meeting", sa_column_kwargs={"server_default": "meeting"})  # meeting | email
 
 
 class Moment(SQLModel, table=True):
@@ -181,6 +182,7 @@ class Suggestion(SQLModel, table=True):
     reason: str = ""
     prompt: str = Field(default="", sa_column_kwargs={"server_default": ""})
     acted_at: datetime | None = _ts()
+    position: int | None = None  # the person's number in that digest, for replies ("done 2")
 
 
 class DigestRun(SQLModel, table=True):
@@ -192,6 +194,19 @@ class DigestRun(SQLModel, table=True):
     sent_at: datetime | None = _ts()
     error: str | None = None
     updated_at: datetime | None = _ts()
+
+
+class Reply(SQLModel, table=True):
+    """A reply to a digest, applied once: its Message-ID is the key."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(sa_column_kwargs={"unique": True})
+    digest_date: dt.date | None = None
+    received_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    state: str = "applied"  # applied | ignored (not from one of me.emails, or no digest it answers)
+    applied: str = ""  # what was done, one line each
+    problems: str = ""  # lines that could not be understood or applied, one each
+    reported_on: dt.date | None = None  # the digest that told the user about it
 
 
 TABLES: list[type[SQLModel]] = [
@@ -207,4 +222,5 @@ TABLES: list[type[SQLModel]] = [
     Referral,
     Suggestion,
     DigestRun,
+    Reply,
 ]

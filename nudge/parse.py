@@ -10,13 +10,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import icalendar
 import recurring_ical_events
 import vobject
 
 from nudge.identity import normalise_email
+
+if TYPE_CHECKING:
+    from nudge.parse_email import MessageRecord
 
 MAX_OCCURRENCES = 2000  # per series within the window: daily for five years fits
 
@@ -315,8 +318,12 @@ def short_reason(error: BaseException) -> str:
 
 def parse_object(
     fmt: str, data: str, tz: tzinfo, window_start: datetime, window_end: datetime
-) -> ContactRecord | EventRecord:
+) -> ContactRecord | EventRecord | MessageRecord:
     """Any object a source hands over, by its format; ParseError for anything unusable."""
+    if fmt == "email":
+        from nudge.parse_email import parse_message
+
+        return parse_message(data)
     if fmt == "vcard":
         return parse_vcard(data)
     if fmt == "ical":

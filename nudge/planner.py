@@ -136,7 +136,8 @@ def due_of(p: Person, now: datetime) -> float:
 def _excluded(p: Person, today: date, now: datetime, rules: Rules) -> str | None:
     if p.snoozed_until is not None and p.snoozed_until > today:
         return "snoozed"
-    if p.last_touch_at is not None and now - p.last_touch_at < timedelta(days=QUIET_DAYS):
+    recent = p.last_touch_at is not None and now - p.last_touch_at < timedelta(days=QUIET_DAYS)
+    if recent and "inbound" not in p.moments:  # their unanswered email is the reason to call
         return "recently touched"
     if p.next_meeting_at is not None and now <= p.next_meeting_at <= now + timedelta(days=MEETING_DAYS):
         return "meeting planned"

@@ -24,6 +24,7 @@ from nudge.db import atomic, open_db
 from nudge.errors import DeliveryError, UserError
 from nudge.identity import fold, normalise_email
 from nudge.ingest import Context, refresh_contacts
+from nudge.ingest_mail import note_unanswered
 from nudge.models import (
     Contact,
     DigestRun,
@@ -36,6 +37,7 @@ from nudge.models import (
     SyncState,
     Touch,
 )
+from nudge.parse_email import MailRules
 from nudge.sources import load_source
 from nudge.sources.base import Source
 from nudge.sync import Report, refresh_events, sync_source
@@ -65,6 +67,12 @@ def ingest_context(settings: Settings, now: datetime) -> Context:
         half_life_days=t.half_life_days,
         tz=settings.tz,
         now=now,
+        mail=MailRules(
+            me=me,
+            weight=t.weights.email,
+            max_recipients=t.max_recipients,
+            history_days=t.history_days,
+        ),
     )
 
 
@@ -99,6 +107,7 @@ def sync_all(
     refresh_events(engine, ctx, everything=contacts_changed)
     with atomic(engine) as s:
         mark_acted(s)
+        note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)
     return reports
 
 
@@ -230,11 +239,13 @@ def _facts(session: Session, pick: planner.Pick, now: datetime, day: date) -> di
         )
         .order_by(col(Suggestion.digest_date))
     ).all()
-    job = session.exec(
-        select(Moment.detail)
-        .where(Moment.contact_id == cid, Moment.kind == "job_change", col(Moment.seen_at).is_(None))
-        .order_by(col(Moment.at).desc())
-    ).first()
+    open_moments = session.exec(
+        select(Moment.kind, Moment.detail)
+        .where(Moment.contact_id == cid, col(Moment.seen_at).is_(None))
+        .order_by(col(Moment.at))
+    ).all()
+    details = dict(open_moments)  # ordered oldest first, so the newest of each kind wins
+    job = details.get("job_change")
     given = received = 0
     ledger: list[str] = []
     last_exchange = None
@@ -258,6 +269,7 @@ def _facts(session: Session, pick: planner.Pick, now: datetime, day: date) -> di
         last_note=note[1] if note else None,
         last_note_at=note[0] if note else None,
         job_change=job,
+        inbound=details.get("inbound"),
         recent_prompts=tuple(asked),
         given=given,
         received=received,
@@ -485,21 +497,37 @@ def _record_suggestions(session: Session, result: DigestResult) -> None:
     for cid, slot in picks.items():
         entry = entries.get(cid)
         reason, prompt = (entry.why[0] if entry and entry.why else ""), (entry.prompt if entry else "")
+        position = entry.number if entry else None
         if cid not in existing:
             session.add(
-                Suggestion(digest_date=result.day, contact_id=cid, slot=slot, reason=reason, prompt=prompt)
+                Suggestion(
+                    digest_date=result.day,
+                    contact_id=cid,
+                    slot=slot,
+                    reason=reason,
+                    prompt=prompt,
+                    position=position,
+                )
+            )
+        else:
+            session.execute(
+                sa.update(Suggestion)
+                .where(col(Suggestion.digest_date) == result.day, col(Suggestion.contact_id) == cid)
+                .values(position=position)
             )
 
 
 def _mark_sent(session: Session, run: DigestRun, when: datetime) -> None:
-    """The day is delivered: its job changes have been told."""
+    """The day is delivered: its job changes and unanswered emails have been told."""
     run.state, run.sent_at, run.updated_at = "sent", when, when
     session.add(run)
     shown = select(Suggestion.contact_id).where(Suggestion.digest_date == run.date)
     session.execute(
         sa.update(Moment)
         .where(
-            col(Moment.contact_id).in_(shown), col(Moment.seen_at).is_(None), col(Moment.kind) == "job_change"
+            col(Moment.contact_id).in_(shown),
+            col(Moment.seen_at).is_(None),
+            col(Moment.kind).in_(("job_change", "inbound")),
         )
         .values(seen_at=when)
     )

@@ -22,8 +22,10 @@ from sqlmodel import Session, col, select
 from nudge.db import atomic
 from nudge.errors import InvalidSyncToken, SourceError
 from nudge.ingest import Context, Ingest
+from nudge.ingest_mail import apply_messages
 from nudge.models import SourceRecord, SyncState
 from nudge.parse import ContactRecord, EventRecord, ParseError, parse_object
+from nudge.parse_email import MessageRecord
 from nudge.sources.base import BadItem, Collection, Item, Source
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class Report:
         return text
 
 
-def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | EventRecord:
+def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | EventRecord | MessageRecord:
     start = ctx.now - timedelta(days=ctx.rules.history_days)
     end = ctx.now + timedelta(days=ctx.rules.planned_days)
     return parse_object(fmt, data, ctx.tz, start, end)
@@ -237,16 +239,23 @@ def _apply_batch(
     report: Report,
 ) -> None:
     parsed: list[tuple[Item, ContactRecord | EventRecord]] = []
+    messages: list[MessageRecord] = []
     for item in items:
         if isinstance(item, BadItem):
             report.skipped.append(Skipped(item.href, item.uid, item.reason))
             continue
         try:
-            parsed.append((item, _parse(item.format, item.data, ctx)))
+            record = _parse(item.format, item.data, ctx)
         except ParseError as e:
             report.skipped.append(Skipped(item.href, e.uid, e.reason))
+            continue
+        if isinstance(record, MessageRecord):
+            messages.append(record)
+        else:
+            parsed.append((item, record))
     with atomic(engine) as s:
         ingest = Ingest(s, source, ctx)
+        report.added += apply_messages(ingest, messages) if messages else 0
         ingest.preload([i.href for i in items])
         ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
         for item, record in parsed:

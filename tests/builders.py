@@ -67,3 +67,28 @@ def vcalendar(*events: str) -> str:
         + "".join(events)
         + "END:VCALENDAR\r\n"
     )
+
+
+def email(
+    message_id: str,
+    sender: str,
+    to: tuple[str, ...],
+    at: datetime,
+    subject: str = "Hello",
+    cc: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+) -> str:
+    """An RFC 5322 header block, as an IMAP or Gmail source hands it over (no body)."""
+    from email.utils import format_datetime
+
+    lines = [
+        f"Message-ID: <{message_id}>",
+        f"From: {sender}",
+        f"To: {', '.join(to)}",
+        f"Date: {format_datetime(at)}",
+        f"Subject: {subject}",
+    ]
+    if cc:
+        lines.append(f"Cc: {', '.join(cc)}")
+    lines += list(extra)
+    return "\r\n".join(lines) + "\r\n\r\n"

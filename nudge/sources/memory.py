@@ -30,7 +30,7 @@ class MemoryStore:
     def put(self, collection: str, kind: Kind, uid: str, data: str, fmt: Format | None = None) -> str:
         coll = self.collections.setdefault(collection, _Collection(kind))
         href = f"{collection}/{uid}"
-        fmt = fmt or ("vcard" if kind == "contacts" else "ical")
+        fmt = fmt or {"contacts": "vcard", "events": "ical", "messages": "email"}[kind]
         coll.items[href] = Item(href, content_hash(data), fmt, data)
         self.log.append((collection, href))
         return href

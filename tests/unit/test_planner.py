@@ -289,6 +289,15 @@ def test_moments_do_not_override_exclusions() -> None:
     assert call_ids(plan(people)) == []
 
 
+def test_an_unanswered_email_is_the_reason_to_call_despite_the_recent_touch() -> None:
+    wrote = person(1, moments=("inbound",), touched_days_ago=3)  # their email was the touch
+    plain = person(2, touched_days_ago=3)
+    p = plan([wrote, plain])
+    assert call_ids(p) == [1]
+    assert p.calls[0].reasons[0] == "inbound"
+    assert p.excluded == {"recently touched": 1}
+
+
 def test_new_person_is_due_from_the_day_they_join() -> None:
     newcomer = person(1, touched_days_ago=None, joined_at=at(MONDAY))
     p = plan([newcomer])
@@ -464,7 +473,9 @@ def test_property_nothing_wasted_and_nobody_nagged(case: tuple[list[Person], dat
     for k in picks(plan_day(people, today, now, rules)):
         q = k.person
         assert q.snoozed_until is None or q.snoozed_until <= today, "snoozed"
-        assert q.last_touch_at is None or now - q.last_touch_at >= timedelta(days=7), "touched this week"
+        # An unanswered email is a touch from their side: it is the reason to call, not a rest.
+        recent = q.last_touch_at is not None and now - q.last_touch_at < timedelta(days=7)
+        assert not recent or "inbound" in q.moments, "touched this week"
         assert q.next_meeting_at is None or not now <= q.next_meeting_at <= now + timedelta(days=7), "meeting"
         if q.last_suggested is not None and q.last_suggested < today:
             acted = q.last_touch_at is not None and q.last_touch_at.date() >= q.last_suggested

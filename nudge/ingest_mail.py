@@ -1,0 +1,158 @@
+"""Messages into touches, inside the caller's transaction; and the unanswered-email moment.
+
+A message is never stored, only what it means: an `email` touch per contact
+(or a sighting per address nobody has yet). The touch's external id is the
+Message-ID, so the same message seen in two folders, after a UIDVALIDITY
+change, or from IMAP and Gmail at once is one touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, tzinfo
+
+from sqlmodel import Session, col, select
+
+from nudge.ingest import Ingest
+from nudge.models import Contact, Moment, Sighting, Touch
+from nudge.parse_email import MailTouch, MessageRecord, message_touches
+
+UNANSWERED_LOOKBACK_DAYS = 30  # an older unanswered email is history, not a reason to call
+
+
+def apply_messages(ingest: Ingest, records: Sequence[MessageRecord]) -> int:
+    """Touches and sightings for a batch; returns how many messages gave anything new."""
+    ctx = ingest.ctx
+    effects = {rec.message_id: message_touches(rec, ctx.mail, ctx.now) for rec in records}
+    externals = sorted({t.external_id for touches in effects.values() for t in touches})
+    touched, sighted = _existing(ingest.session, externals)
+    added = 0
+    for touches in effects.values():
+        new = False
+        for t in touches:
+            cid = ingest.identities.get(("email", t.email))
+            if cid is None:
+                if (t.email, t.external_id) not in sighted:
+                    sighted.add((t.email, t.external_id))
+                    ingest.session.add(_sighting(ingest.source, t))
+                    new = True
+            elif (cid, t.external_id) not in touched:
+                touched.add((cid, t.external_id))
+                ingest.session.add(_touch(cid, ingest.source, t, ctx.now))
+                ingest.dirty.add(cid)
+                new = True
+        added += new
+    ingest.session.flush()
+    return added
+
+
+def _existing(session: Session, externals: list[str]) -> tuple[set[tuple[int, str]], set[tuple[str, str]]]:
+    touched: set[tuple[int, str]] = set()
+    sighted: set[tuple[str, str]] = set()
+    for start in range(0, len(externals), 500):
+        chunk = externals[start : start + 500]
+        for cid, ext in session.exec(
+            select(Touch.contact_id, Touch.external_id).where(col(Touch.external_id).in_(chunk))
+        ):
+            touched.add((cid, ext or ""))
+        for email, ext in session.exec(
+            select(Sighting.email, Sighting.external_id).where(col(Sighting.external_id).in_(chunk))
+        ):
+            sighted.add((email, ext))
+    return touched, sighted
+
+
+def _touch(cid: int, source: str, t: MailTouch, now: datetime) -> Touch:
+    return Touch(
+        contact_id=cid,
+        kind="email",
+        source=source,
+        external_id=t.external_id,
+        at=t.at,
+        weight=t.weight,
+        direction=t.direction,
+        summary=t.summary,
+        created_at=now,
+    )
+
+
+def _sighting(source: str, t: MailTouch) -> Sighting:
+    return Sighting(
+        email=t.email,
+        source=source,
+        event_uid=t.external_id,
+        external_id=t.external_id,
+        at=t.at,
+        weight=t.weight,
+        direction=t.direction,
+        summary=t.summary,
+        kind="email",
+    )
+
+
+# --- unanswered email --------------------------------------------------------------
+
+
+def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days: int, tz: tzinfo) -> int:
+    """Moments for emails from people in a tier that got no answer; resolve the answered ones.
+
+    Any later touch from the user's side (a reply, a call, a meeting) is an
+    answer. Returns how many new moments were noted.
+    """
+    since = now - timedelta(days=UNANSWERED_LOOKBACK_DAYS)
+    tiered = select(Contact.id).where(col(Contact.tier).in_(list(tiers)), col(Contact.archived_at).is_(None))
+    last_in = dict(
+        session.exec(
+            select(Touch.contact_id, Touch.at)
+            .where(
+                Touch.kind == "email",
+                Touch.direction == "in",
+                col(Touch.at) >= since,
+                col(Touch.at) <= now,
+                col(Touch.contact_id).in_(tiered),
+            )
+            .order_by(col(Touch.at))
+        ).all()
+    )  # ordered, so the dict keeps each contact's latest
+    answered_after = dict(
+        session.exec(
+            select(Touch.contact_id, Touch.at)
+            .where(
+                col(Touch.direction).in_(("out", "both")),
+                col(Touch.at) >= since,
+                col(Touch.at) <= now,
+                col(Touch.contact_id).in_(list(last_in)),
+            )
+            .order_by(col(Touch.at))
+        ).all()
+    )
+    open_moments = {
+        m.contact_id: m
+        for m in session.exec(select(Moment).where(Moment.kind == "inbound", col(Moment.seen_at).is_(None)))
+    }
+    for cid, moment in open_moments.items():
+        reply = answered_after.get(cid)
+        if reply is not None and reply >= moment.at:
+            moment.seen_at = now  # answered before the digest got to it
+            session.add(moment)
+    noted = 0
+    told = {
+        (cid, at)
+        for cid, at in session.exec(
+            select(Moment.contact_id, Moment.at).where(Moment.kind == "inbound", col(Moment.at) >= since)
+        )
+    }
+    for cid, wrote in last_in.items():
+        reply = answered_after.get(cid)
+        if (reply is not None and reply >= wrote) or now - wrote < timedelta(days=days):
+            continue
+        if (cid, wrote) in told:
+            continue
+        session.add(Moment(contact_id=cid, kind="inbound", detail=_detail(wrote, tz), at=wrote))
+        noted += 1
+    return noted
+
+
+def _detail(wrote: datetime, tz: tzinfo) -> str:
+    local = wrote.astimezone(tz)
+    return f"wrote on {local:%a} {local.day} {local:%b}, no reply yet"
