@@ -205,12 +205,29 @@ class Smtp(_Section):
         return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
 
 
+class Replies(_Section):
+    enabled: bool = Field(
+        True,
+        description="Apply commands from your replies to the digest (`done 1 3`, `snooze 4 2w`); "
+        "needs an imap source to read them from.",
+    )
+    source: str = Field(
+        "",
+        description="Name of the imap source whose INBOX receives your replies; default: the first "
+        "enabled imap source. It may be a source with enabled = false, read only for replies.",
+    )
+    interval: float = Field(
+        5, gt=0, le=1440, description="Minutes between looks for new replies while the daemon runs."
+    )
+
+
 class SourceConfig(BaseModel):
     """One entry of [[sources]]; each type validates its own options."""
 
     model_config = ConfigDict(extra="allow")
     type: str = Field(
-        description="files, carddav, caldav, google_contacts, google_calendar (and memory, for tests)."
+        description="files, carddav, caldav, google_contacts, google_calendar, imap, gmail "
+        "(and memory, for tests)."
     )
     name: str = Field("", description="A short unique name; defaults to type and position.")
     enabled: bool = Field(True, description="Set false to keep the entry but skip it.")
@@ -240,6 +257,7 @@ class Settings(_Section):
     )
     sources: list[SourceConfig] = Field(default_factory=list, description="Where data comes from.")
     smtp: Smtp | None = Field(None, description="Outgoing mail; absent means deliver to maildir.")
+    replies: Replies = Field(default_factory=Replies, description="Acting on the digest by replying.")
 
     @field_validator("timezone")
     @classmethod
@@ -260,7 +278,22 @@ class Settings(_Section):
             if src.name in seen:
                 raise ValueError(f"sources[{i}].name: {src.name!r} is used twice")
             seen.add(src.name)
+        named = self.replies.source
+        if named and not any(src.name == named and src.type == "imap" for src in self.sources):
+            raise ValueError(f"replies.source: no imap source is named {named!r}")
         return self
+
+    @property
+    def reply_source(self) -> SourceConfig | None:
+        """The imap source replies to the digest are read from, if replies are on."""
+        if not self.replies.enabled:
+            return None
+        for src in self.sources:
+            if src.type == "imap" and (
+                src.name == self.replies.source if self.replies.source else src.enabled
+            ):
+                return src
+        return None
 
     # Derived values the rest of the code should not recompute.
     @property

@@ -103,6 +103,16 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class ReplyNote:
+    """What came of one reply to an earlier digest."""
+
+    id: int
+    received: date
+    applied: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class View:
     day: date
     subject: str
@@ -115,6 +125,8 @@ class View:
     empty_reason: str = ""
     sign: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    replies: tuple[ReplyNote, ...] = ()  # confirmations of replies since the last digest
+    reply_help: str = ""  # how to reply with commands; empty when replies are not read
 
 
 def short_date(value: date) -> str:
@@ -226,6 +238,8 @@ def build_view(
     metrics: Metrics | None = None,
     sign: str = "",
     library: prompts.Library | None = None,
+    replies: tuple[ReplyNote, ...] = (),
+    reply_help: str = "",
 ) -> View:
     lib = library if library is not None else prompts.load()
     entries = tuple(
@@ -257,6 +271,8 @@ def build_view(
         metrics=metrics,
         empty_reason=empty,
         sign=sign,
+        replies=replies,
+        reply_help=reply_help,
     )
 
 

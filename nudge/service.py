@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from nudge import delivery, digest, metrics, planner, prompts, secrets
+from nudge import delivery, digest, metrics, planner, prompts, replies, reply_commands, secrets
 from nudge.config import WEEKDAYS, Settings, config_dir, parse_hhmm
 from nudge.db import atomic, open_db
 from nudge.errors import DeliveryError, UserError
@@ -363,6 +363,10 @@ def build_view(
             metrics=(last_week(s, settings, plan.day) or None) if plan.day.weekday() == 0 else None,
             sign=settings.me.name,
             library=prompts.load(config_dir() / "prompts.toml"),
+            replies=tuple(
+                digest.ReplyNote(t.id, t.received, t.applied, t.problems) for t in replies.untold(s, settings)
+            ),
+            reply_help=reply_commands.HELP if settings.reply_source is not None else "",
         )
 
 
@@ -454,7 +458,8 @@ def send_digest(
             s.add(failed)
         raise
     with atomic(engine) as s:
-        _mark_sent(s, _run(s, day), now)
+        told = [r.id for r in result.view.replies] if result.view else []
+        _mark_sent(s, _run(s, day), now, told)
     result.state, result.where = "sent", where
     return result
 
@@ -517,10 +522,11 @@ def _record_suggestions(session: Session, result: DigestResult) -> None:
             )
 
 
-def _mark_sent(session: Session, run: DigestRun, when: datetime) -> None:
-    """The day is delivered: its job changes and unanswered emails have been told."""
+def _mark_sent(session: Session, run: DigestRun, when: datetime, told: Sequence[int] = ()) -> None:
+    """The day is delivered: its job changes, unanswered emails and replies have been told."""
     run.state, run.sent_at, run.updated_at = "sent", when, when
     session.add(run)
+    replies.mark_told(session, told, run.date)
     shown = select(Suggestion.contact_id).where(Suggestion.digest_date == run.date)
     session.execute(
         sa.update(Moment)

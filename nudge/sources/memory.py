@@ -15,6 +15,9 @@ from nudge.parse import content_hash
 from nudge.sources.base import BadItem, Changes, Collection, Format, Item, Kind, Source, SourceOptions
 
 
+FORMATS: dict[Kind, Format] = {"contacts": "vcard", "events": "ical", "messages": "email"}
+
+
 @dataclass
 class _Collection:
     kind: Kind
@@ -30,7 +33,7 @@ class MemoryStore:
     def put(self, collection: str, kind: Kind, uid: str, data: str, fmt: Format | None = None) -> str:
         coll = self.collections.setdefault(collection, _Collection(kind))
         href = f"{collection}/{uid}"
-        fmt = fmt or {"contacts": "vcard", "events": "ical", "messages": "email"}[kind]
+        fmt = fmt or FORMATS[kind]
         coll.items[href] = Item(href, content_hash(data), fmt, data)
         self.log.append((collection, href))
         return href

@@ -1,0 +1,324 @@
+"""Replies to the digest: find them in the INBOX, apply their commands once, tell the next digest.
+
+A reply counts only when it answers a digest nudge sent (In-Reply-To or
+References holds that digest's Message-ID) and comes from one of
+`me.emails`; anything else is recorded as ignored and logged, and its
+commands are never applied. The reply's Message-ID is the key of its `Reply`
+row, written in the same transaction as its effects, so seeing a reply twice
+(a second poll, a crash before it was marked \\Seen) applies it once.
+"""
+
+from __future__ import annotations
+
+import email
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from nudge import people
+from nudge.config import Settings
+from nudge.db import atomic
+from nudge.errors import UserError
+from nudge.identity import normalise_email
+from nudge.models import Contact, DigestRun, Note, Reply, Suggestion
+from nudge.parse_email import message_ids
+from nudge.reply_commands import TOUCH_VERBS, Command, html_to_text, parse_reply
+
+log = logging.getLogger(__name__)
+
+SKIP_DAYS = 7  # `skip N`: not this week
+LOOKBACK_DAYS = 14  # replies to digests older than this are not looked for
+MAX_REPLY_BYTES = 512 * 1024
+_SPOOFED = re.compile(r"\b(dmarc|spf|dkim)=fail\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IncomingReply:
+    message_id: str
+    sender: str | None
+    refs: tuple[str, ...]  # In-Reply-To, then References
+    at: datetime
+    body: str
+    spoofed: bool = False  # the receiving server says the sender failed authentication
+
+
+def read_reply(raw: bytes, now: datetime) -> IncomingReply:
+    """A whole message (headers and body) -> what the commands need."""
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    mid = next(iter(message_ids(str(msg.get("message-id", "")))), "")
+    refs = message_ids(str(msg.get("in-reply-to", ""))) + message_ids(str(msg.get("references", "")))
+    senders = email.utils.getaddresses([str(v) for v in msg.get_all("from") or []])
+    sender = normalise_email(senders[0][1]) if senders else None
+    try:
+        at = email.utils.parsedate_to_datetime(str(msg.get("date", "")))
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    except (TypeError, ValueError, IndexError):
+        at = now
+    auth = " ".join(str(v) for v in msg.get_all("authentication-results") or [])
+    return IncomingReply(
+        message_id=mid,
+        sender=sender,
+        refs=tuple(dict.fromkeys(refs)),
+        at=min(at.astimezone(UTC), now),
+        body=_body(msg),
+        spoofed=bool(_SPOOFED.search(auth)),
+    )
+
+
+def _body(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        text = str(part.get_content())
+    except (LookupError, ValueError):  # an unknown charset: read what can be read
+        payload = part.get_payload(decode=True)
+        text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    return html_to_text(text) if part.get_content_type() == "text/html" else text
+
+
+# --- applying ---------------------------------------------------------------------
+
+
+def _digest_for(session: Session, refs: Sequence[str]) -> DigestRun | None:
+    wanted = [f"<{r}>" for r in refs]
+    runs = session.exec(select(DigestRun).where(col(DigestRun.message_id).in_(wanted))).all()
+    by_id = {r.message_id: r for r in runs}
+    return next((by_id[w] for w in wanted if w in by_id), None)
+
+
+def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now: datetime) -> Reply | None:
+    """Apply one reply's commands in the caller's transaction; None if it was seen before."""
+    if session.exec(select(Reply.id).where(Reply.message_id == reply.message_id)).first() is not None:
+        return None
+    run = _digest_for(session, reply.refs)
+    row = Reply(message_id=reply.message_id, received_at=reply.at, digest_date=run.date if run else None)
+    me = {e for e in (normalise_email(x) for x in settings.me.emails) if e}
+    if run is None:
+        row.state, row.problems = "ignored", "it answers no digest nudge sent"
+    elif reply.sender not in me:
+        row.state = "ignored"
+        row.problems = f"a reply from {reply.sender or 'an unknown sender'}, not one of your me.emails"
+        log.warning(
+            "ignored a reply to the digest of %s from %s: not one of me.emails", run.date, reply.sender
+        )
+    elif reply.spoofed:
+        row.state = "ignored"
+        row.problems = f"a reply claiming to be from {reply.sender} failed the mail server's sender check"
+        log.warning("ignored a reply to the digest of %s that failed sender authentication", run.date)
+    else:
+        parsed = parse_reply(reply.body)
+        applied: list[str] = []
+        problems = [f"not understood: “{line}”" for line in parsed.not_understood]
+        for command in parsed.commands:
+            for outcome in _apply(session, settings, run.date, command, reply.at, now):
+                (applied if outcome[0] else problems).append(outcome[1])
+        if not parsed.commands and not parsed.not_understood:
+            problems.append("the reply had no commands")
+        row.applied, row.problems = "\n".join(applied), "\n".join(problems)
+        log.info("reply to the digest of %s: %d applied, %d problems", run.date, len(applied), len(problems))
+    session.add(row)
+    return row
+
+
+def _people(session: Session, day: date, command: Command) -> Iterator[tuple[Contact | None, str]]:
+    """The contacts a command names, or None with the reason."""
+    picks = session.exec(select(Suggestion).where(Suggestion.digest_date == day)).all()
+    for target in command.targets:
+        if target == "partner":
+            found = [p for p in picks if p.slot == "partner"]
+            if not found:
+                yield None, f"{command.line}: the digest of {_day(day)} had no referral partner"
+            for p in found:
+                yield session.get(Contact, p.contact_id), ""
+            continue
+        match = next((p for p in picks if p.position == target), None)
+        if match is None:
+            yield None, f"{command.line}: the digest of {_day(day)} has no number {target}"
+        else:
+            yield session.get(Contact, match.contact_id), ""
+
+
+def _apply(
+    session: Session, settings: Settings, day: date, command: Command, at: datetime, now: datetime
+) -> Iterator[tuple[bool, str]]:
+    """(done?, what happened) per person the command names."""
+    for contact, why in _people(session, day, command):
+        if contact is None:
+            yield False, why
+            continue
+        assert contact.id is not None
+        try:
+            yield True, _act(session, settings, day, command, contact, at, now)
+        except UserError as e:
+            yield False, f"{command.line}: {e}"
+
+
+def _act(
+    session: Session,
+    settings: Settings,
+    day: date,
+    command: Command,
+    contact: Contact,
+    at: datetime,
+    now: datetime,
+) -> str:
+    today = now.astimezone(settings.tz).date()
+    if command.verb in TOUCH_VERBS:
+        kind = TOUCH_VERBS[command.verb]
+        people.log_touch(session, settings, contact, now, kind, command.text, at=at)
+        extra = f": {command.text}" if command.text else ""
+        return f"logged a {kind} with {contact.name}{extra}"
+    if command.verb == "snooze":
+        until = people.parse_duration(command.text, today)
+        contact.snoozed_until = until
+        session.add(contact)
+        return f"snoozed {contact.name} until {_day(until)}"
+    if command.verb == "skip":
+        until = max(today, day) + timedelta(days=SKIP_DAYS)
+        if contact.snoozed_until is None or contact.snoozed_until < until:
+            contact.snoozed_until = until
+            session.add(contact)
+        return f"skipped {contact.name}: back after {_day(until)}"
+    assert command.verb == "note" and contact.id is not None
+    session.add(Note(contact_id=contact.id, at=now, text=command.text))
+    return f"noted for {contact.name}: {command.text}"
+
+
+def _day(value: date) -> str:
+    return f"{value:%a} {value.day} {value:%b}"
+
+
+# --- the mailbox ----------------------------------------------------------------------
+
+
+@dataclass
+class PollReport:
+    seen: int = 0  # replies to a digest found in the INBOX
+    applied: int = 0  # new replies with commands applied
+    ignored: int = 0  # new replies from strangers or answering nothing
+    error: str = ""
+
+
+def digest_ids(session: Session, now: datetime) -> list[str]:
+    since = (now - timedelta(days=LOOKBACK_DAYS)).date()
+    rows = session.exec(
+        select(DigestRun.message_id).where(col(DigestRun.date) >= since, DigestRun.message_id != "")
+    ).all()
+    return [r.strip("<>") for r in rows]
+
+
+def poll(engine: Engine, settings: Settings, now: datetime, client: Any) -> PollReport:
+    """Look in the INBOX of a logged-in IMAPClient for replies to recent digests and apply them.
+
+    Replies from the user are marked \\Seen once applied; others are left as
+    they are for the user to look at.
+    """
+    report = PollReport()
+    with Session(engine) as s:
+        ids = digest_ids(s, now)
+        known = set(s.exec(select(Reply.message_id)))
+    if not ids:
+        return report
+    client.select_folder("INBOX")
+    since = (now - timedelta(days=LOOKBACK_DAYS)).date()
+    uids = client.search(
+        [
+            "SINCE",
+            since,
+            "OR",
+            "HEADER",
+            "In-Reply-To",
+            "nudge.digest.",
+            "HEADER",
+            "References",
+            "nudge.digest.",
+        ]
+    )
+    if not uids:
+        return report
+    wanted = set(ids)
+    sizes = client.fetch(
+        uids, ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)]"]
+    )
+    todo = []
+    for uid, data in sizes.items():
+        head = data.get(b"BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)]", b"").decode(
+            "utf-8", errors="replace"
+        )
+        parsed = email.message_from_string(head, policy=policy.default)
+        refs = message_ids(str(parsed.get("in-reply-to", ""))) + message_ids(
+            str(parsed.get("references", ""))
+        )
+        if not wanted.intersection(refs):
+            continue  # another tool's "nudge.digest." or an older digest
+        report.seen += 1
+        mid = next(iter(message_ids(str(parsed.get("message-id", "")))), "")
+        if mid in known:
+            continue
+        if data.get(b"RFC822.SIZE", 0) > MAX_REPLY_BYTES:
+            log.warning("a reply to the digest is larger than %d bytes; not reading it", MAX_REPLY_BYTES)
+            continue
+        todo.append(uid)
+    to_mark: list[int] = []
+    for uid, data in client.fetch(todo, ["BODY.PEEK[]"]).items() if todo else ():
+        reply = read_reply(data[b"BODY[]"], now)
+        with atomic(engine) as s:
+            row = apply_reply(s, settings, reply, now)
+        if row is None:
+            continue
+        if row.state == "applied":
+            report.applied += 1
+            to_mark.append(uid)
+        else:
+            report.ignored += 1
+    if to_mark:
+        client.add_flags(to_mark, [b"\\Seen"])
+    return report
+
+
+# --- telling the user --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Told:
+    id: int
+    received: date
+    applied: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def untold(session: Session, settings: Settings) -> list[Told]:
+    """Replies the user has not been told about yet, oldest first."""
+    rows = session.exec(
+        select(Reply).where(col(Reply.reported_on).is_(None)).order_by(col(Reply.received_at))
+    ).all()
+    out = []
+    for r in rows:
+        if r.state == "ignored" and r.digest_date is None:
+            continue  # answered nothing of ours: not worth a line
+        assert r.id is not None
+        out.append(
+            Told(
+                id=r.id,
+                received=r.received_at.astimezone(settings.tz).date(),
+                applied=tuple(x for x in r.applied.split("\n") if x),
+                problems=tuple(x for x in r.problems.split("\n") if x),
+            )
+        )
+    return out
+
+
+def mark_told(session: Session, ids: Sequence[int], day: date) -> None:
+    for row in session.exec(select(Reply).where(col(Reply.id).in_(list(ids)))):
+        row.reported_on = day
+        session.add(row)
