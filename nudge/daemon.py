@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from nudge import config, service
+from nudge import config, replies, service
 from nudge.config import Settings
 from nudge.errors import ConfigError, DeliveryError, NudgeError
 from nudge.models import DigestRun
@@ -126,6 +126,15 @@ class Daemon:
             max_instances=1,
             misfire_grace_time=grace,
         )
+        if s.reply_source is not None:
+            self.scheduler.add_job(
+                self.replies_job,
+                IntervalTrigger(minutes=s.replies.interval, timezone=s.tz),
+                id="replies",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
         tick = 30.0
         if self.notify.watchdog_seconds:
             tick = min(tick, self.notify.watchdog_seconds / 2)
@@ -149,10 +158,17 @@ class Daemon:
         self.status.last_sync_ok = all(r.ok for r in reports)
         self.publish_status()
 
+    def replies_job(self) -> None:
+        with self.busy:
+            if self.stopping.is_set():
+                return
+            replies.poll_configured(self.engine, self.settings, utcnow())
+
     def digest_job(self) -> None:
         with self.busy:
             if self.stopping.is_set():
                 return
+            replies.poll_configured(self.engine, self.settings, utcnow())  # confirm the latest replies
             now = utcnow()
             try:
                 result = service.send_digest(self.engine, self.settings, now)

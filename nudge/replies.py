@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from nudge import people
 from nudge.config import Settings
 from nudge.db import atomic
-from nudge.errors import UserError
+from nudge.errors import SourceError, UserError
 from nudge.identity import normalise_email
 from nudge.models import Contact, DigestRun, Note, Reply, Suggestion
 from nudge.parse_email import message_ids
@@ -217,7 +217,27 @@ def digest_ids(session: Session, now: datetime) -> list[str]:
     return [r.strip("<>") for r in rows]
 
 
-def poll(engine: Engine, settings: Settings, now: datetime, client: Any) -> PollReport:
+def poll_configured(engine: Engine, settings: Settings, now: datetime) -> PollReport | None:
+    """Poll the configured reply source; None when replies are off. Failures are logged, not raised."""
+    src = settings.reply_source
+    if src is None:
+        return None
+    from nudge.sources.imap import ImapOptions, find_folders, imap_errors, session
+
+    options = ImapOptions.model_validate(src.options)
+    try:
+        with session(options, f"sources.{src.name}") as client, imap_errors(options, "reading replies"):
+            inbox, _ = find_folders(client, options)
+            report = poll(engine, settings, now, client, inbox)
+    except SourceError as e:
+        log.warning("replies to the digest: %s", e)
+        return PollReport(error=str(e))
+    if report.applied or report.ignored:
+        log.info("replies to the digest: %d applied, %d ignored", report.applied, report.ignored)
+    return report
+
+
+def poll(engine: Engine, settings: Settings, now: datetime, client: Any, inbox: str = "INBOX") -> PollReport:
     """Look in the INBOX of a logged-in IMAPClient for replies to recent digests and apply them.
 
     Replies from the user are marked \\Seen once applied; others are left as
@@ -229,7 +249,7 @@ def poll(engine: Engine, settings: Settings, now: datetime, client: Any) -> Poll
         known = set(s.exec(select(Reply.message_id)))
     if not ids:
         return report
-    client.select_folder("INBOX")
+    client.select_folder(inbox)
     since = (now - timedelta(days=LOOKBACK_DAYS)).date()
     uids = client.search(
         [

@@ -89,9 +89,13 @@ def sync_all(
     sources: Sequence[Source] | None = None,
     progress: Progress | None = None,
 ) -> list[Report]:
-    """Sync every enabled source; one failing never stops the others."""
+    """Sync every enabled source, then read replies to the digest; one failing never stops the others.
+
+    `sources` replaces the configured ones (scripts, tests); replies are then not read.
+    """
     ctx = ingest_context(settings, now)
     reports: list[Report] = []
+    configured = sources is None
     if sources is None:
         built: list[Source] = []
         for cfg in settings.sources:
@@ -108,6 +112,8 @@ def sync_all(
     with atomic(engine) as s:
         mark_acted(s)
         note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)
+    if configured:
+        replies.poll_configured(engine, settings, now)
     return reports
 
 

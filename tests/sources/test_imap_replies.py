@@ -1,0 +1,162 @@
+"""Replies to the digest found in a real IMAP INBOX (Dovecot), applied once, marked seen.
+
+Also the whole loop through the IMAP source: mail in the Sent folder and the
+INBOX becomes touches, and an unanswered email puts its sender on the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from nudge import replies, service
+from nudge.config import Settings
+from nudge.models import DigestRun, Reply, Touch
+from nudge.people import find
+from nudge.sources.memory import MemorySource
+from tests.builders import vcard
+from tests.sources.dovecot_server import Dovecot, dovecot  # noqa: F401
+
+NAMES = ("Ana Ruiz", "Ben Ott", "Cleo Diaz")
+
+
+def message(sender: str, to: str, subject: str, mid: str, at: datetime, body: str, **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"], msg["Message-ID"] = format_datetime(at), f"<{mid}>"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return bytes(msg)
+
+
+def setup(
+    server: Dovecot, make_settings: Callable[..., Settings], engine: Engine, now: datetime
+) -> tuple[Settings, str, DigestRun]:
+    user, _ = server.add_user()
+    me = f"{user}@example.com"
+    opts = server.options(user).model_dump(exclude_defaults=True)
+    settings = make_settings(
+        me={"name": "Me", "emails": [me], "region": "DE"},
+        sources=[{"type": "memory", "name": "book"}, {"type": "imap", "name": "mail", **opts}],
+    )
+    store = MemorySource.store("book")
+    for i, name in enumerate(NAMES):
+        store.put(
+            "c",
+            "contacts",
+            str(i),
+            vcard(str(i), name, emails=(f"p{i}@example.org",), categories=("top100",)),
+        )
+    service.sync_all(engine, settings, now)
+    assert service.send_digest(engine, settings, now).state == "sent"
+    with Session(engine) as s:
+        run = s.exec(select(DigestRun)).one()
+    return settings, user, run
+
+
+def test_replies_in_the_inbox_are_applied_once_and_marked_seen(
+    dovecot: Dovecot,  # noqa: F811
+    make_settings: Callable[..., Settings],
+    engine: Engine,
+    now: datetime,
+) -> None:
+    settings, user, run = setup(dovecot, make_settings, engine, now)
+    me = settings.me.emails[0]
+    at = now + timedelta(hours=2)
+    mine = message(
+        me, me, "Re: Be curious today", "r1@x", at, "done 1\nnote 2: new baby\n", In_Reply_To=run.message_id
+    )
+    stranger = message(
+        "eve@evil.example", me, "Re: Be curious today", "r2@x", at, "snooze 1 3m", In_Reply_To=run.message_id
+    )
+    unrelated = message("p0@example.org", me, "Lunch?", "r3@x", at, "done 1", In_Reply_To="<other@x>")
+    uid_mine = dovecot.append(user, "INBOX", mine, date=at)
+    uid_stranger = dovecot.append(user, "INBOX", stranger, date=at)
+    uid_other = dovecot.append(user, "INBOX", unrelated, date=at)
+
+    report = replies.poll_configured(engine, settings, at + timedelta(minutes=1))
+    assert report is not None and (report.seen, report.applied, report.ignored, report.error) == (2, 1, 1, "")
+    flags = dovecot.flags(user, "INBOX")
+    assert b"\\Seen" in flags[uid_mine]
+    assert b"\\Seen" not in flags[uid_stranger]  # left for the user to look at
+    assert b"\\Seen" not in flags[uid_other]
+    with Session(engine) as s:
+        rows = {r.message_id: r for r in s.exec(select(Reply))}
+        assert set(rows) == {"r1@x", "r2@x"}
+        assert rows["r1@x"].state == "applied" and rows["r2@x"].state == "ignored"
+        cli = s.exec(select(Touch).where(Touch.source == "cli")).all()
+        assert len(cli) == 1
+
+    again = replies.poll_configured(engine, settings, at + timedelta(minutes=10))
+    assert again is not None and (again.seen, again.applied, again.ignored) == (2, 0, 0)
+    with Session(engine) as s:
+        assert len(s.exec(select(Touch).where(Touch.source == "cli")).all()) == 1
+
+    nxt = service.send_digest(engine, settings, now + timedelta(days=1))
+    assert "From your reply of Mon 23 Nov:" in nxt.text
+    assert "not one of your me.emails" in nxt.text
+
+
+def test_a_failing_mailbox_is_reported_and_changes_nothing(
+    make_settings: Callable[..., Settings], engine: Engine, now: datetime
+) -> None:
+    from tests.sources.dovecot_server import free_port
+
+    settings = make_settings(
+        sources=[
+            {"type": "imap", "name": "mail", "host": "127.0.0.1", "port": free_port(), "username": "u"}
+            | {"password_env": "NUDGE_TEST_NO_SUCH_VAR", "timeout": 2}
+        ]
+    )
+    report = replies.poll_configured(engine, settings, now)
+    assert report is not None and "password_env" in report.error
+
+
+def test_the_imap_source_feeds_touches_and_the_unanswered_moment(
+    dovecot: Dovecot,  # noqa: F811
+    make_settings: Callable[..., Settings],
+    engine: Engine,
+    now: datetime,
+) -> None:
+    user, _ = dovecot.add_user()
+    me = f"{user}@example.com"
+    opts = dovecot.options(user).model_dump(exclude_defaults=True)
+    settings = make_settings(
+        me={"name": "Me", "emails": [me], "region": "DE"},
+        sources=[{"type": "memory", "name": "book"}, {"type": "imap", "name": "mail", **opts}],
+    )
+    store = MemorySource.store("book")
+    store.put(
+        "c", "contacts", "a", vcard("a", "Ana Ruiz", emails=("ana@example.org",), categories=("top100",))
+    )
+    store.put(
+        "c", "contacts", "b", vcard("b", "Ben Ott", emails=("ben@example.org",), categories=("top100",))
+    )
+    real_now = datetime.now(now.tzinfo)  # the server dates messages by the real clock
+    sent_at, wrote_at = real_now - timedelta(days=10), real_now - timedelta(days=4)
+    dovecot.append(user, "Sent", message(me, "ben@example.org", "Intro", "s1@x", sent_at, "hi"), date=sent_at)
+    dovecot.append(
+        user, "INBOX", message("ana@example.org", me, "Question", "i1@x", wrote_at, "?"), date=wrote_at
+    )
+    dovecot.append(
+        user,
+        "INBOX",
+        message("news@shop.example", me, "Sale", "n1@x", wrote_at, "buy", List_Id="<shop.example>"),
+    )
+    reports = service.sync_all(engine, settings, real_now)
+    assert all(r.ok for r in reports), [r.line() for r in reports]
+    with Session(engine) as s:
+        ana, ben = find(s, "ana"), find(s, "ben")
+        got = {(t.contact_id, t.kind, t.direction) for t in s.exec(select(Touch))}
+    assert got == {(ana.id, "email", "in"), (ben.id, "email", "out")}
+    plan, _ = service.make_plan(
+        engine, settings, real_now, real_now.astimezone(settings.tz).date(), force=True
+    )
+    [first] = [k for k in plan.calls if k.person.id == ana.id]
+    assert first.reasons[0] == "inbound"
