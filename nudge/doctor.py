@@ -62,6 +62,8 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
     yield from _database(settings)
     yield from _sources(settings, now)
     yield _smtp(settings)
+    if settings.reply_source is not None:
+        yield _replies(settings)
     yield _service()
 
 
@@ -117,6 +119,9 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
             continue
         took = time.monotonic() - started
         kinds = ", ".join(sorted({c.kind for c in found})) or "nothing"
+        folders = [c.name or c.id for c in found if c.kind == "messages"]
+        if folders:
+            kinds += ": " + ", ".join(folders)
         detail = f"{len(found)} collections ({kinds}) in {took:.1f}s, {last}"
         if state and state.last_error:
             yield Check(
@@ -127,6 +132,26 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
             )
         else:
             yield Check(name, True, detail)
+
+
+def _replies(settings: config.Settings) -> Check:
+    """Replies are read from an INBOX: log in there and find it (nothing is changed)."""
+    from nudge.sources.imap import ImapOptions, find_folders, session
+
+    src = settings.reply_source
+    assert src is not None
+    try:
+        options = ImapOptions.model_validate(src.options)
+        with session(options, f"sources.{src.name}") as client:
+            inbox, _ = find_folders(client, options)
+    except NudgeError as e:
+        return Check(
+            "replies", False, str(e), f"check sources entry {src.name!r}, or set replies.enabled = false"
+        )
+    where = "" if settings.smtp else "; note the digest goes to a Maildir, so there is nothing to reply to"
+    return Check(
+        "replies", True, f"commands in replies to the digest are read from {src.name}: {inbox}{where}"
+    )
 
 
 def _smtp(settings: config.Settings) -> Check:

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from nudge import replies, service
+from nudge import doctor, replies, service
 from nudge.config import Settings
 from nudge.models import DigestRun, Reply, Touch
 from nudge.people import find
@@ -160,3 +161,36 @@ def test_the_imap_source_feeds_touches_and_the_unanswered_moment(
     )
     [first] = [k for k in plan.calls if k.person.id == ana.id]
     assert first.reasons[0] == "inbound"
+
+
+def test_doctor_checks_the_imap_login_folders_and_replies(
+    dovecot: Dovecot,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    user, password = dovecot.add_user()
+    cfg = tmp_path / "config.toml"
+    lines = [
+        f'database_url = "sqlite:///{tmp_path / "d.db"}"',
+        "[me]",
+        f'emails = ["{user}@example.com"]',
+        "[[sources]]",
+        'type = "imap"',
+        'name = "mail"',
+        f'host = "{dovecot.host}"',
+        f"port = {dovecot.tls_port}",
+        f'cafile = "{dovecot.cafile}"',
+        f'username = "{user}"',
+        f'password = "{password}"',
+    ]
+    cfg.write_text("\n".join(lines) + "\n")
+    cfg.chmod(0o600)
+    checks = {c.name: c for c in doctor.run_checks(str(cfg))}
+    assert checks["source mail"].ok, checks["source mail"]
+    assert "messages: INBOX, Sent" in checks["source mail"].detail
+    assert checks["replies"].ok and "mail: INBOX" in checks["replies"].detail
+
+    cfg.write_text("\n".join(lines).replace(password, "wrong") + "\n")
+    checks = {c.name: c for c in doctor.run_checks(str(cfg))}
+    assert not checks["source mail"].ok and "login refused" in checks["source mail"].detail
+    assert "wrong" not in checks["source mail"].detail
+    assert not checks["replies"].ok
