@@ -520,17 +520,18 @@ def auth_google(
         str | None, typer.Option(help="The Desktop-app OAuth client file (default: from the config).")
     ] = None,
 ) -> None:
-    """Authorise read-only access to Google Contacts and Calendar (once per account)."""
+    """Authorise read-only access to Google Contacts and Calendar, and Gmail headers if configured."""
     from nudge import google_auth
 
     cfg = settings()
     secrets_file = client_secrets or google_auth.client_secrets_for(cfg.sources, account)
     if not secrets_file:
         raise NudgeError(
-            f"no client_secrets for the Google account {account!r}: set it on a google_contacts or "
-            "google_calendar source, or pass --client-secrets (see docs/google.md)"
+            f"no client_secrets for the Google account {account!r}: set it on a google_contacts, "
+            "google_calendar or gmail source, or pass --client-secrets (see docs/google.md)"
         )
-    path = google_auth.authorize(account, secrets_file, no_browser)
+    scopes = google_auth.scopes_for(cfg.sources, account)
+    path = google_auth.authorize(account, secrets_file, no_browser, scopes=scopes)
     typer.echo(f"Authorised. The token is in {path} (mode 0600). Next: nudge sync")
 
 

@@ -3,7 +3,8 @@
 `nudge auth google` calls `authorize()` once; the Google sources then load the
 stored token with `load_credentials()` and google-auth refreshes it as needed.
 The token file holds a refresh token, which is as good as a password to the
-user's contacts and calendar: it is written atomically, never readable by
+user's contacts and calendar (and mail headers, when a `gmail` source asked for
+`GMAIL_SCOPE`): it is written atomically, never readable by
 others, and never logged.
 """
 
@@ -32,7 +33,9 @@ SCOPES = (
     "https://www.googleapis.com/auth/contacts.readonly",
     "https://www.googleapis.com/auth/calendar.readonly",
 )
-GOOGLE_TYPES = ("google_contacts", "google_calendar")
+# Headers and labels only: no bodies, no attachments, no search (messages.list `q`).
+GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
+GOOGLE_TYPES = ("google_contacts", "google_calendar", "gmail")
 # Any loopback port is allowed for Desktop clients; with --no-browser nothing
 # listens there: the user copies the address the browser could not open.
 PASTE_REDIRECT = "http://127.0.0.1:8085/"
@@ -106,11 +109,26 @@ def load_credentials(account: str) -> Credentials:
     if path.stat().st_mode & 0o077:
         log.warning("%s is readable by others; fixing its mode to 0600", path)
         path.chmod(0o600)
+    # The scopes stored with the grant, not a fixed list: a refresh asks for exactly
+    # these, and one source refreshing with fewer would store a token without Gmail.
+    scopes = None if isinstance(info, dict) and info.get("scopes") else list(SCOPES)
     try:
-        creds: Credentials = Credentials.from_authorized_user_info(info, list(SCOPES))  # type: ignore[no-untyped-call]
+        creds: Credentials = Credentials.from_authorized_user_info(info, scopes)  # type: ignore[no-untyped-call]
     except ValueError as e:
         raise SourceError(f"{path}: incomplete Google token ({e}); run `{reauth_command(account)}`") from None
     return creds
+
+
+def scopes_for(sources: Sequence[SourceConfig], account: str) -> tuple[str, ...]:
+    """The scopes to ask for `account`: contacts and calendar, plus Gmail if a gmail source uses it.
+
+    Mail headers are more private than an address book, so Gmail is asked for
+    only when the config reads it.
+    """
+    for cfg in sources:
+        if cfg.type == "gmail" and cfg.options.get("account", "default") == account:
+            return (*SCOPES, GMAIL_SCOPE)
+    return SCOPES
 
 
 def client_secrets_for(sources: Sequence[SourceConfig], account: str) -> str:
@@ -148,6 +166,7 @@ def authorize(
     client_secrets: str | Path,
     no_browser: bool = False,
     *,
+    scopes: Sequence[str] = SCOPES,
     ask: Callable[[str], str] = input,
     tell: Callable[[str], None] = print,
 ) -> Path:
@@ -161,7 +180,7 @@ def authorize(
     from google_auth_oauthlib.flow import InstalledAppFlow
 
     check_account(account)
-    flow = InstalledAppFlow.from_client_config(_client_config(client_secrets), scopes=list(SCOPES))
+    flow = InstalledAppFlow.from_client_config(_client_config(client_secrets), scopes=list(scopes))
     try:
         if no_browser:
             credentials = _paste_flow(flow, ask, tell)
@@ -184,8 +203,8 @@ def authorize(
             "Google returned no refresh token; revoke nudge at https://myaccount.google.com/permissions "
             f"and run `{reauth_command(account)}` again"
         )
-    granted = set(credentials.granted_scopes or SCOPES)
-    missing = [s.rsplit("/", 1)[-1] for s in SCOPES if s not in granted]
+    granted = set(credentials.granted_scopes or scopes)
+    missing = [s.rsplit("/", 1)[-1] for s in scopes if s not in granted]
     if missing:
         log.warning("Google account %s: not granted: %s", account, ", ".join(missing))
     path = save_credentials(account, credentials)

@@ -46,19 +46,14 @@ _DISABLED_REASONS = {"accessNotConfigured", "SERVICE_DISABLED"}
 _SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 
 
-class GoogleOptions(SourceOptions):
-    """One Google account; a `google_contacts` and a `google_calendar` entry may share it."""
+class GoogleAccountOptions(SourceOptions):
+    """What every Google source has: the account (one token), its client and request limits."""
 
     account: str = Field(
         "default", description="Name of the authorised account: `nudge auth google --account NAME`."
     )
     client_secrets: str = Field(
         "", description="Path of your Desktop-app OAuth client secrets JSON (used by `nudge auth google`)."
-    )
-    calendars: list[str] = Field(
-        default_factory=lambda: ["primary"],
-        description="google_calendar: calendar ids or names to read; `primary` is your main calendar.",
-        min_length=1,
     )
     max_requests: int = Field(1000, ge=1, le=100_000, description="Most API requests per sync run.")
     retries: int = Field(5, ge=0, le=10, description="Retries of a request refused with 429 or 5xx.")
@@ -71,6 +66,16 @@ class GoogleOptions(SourceOptions):
             return google_auth.check_account(v)
         except Exception as e:
             raise ValueError(str(e)) from None
+
+
+class GoogleOptions(GoogleAccountOptions):
+    """One Google account; a `google_contacts` and a `google_calendar` entry may share it."""
+
+    calendars: list[str] = Field(
+        default_factory=lambda: ["primary"],
+        description="google_calendar: calendar ids or names to read; `primary` is your main calendar.",
+        min_length=1,
+    )
 
 
 def _digest(*parts: str) -> str:
@@ -100,10 +105,13 @@ class _NotFound(SourceError):
 class _Google(Source):
     """Requests with retries, a budget and errors that say what to do."""
 
-    options_model = GoogleOptions
+    options_model: ClassVar[type[SourceOptions]] = GoogleOptions
     api: ClassVar[tuple[str, str, str]]  # discovery name, version, what users call it
     api_id: ClassVar[str]  # for the console URL that enables it
     scope: ClassVar[str]  # the read-only scope it needs
+    token_refused: ClassVar[tuple[int, ...]] = (400, 410)  # statuses that mean "sync token refused"
+    budget_hint: ClassVar[str] = "the rest follows next time (or raise max_requests)"
+    opts: GoogleAccountOptions  # narrowed by subclasses to their options_model
 
     def __init__(
         self,
@@ -115,7 +123,7 @@ class _Google(Source):
     ) -> None:
         """`http` replaces the network under the credentials (tests pass a mock)."""
         super().__init__(name, options)
-        assert isinstance(options, GoogleOptions)
+        assert isinstance(options, GoogleAccountOptions)
         self.opts = options
         self._base_http = http
         self._sleep = sleep
@@ -160,7 +168,7 @@ class _Google(Source):
             if self.requests >= self.opts.max_requests:
                 raise SourceError(
                     f"{what}: request budget of {self.opts.max_requests} used up for this run; "
-                    "the rest follows next time (or raise max_requests)"
+                    f"{self.budget_hint}"
                 )
             self.requests += 1
             last = attempt == self.opts.retries
@@ -172,7 +180,7 @@ class _Google(Source):
             except HttpError as e:
                 status = e.resp.status
                 reasons, message = _reasons(e)
-                if with_token and status in (400, 410):  # 410: expired; 400: not one of Google's
+                if with_token and status in self.token_refused:  # 410: expired; 400: not Google's
                     raise InvalidSyncToken(f"{what}: sync token refused ({status})") from None
                 if status in (404, 410):
                     raise _NotFound(f"{what}: HTTP {status}: {message or 'not found'}") from None
@@ -373,6 +381,7 @@ class GoogleCalendarSource(_Google):
     api = ("calendar", "v3", "Google Calendar API")
     api_id = "calendar-json.googleapis.com"
     scope = google_auth.SCOPES[1]
+    opts: GoogleOptions
 
     _collections: list[Collection] | None = None
 
