@@ -194,3 +194,51 @@ def test_doctor_checks_the_imap_login_folders_and_replies(
     assert not checks["source mail"].ok and "login refused" in checks["source mail"].detail
     assert "wrong" not in checks["source mail"].detail
     assert not checks["replies"].ok
+
+
+def test_the_daemon_reads_replies_on_its_own_schedule(
+    dovecot: Dovecot,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import time as clock
+
+    from nudge import daemon
+
+    user, password = dovecot.add_user()
+    me = f"{user}@example.com"
+    book = tmp_path / "book.vcf"
+    book.write_text(vcard("a", "Ana Ruiz", emails=("ana@example.org",), categories=("top100",)))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "d.db"}"\nmaildir = "{tmp_path / "Maildir"}"\n'
+        f'timezone = "Europe/Berlin"\n[me]\nemails = ["{me}"]\n[replies]\ninterval = 0.02\n'
+        f'[digest]\nworkdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
+        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
+        f'[[sources]]\ntype = "imap"\nname = "mail"\nhost = "{dovecot.host}"\nport = {dovecot.tls_port}\n'
+        f'cafile = "{dovecot.cafile}"\nusername = "{user}"\npassword = "{password}"\n'
+    )
+    cfg.chmod(0o600)
+    d = daemon.Daemon(str(cfg))
+    now = daemon.utcnow()
+    service.sync_all(d.engine, d.settings, now)
+    sent = service.send_digest(d.engine, d.settings, now, force=True)
+    assert sent.state == "sent" and "1. Ana Ruiz" in sent.text
+    with Session(d.engine) as s:
+        run = s.exec(select(DigestRun)).one()
+    dovecot.append(
+        user, "INBOX", message(me, me, "Re: today", "rd@x", now, "done 1", In_Reply_To=run.message_id)
+    )
+    d.schedule()
+    assert d.scheduler.get_job("replies") is not None
+    d.scheduler.start()
+    try:
+        deadline = clock.monotonic() + 20
+        while clock.monotonic() < deadline:
+            with Session(d.engine) as s:
+                row = s.exec(select(Reply)).first()
+            if row is not None:
+                break
+            clock.sleep(0.2)
+    finally:
+        d.stop()
+    assert row is not None and row.state == "applied" and row.applied == "logged a call with Ana Ruiz"
