@@ -26,6 +26,7 @@ from nudge import __version__, secrets
 from nudge.errors import InvalidSyncToken, SourceError, UserError
 from nudge.parse import content_hash, short_reason
 from nudge.sources.base import BadItem, Changes, Collection, Format, Item, Kind, Source, SourceOptions
+from nudge.sources.dav_auth import AuthMode, Login
 from nudge.sources.dav_xml import (
     CALDAV,
     CARDDAV,
@@ -65,18 +66,17 @@ class DavClient:
 
     def __init__(
         self,
-        username: str,
-        password: str | None,
+        login: Login,
         cafile: str,
         timeout: float,
         requests_log: list[tuple[str, str]] | None = None,
     ) -> None:
-        self.username = username
+        self.login = login
+        self.username = login.username
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"nudge/{__version__}"
-        if username:
-            self.session.auth = (username, password or "")
+        self.session.auth = login.auth()
         self.session.verify = cafile or True
         # (method, url) of every request: counted by the benchmark and in `nudge doctor`-style checks.
         self.requests: list[tuple[str, str]] = requests_log if requests_log is not None else []
@@ -109,6 +109,11 @@ class DavClient:
             if r.status_code in (301, 302, 303, 307, 308) and "Location" in r.headers:
                 url = urljoin(url, r.headers["Location"])
                 continue
+            if r.status_code == 401:
+                retry = self.login.retry_with(r.headers.get("WWW-Authenticate", ""))
+                if retry is not None:  # the server wants another scheme: ask again with it
+                    self.session.auth = retry
+                    continue
             return Reply(r.status_code, url, r.content, r.reason or "")
         raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
@@ -233,6 +238,11 @@ class DavOptions(SourceOptions):
     )
     keyring_username: str = Field("", description="Keyring entry's user name; default: username.")
     cafile: str = Field("", description="Extra CA bundle to trust (certificates are always verified).")
+    auth: AuthMode = Field(
+        "auto",
+        description="HTTP authentication: `auto` (Basic, or Digest when the server's challenge asks "
+        "for it), `basic` or `digest`.",
+    )
     collections: list[str] = Field(
         default_factory=list,
         description="Address books / calendars to read, by name or URL; default: every one found.",
@@ -310,7 +320,8 @@ class DavSource(Source):
                 )
             except UserError as e:
                 raise SourceError(str(e)) from e
-            self._client = DavClient(o.username, password, o.cafile, o.timeout, self.requests)
+            login = Login(o.url, o.username, password or "", o.auth)
+            self._client = DavClient(login, o.cafile, o.timeout, self.requests)
         return self._client
 
     def close(self) -> None:
