@@ -153,10 +153,11 @@ def init(
 @app.command()
 @handled
 def sync() -> None:
-    """Sync every source now and print one line per source."""
-    from nudge import service
+    """Sync every source now and print one line per source; then read replies to the digest."""
+    from nudge import replies, service
 
     cfg = settings()
+    engine = store(cfg)
     if not cfg.sources:
         raise NudgeError("no [[sources]] in the config: add one (see config.example.toml)")
     if sys.stdout.isatty():  # a bar for long first syncs; plain lines in logs and pipes
@@ -170,16 +171,22 @@ def sync() -> None:
                     tasks[source] = bar.add_task(f"sync {source}", total=total)
                 bar.update(tasks[source], completed=done, total=total)
 
-            reports = service.sync_all(store(cfg), cfg, now(), progress=step)
+            reports = service.sync_all(engine, cfg, now(), progress=step, read_replies=False)
     else:
-        reports = service.sync_all(store(cfg), cfg, now())
+        reports = service.sync_all(engine, cfg, now(), read_replies=False)
     for r in reports:
         typer.echo(r.line())
         for sk in r.skipped[:20]:
             typer.echo(f"  skipped {sk.href} (UID {sk.uid or '?'}): {sk.reason}")
         if len(r.skipped) > 20:
             typer.echo(f"  ... and {len(r.skipped) - 20} more (see the log)")
-    if not all(r.ok for r in reports):
+    polled = replies.poll_configured(engine, cfg, now())
+    if polled is not None:
+        if polled.error:
+            typer.echo(f"replies to the digest: FAILED: {polled.error}")
+        else:
+            typer.echo(f"replies to the digest: {polled.applied} applied, {polled.ignored} ignored")
+    if not all(r.ok for r in reports) or (polled is not None and polled.error):
         raise typer.Exit(1)
 
 

@@ -297,3 +297,31 @@ def referral_list(
         for ref in led.entries:
             who = f" ({ref.counterpart})" if ref.counterpart else ""
             typer.echo(f"  {ref.at.astimezone(cfg.tz):%Y-%m-%d} {ref.direction:<8} {ref.note}{who}")
+
+
+@app.command("replies")
+@handled
+def replies_cmd(
+    limit: Annotated[int, typer.Option(help="How many of the latest replies to list.")] = 20,
+) -> None:
+    """Your replies to the digest: what each one did, and what was not understood or ignored."""
+    from sqlmodel import Session, col, select
+
+    from nudge.models import Reply
+
+    cfg = settings()
+    if cfg.reply_source is None:
+        typer.echo("Replies are not read: add an imap source (and keep replies.enabled = true).")
+    with Session(store(cfg)) as s:
+        rows = s.exec(select(Reply).order_by(col(Reply.received_at).desc()).limit(limit)).all()
+    if not rows:
+        typer.echo("No replies to the digest yet.")
+        return
+    for r in rows:
+        answered = f"to the digest of {r.digest_date}" if r.digest_date else "to no digest"
+        told = f", told on {r.reported_on}" if r.reported_on else ""
+        typer.echo(f"{r.received_at.astimezone(cfg.tz):%Y-%m-%d %H:%M} {r.state} {answered}{told}")
+        for line in r.applied.splitlines():
+            typer.echo(f"  + {line}")
+        for line in r.problems.splitlines():
+            typer.echo(f"  ? {line}")

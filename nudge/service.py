@@ -88,6 +88,7 @@ def sync_all(
     now: datetime,
     sources: Sequence[Source] | None = None,
     progress: Progress | None = None,
+    read_replies: bool = True,
 ) -> list[Report]:
     """Sync every enabled source, then read replies to the digest; one failing never stops the others.
 
@@ -112,7 +113,7 @@ def sync_all(
     with atomic(engine) as s:
         mark_acted(s)
         note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)
-    if configured:
+    if configured and read_replies:
         replies.poll_configured(engine, settings, now)
     return reports
 

@@ -242,3 +242,50 @@ def test_the_daemon_reads_replies_on_its_own_schedule(
     finally:
         d.stop()
     assert row is not None and row.state == "applied" and row.applied == "logged a call with Ana Ruiz"
+
+
+def test_nudge_sync_reads_replies_and_nudge_replies_lists_them(
+    dovecot: Dovecot,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from nudge.cli import app
+
+    user, password = dovecot.add_user()
+    me = f"{user}@example.com"
+    book = tmp_path / "book.vcf"
+    book.write_text(vcard("a", "Ana Ruiz", emails=("ana@example.org",), categories=("top100",)))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "d.db"}"\nmaildir = "{tmp_path / "Maildir"}"\n'
+        f'timezone = "Europe/Berlin"\n[me]\nemails = ["{me}"]\n'
+        f'[digest]\nworkdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
+        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
+        f'[[sources]]\ntype = "imap"\nname = "mail"\nhost = "{dovecot.host}"\nport = {dovecot.tls_port}\n'
+        f'cafile = "{dovecot.cafile}"\nusername = "{user}"\npassword = "{password}"\n'
+    )
+    cfg.chmod(0o600)
+    runner = CliRunner()
+    base = ["--config", str(cfg)]
+    assert runner.invoke(app, [*base, "sync"]).exit_code == 0
+    first = runner.invoke(app, [*base, "digest"])
+    assert first.exit_code == 0, first.output
+    assert runner.invoke(app, [*base, "replies"]).output.strip() == "No replies to the digest yet."
+    from nudge import config
+
+    settings = config.load(str(cfg))
+    engine = service.open_store(settings)
+    with Session(engine) as s:
+        run = s.exec(select(DigestRun)).one()
+    engine.dispose()
+    body = "done 1: great chat\nhow are you?\n"
+    at = datetime.now(settings.tz)
+    dovecot.append(user, "INBOX", message(me, me, "Re: today", "cli@x", at, body, In_Reply_To=run.message_id))
+    synced = runner.invoke(app, [*base, "sync"])
+    assert synced.exit_code == 0, synced.output
+    assert "replies to the digest: 1 applied, 0 ignored" in synced.output
+    listed = runner.invoke(app, [*base, "replies"]).output
+    assert f"applied to the digest of {run.date}" in listed
+    assert "  + logged a call with Ana Ruiz: great chat" in listed
+    assert "  ? not understood: “how are you?”" in listed
