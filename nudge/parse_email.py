@@ -34,7 +34,7 @@ class MessageRecord:
     message_id: str  # without angle brackets; a digest of the headers when the message has none
     at: datetime  # aware, UTC
     sender: str | None  # normalised From address
-    recipients: tuple[str, ...]  # To and Cc, normalised, unique, in order
+    recipients: tuple[str, ...]  # To, Cc and (in sent copies) Bcc, normalised, unique, in order
     subject: str = ""
     refs: tuple[str, ...] = ()  # In-Reply-To, then References
     automated: str = ""  # why this is no person's message ("mailing list", ...), or ""
@@ -114,7 +114,7 @@ def parse_message(text: str) -> MessageRecord:
     try:
         msg = _PARSER.parsestr(text)
         sender = next(iter(_addresses(msg, "from") or _addresses(msg, "sender")), None)
-        recipients = _addresses(msg, "to", "cc")
+        recipients = _addresses(msg, "to", "cc", "bcc")
         at = _date(msg)
         subject = " ".join(_header(msg, "subject").split())[:200]
         ids = message_ids(_header(msg, "message-id"))

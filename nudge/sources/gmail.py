@@ -57,6 +57,7 @@ HEADERS = (
     "From",
     "To",
     "Cc",
+    "Bcc",
     "Date",
     "Message-ID",
     "In-Reply-To",

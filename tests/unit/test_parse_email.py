@@ -39,6 +39,11 @@ def test_a_sent_message_is_parsed_with_its_people_and_ids() -> None:
     assert rec.automated == ""
 
 
+def test_bcc_of_a_sent_copy_counts_as_a_recipient() -> None:
+    rec = parse_message(email("m", ME, (ANA,), WHEN, extra=(f"Bcc: {BEN}",)))
+    assert rec.recipients == (ANA, BEN)
+
+
 def test_encoded_words_and_utf8_headers_are_decoded() -> None:
     text = (
         "Message-ID: <u@x>\r\nFrom: =?utf-8?q?Zo=C3=AB_M=C3=BCller?= <zoe@example.de>\r\n"
