@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, make_msgid
 
 import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
-from nudge.config import SourceConfig
+from nudge import service
+from nudge.config import Settings, SourceConfig
 from nudge.errors import InvalidSyncToken, SourceError
+from nudge.models import SyncState, Touch
+from nudge.people import find
 from nudge.sources import load_source, options_problems
 from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.imap import (
@@ -28,6 +34,8 @@ from nudge.sources.imap import (
     pick_folders,
     session,
 )
+from nudge.sources.memory import MemorySource
+from tests.builders import vcard
 from tests.sources.dovecot_server import (
     Dovecot,
     dovecot,  # noqa: F401
@@ -484,3 +492,50 @@ def test_hrefs_round_trip_with_odd_folder_names() -> None:
         assert parse_href(make_href(folder, 42, 7)) == (folder, 42, 7)
     assert parse_href("INBOX;UIDVALIDITY=x/;UID=1") is None
     assert "BODY.PEEK[HEADER.FIELDS (FROM TO CC DATE MESSAGE-ID IN-REPLY-TO" in FETCH_ITEM
+
+
+# --- End to end -------------------------------------------------------------------------------
+
+
+def test_sync_turns_sent_mail_into_touches_once_across_increments_and_a_new_uidvalidity(
+    server: Dovecot,
+    make_settings: Callable[..., Settings],
+    engine: Engine,
+) -> None:
+    user, _ = server.add_user()
+    me = f"{user}@example.com"
+    settings = make_settings(
+        me={"name": "Me", "emails": [me], "region": "DE"},
+        sources=[
+            {"type": "memory", "name": "book"},
+            {"type": "imap", "name": "mail", **server.options(user).model_dump(exclude_defaults=True)},
+        ],
+    )
+    MemorySource.store("book").put(
+        "c", "contacts", "ana", vcard("ana", "Ana Ruiz", emails=("ana@example.org",))
+    )
+    now = datetime.now(UTC)  # the server dates messages by the real clock
+    sent = message(frm=me, to="Ana Ruiz <ana@example.org>", subject="Lunch?", date=now - timedelta(days=3))
+    server.append(user, "Sent", sent, date=now - timedelta(days=3))
+
+    def sync(at: datetime) -> list[tuple[str, str, datetime]]:
+        reports = service.sync_all(engine, settings, at, read_replies=False)
+        assert all(r.ok for r in reports), [r.line() for r in reports]
+        with Session(engine) as s:
+            ana = find(s, "ana")
+            rows = s.exec(select(Touch).where(Touch.contact_id == ana.id).order_by(col(Touch.at)))
+            return [(t.kind, t.direction, t.at) for t in rows]
+
+    [first] = sync(now)
+    assert first[:2] == ("email", "out")
+    with Session(engine) as s:
+        tokens = {
+            st.collection: st.token for st in s.exec(select(SyncState).where(SyncState.source == "mail"))
+        }
+    validity = server.uidvalidity(user, "Sent")
+    assert tokens["Sent"] == f"{validity}:1" and tokens["INBOX"] is not None
+    server.append(user, "INBOX", message(frm="ana@example.org", to=me, subject="Re: Lunch?"), date=now)
+    assert [t[1] for t in sync(now + timedelta(minutes=5))] == ["out", "in"]
+    server.rebuild_folder(user, "Sent")
+    server.rebuild_folder(user, "INBOX")
+    assert [t[1] for t in sync(now + timedelta(minutes=10))] == ["out", "in"]  # re-scanned, not doubled
