@@ -36,6 +36,7 @@ from nudge.sources.imap import (
 )
 from nudge.sources.memory import MemorySource
 from tests.builders import vcard
+from tests.sources import dovecot_server
 from tests.sources.dovecot_server import (
     Dovecot,
     dovecot,  # noqa: F401
@@ -125,8 +126,15 @@ def test_no_sent_folder_reads_the_inbox_and_says_so(
 
 def test_configured_folders_are_read_as_given(server: Dovecot, user: str) -> None:
     server.create_folder(user, "Archive/2025")
-    src = source(server, user, folders=["Archive/2025", "inbox", "Sent", "INBOX"])
-    assert [c.id for c in src.collections()] == ["Archive/2025", "INBOX", "Sent"]
+    server.create_folder(user, "Post/Entwürfe")  # modified UTF-7 on the wire
+    server.append(user, "Post/Entwürfe", message(subject="draft"))
+    src = source(server, user, folders=["Archive/2025", "inbox", "Sent", "INBOX", "Post/Entwürfe"])
+    collections = src.collections()
+    assert [c.id for c in collections] == ["Archive/2025", "INBOX", "Sent", "Post/Entwürfe"]
+    drafts = collections[-1]
+    [item] = src.fetch(drafts, src.list(drafts))
+    assert isinstance(item, Item) and "Subject: draft" in item.data
+    assert item.href.startswith("Post/Entwürfe;UIDVALIDITY=")
     src.close()
 
 
@@ -485,6 +493,16 @@ def test_bad_options_are_reported_per_key() -> None:
         {"type": "imap", "host": "x", "username": "me", "password": "a", "password_env": "B"}, "sources[0]"
     )
     assert two == ["sources[0]: give only one of password, password_env"]
+
+
+def test_without_dovecot_the_tests_skip_but_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dovecot_server, "dovecot_binary", lambda: None)
+    monkeypatch.delenv(dovecot_server.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="dovecot is not installed"):
+        dovecot_server.require_dovecot()
+    monkeypatch.setenv(dovecot_server.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="NUDGE_REQUIRE_DOVECOT is set"):
+        dovecot_server.require_dovecot()
 
 
 def test_hrefs_round_trip_with_odd_folder_names() -> None:
