@@ -37,8 +37,9 @@ from nudge.sources.base import BadItem, Changes, Collection, Item, Source, Sourc
 
 log = logging.getLogger(__name__)
 
+# BCC: a sent copy keeps it, and those people did get the email.
 HEADER_FIELDS = (
-    "FROM TO CC DATE MESSAGE-ID IN-REPLY-TO REFERENCES SUBJECT LIST-ID AUTO-SUBMITTED "
+    "FROM TO CC BCC DATE MESSAGE-ID IN-REPLY-TO REFERENCES SUBJECT LIST-ID AUTO-SUBMITTED "
     "PRECEDENCE X-AUTO-RESPONSE-SUPPRESS SENDER REPLY-TO"
 )
 FETCH_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"

@@ -204,7 +204,9 @@ def test_an_empty_folder_scans_to_an_empty_listing(server: Dovecot, user: str) -
 
 def test_fetch_returns_header_blocks_only_and_sets_no_flag(server: Dovecot, user: str) -> None:
     uids = server.append_many(user, "INBOX", [message(subject=f"n{i}") for i in range(3)])
-    server.append(user, "Sent", message(frm=ME, to="bo@example.com"), flags=[b"\\Seen"])
+    server.append(
+        user, "Sent", message(frm=ME, to="bo@example.com", extra="Bcc: cy@example.com\r\n"), flags=[b"\\Seen"]
+    )
     src = source(server, user)
     items = []
     for coll in src.collections():
@@ -218,6 +220,7 @@ def test_fetch_returns_header_blocks_only_and_sets_no_flag(server: Dovecot, user
         assert BODY not in item.data and "second line" not in item.data
         assert "Received:" not in item.data and "X-Spam-Score" not in item.data  # fields not asked for
     assert sorted(i.data.split("Subject: ")[1].split("\r\n")[0] for i in items[:3]) == ["n0", "n1", "n2"]
+    assert "Bcc: cy@example.com" in items[3].data  # a sent copy's Bcc: those people got it too
     flags = server.flags(user, "INBOX")
     assert set(flags) == set(uids) and all(b"\\Seen" not in f for f in flags.values())
 
@@ -509,7 +512,7 @@ def test_hrefs_round_trip_with_odd_folder_names() -> None:
     for folder in ["INBOX", "Sent Items", "a;UIDVALIDITY=1/;UID=2", "Ünïcødé/子"]:
         assert parse_href(make_href(folder, 42, 7)) == (folder, 42, 7)
     assert parse_href("INBOX;UIDVALIDITY=x/;UID=1") is None
-    assert "BODY.PEEK[HEADER.FIELDS (FROM TO CC DATE MESSAGE-ID IN-REPLY-TO" in FETCH_ITEM
+    assert "BODY.PEEK[HEADER.FIELDS (FROM TO CC BCC DATE MESSAGE-ID IN-REPLY-TO" in FETCH_ITEM
 
 
 # --- End to end -------------------------------------------------------------------------------
