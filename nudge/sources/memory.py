@@ -14,7 +14,6 @@ from nudge.errors import InvalidSyncToken, SourceError
 from nudge.parse import content_hash
 from nudge.sources.base import BadItem, Changes, Collection, Format, Item, Kind, Source, SourceOptions
 
-
 FORMATS: dict[Kind, Format] = {"contacts": "vcard", "events": "ical", "messages": "email"}
 
 
