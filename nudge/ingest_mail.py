@@ -11,21 +11,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from nudge.ingest import Ingest
+from nudge.ingest import Context, Ingest
 from nudge.models import Contact, Moment, Sighting, Touch
 from nudge.parse_email import MailTouch, MessageRecord, message_touches
+from nudge.warmth import roll_forward, touch_sum
 
 UNANSWERED_LOOKBACK_DAYS = 30  # an older unanswered email is history, not a reason to call
 
 
 def apply_messages(ingest: Ingest, records: Sequence[MessageRecord]) -> int:
-    """Touches and sightings for a batch; returns how many messages gave anything new."""
+    """Touches and sightings for a batch; returns how many messages gave anything new.
+
+    Messages only ever add touches, so rows go in by bulk insert and each
+    contact's warmth is rolled forward and added to instead of recomputed
+    from all its touches: a first scan of a large mailbox stays linear.
+    """
     ctx = ingest.ctx
     effects = {rec.message_id: message_touches(rec, ctx.mail, ctx.now) for rec in records}
     externals = sorted({t.external_id for touches in effects.values() for t in touches})
     touched, sighted = _existing(ingest.session, externals)
+    touches_out: list[dict[str, object]] = []
+    sightings_out: list[dict[str, object]] = []
+    gained: dict[int, list[tuple[datetime, float]]] = {}
     added = 0
     for touches in effects.values():
         new = False
@@ -34,16 +44,49 @@ def apply_messages(ingest: Ingest, records: Sequence[MessageRecord]) -> int:
             if cid is None:
                 if (t.email, t.external_id) not in sighted:
                     sighted.add((t.email, t.external_id))
-                    ingest.session.add(_sighting(ingest.source, t))
+                    sightings_out.append(_sighting(ingest.source, t))
                     new = True
             elif (cid, t.external_id) not in touched:
                 touched.add((cid, t.external_id))
-                ingest.session.add(_touch(cid, ingest.source, t, ctx.now))
-                ingest.dirty.add(cid)
+                touches_out.append(_touch(cid, ingest.source, t, ctx.now))
+                gained.setdefault(cid, []).append((t.at, t.weight))
                 new = True
         added += new
-    ingest.session.flush()
+    session = ingest.session
+    session.flush()  # what the ORM holds goes first, so the bulk rows see it
+    if touches_out:
+        session.execute(sa.insert(Touch), touches_out)
+    if sightings_out:
+        session.execute(sa.insert(Sighting), sightings_out)
+    _add_warmth(session, {c: g for c, g in gained.items() if c not in ingest.dirty}, ctx)
     return added
+
+
+def _add_warmth(session: Session, gained: dict[int, list[tuple[datetime, float]]], ctx: Context) -> None:
+    """Fold new touches into each contact's stored last touch and warmth sum."""
+    rows = []
+    ids = sorted(gained)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for cid, last, total, at in session.exec(
+            select(Contact.id, Contact.last_touch_at, Contact.warmth_sum, Contact.warmth_at).where(
+                col(Contact.id).in_(chunk)
+            )
+        ):
+            assert cid is not None
+            new = gained[cid]
+            base = roll_forward(total, at, ctx.now, ctx.half_life_days) if at is not None else 0.0
+            newest = max(t for t, _ in new)
+            rows.append(
+                {
+                    "id": cid,
+                    "last_touch_at": newest if last is None or newest > last else last,
+                    "warmth_sum": base + touch_sum(new, ctx.now, ctx.half_life_days),
+                    "warmth_at": ctx.now,
+                }
+            )
+    if rows:
+        session.execute(sa.update(Contact), rows)  # bulk UPDATE by primary key
 
 
 def _existing(session: Session, externals: list[str]) -> tuple[set[tuple[int, str]], set[tuple[str, str]]]:
@@ -62,32 +105,32 @@ def _existing(session: Session, externals: list[str]) -> tuple[set[tuple[int, st
     return touched, sighted
 
 
-def _touch(cid: int, source: str, t: MailTouch, now: datetime) -> Touch:
-    return Touch(
-        contact_id=cid,
-        kind="email",
-        source=source,
-        external_id=t.external_id,
-        at=t.at,
-        weight=t.weight,
-        direction=t.direction,
-        summary=t.summary,
-        created_at=now,
-    )
+def _touch(cid: int, source: str, t: MailTouch, now: datetime) -> dict[str, object]:
+    return {
+        "contact_id": cid,
+        "kind": "email",
+        "source": source,
+        "external_id": t.external_id,
+        "at": t.at,
+        "weight": t.weight,
+        "direction": t.direction,
+        "summary": t.summary,
+        "created_at": now,
+    }
 
 
-def _sighting(source: str, t: MailTouch) -> Sighting:
-    return Sighting(
-        email=t.email,
-        source=source,
-        event_uid=t.external_id,
-        external_id=t.external_id,
-        at=t.at,
-        weight=t.weight,
-        direction=t.direction,
-        summary=t.summary,
-        kind="email",
-    )
+def _sighting(source: str, t: MailTouch) -> dict[str, object]:
+    return {
+        "email": t.email,
+        "source": source,
+        "event_uid": t.external_id,
+        "external_id": t.external_id,
+        "at": t.at,
+        "weight": t.weight,
+        "direction": t.direction,
+        "summary": t.summary,
+        "kind": "email",
+    }
 
 
 # --- unanswered email --------------------------------------------------------------

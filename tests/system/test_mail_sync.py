@@ -199,3 +199,33 @@ def test_an_open_moment_is_resolved_by_a_later_call(
     assert m.seen_at == now + timedelta(hours=2)
     plan, _ = service.make_plan(engine, settings, now + timedelta(hours=3), now.date())
     assert all("inbound" not in k.reasons for k in plan.calls)
+
+
+def test_warmth_added_per_batch_equals_a_full_recount(
+    stores: tuple[MemoryStore, MemoryStore, Settings],
+    engine: Engine,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nudge import sync as sync_module
+    from nudge.ingest import refresh_contacts
+    from nudge.models import Contact
+
+    monkeypatch.setattr(sync_module, "BATCH", 3)  # many small batches, each adding to the last
+    book, mail, settings = stores
+    book.put("cal", "events", "ev", vevent("ev", now - timedelta(days=40), attendees=(ANA,)))
+    for i in range(10):
+        at = now - timedelta(days=3 * i + 1)
+        mail.put("Sent", "messages", f"s{i}", email(f"s{i}@me", ME, (ANA, BEN), at))
+        mail.put("INBOX", "messages", f"i{i}", email(f"i{i}@x", BEN, (ME,), at - timedelta(hours=5)))
+    sync(engine, settings, now)
+    with Session(engine) as s:
+        stored = {c.id: (c.last_touch_at, c.warmth_sum) for c in s.exec(select(Contact))}
+        refresh_contacts(s, list(stored), now, settings.touches.half_life_days)
+        s.commit()
+        recount = {c.id: (c.last_touch_at, c.warmth_sum) for c in s.exec(select(Contact))}
+    assert stored.keys() == recount.keys()
+    for cid, (last, total) in stored.items():
+        assert last == recount[cid][0]
+        assert total == pytest.approx(recount[cid][1], rel=1e-9)
+    assert all(total > 0 for _, total in stored.values())
