@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from nudge.identity import normalise_phone
+from nudge.ingest_tiers import contacts_of, refresh_tiers, tier_of
 from nudge.models import (
     Contact,
+    GroupMember,
     Identity,
     Moment,
     Planned,
@@ -25,7 +27,7 @@ from nudge.models import (
     SourceRecord,
     Touch,
 )
-from nudge.parse import ContactRecord, EventRecord
+from nudge.parse import ContactRecord, EventRecord, GroupRecord
 from nudge.parse_email import MailRules
 from nudge.touches import Effect, Rules, event_effects, recheck_at
 from nudge.warmth import touch_sum
@@ -80,6 +82,8 @@ class Ingest:
         self.dirty: set[int] = set()  # contacts whose touches changed
         self._fresh: set[str] = set()  # event UIDs with no rows anywhere (see find_fresh)
         self.new_emails: set[str] = set()
+        self.retier: set[int] = set()  # contacts whose tier may have changed
+        self.regroup: set[str] = set()  # group members (member keys) whose groups changed
 
     def preload(self, hrefs: list[str]) -> None:
         """Fetch the records for a batch in a few queries instead of one each."""
@@ -108,6 +112,9 @@ class Ingest:
         """Create or update the contact behind `href`; returns 'added' or 'changed'."""
         ctx, now = self.ctx, self.ctx.now
         sr = self.record(href)
+        if sr is not None and sr.kind != "contact":  # was a group card: forget it as such
+            self.remove(href)
+            sr = None
         emails = [e for e in rec.emails if e not in ctx.rules.me]
         if rec.emails and not emails:  # the user's own card: remember it, never a contact
             if sr is None:
@@ -141,7 +148,7 @@ class Ingest:
         contact.title = rec.title or contact.title
         contact.birthday = rec.birthday or contact.birthday
         contact.archived_at = None
-        self._tier(contact, rec)
+        self.retier.add(contact.id)
         for key in keys:
             owner = self.identities.get(key)
             if owner is None:
@@ -157,23 +164,41 @@ class Ingest:
             self._absent.discard(href)
         sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
         sr.contact_id, sr.org, sr.title = contact.id, rec.org, rec.title
+        sr.tier = tier_of(rec.categories, ctx.tier_groups)
         self.session.add(sr)
         return outcome
 
-    def _tier(self, contact: Contact, rec: ContactRecord) -> None:
-        from nudge.identity import fold
+    def upsert_group(self, collection: str, href: str, etag: str, rec: GroupRecord) -> str:
+        """Remember a group card and whom it lists; their tiers are worked out in `finish`.
 
-        tier = next(
-            (self.ctx.tier_groups[fold(c)] for c in rec.categories if fold(c) in self.ctx.tier_groups),
-            None,
-        )
-        mine = f"source:{self.source}"
-        if contact.tier_source == "cli":
-            return  # the user's own choice wins over the address book
-        if tier is not None and tier != contact.tier:
-            contact.tier, contact.tier_source, contact.tier_since = tier, mine, self.ctx.now
-        elif tier is None and contact.tier_source == mine:
-            contact.tier, contact.tier_source, contact.tier_since = None, None, None
+        Returns 'group', or 'archived' when the card was a person's and that person is gone.
+        """
+        sr = self.record(href)
+        outcome = "group"
+        if sr is not None and sr.kind != "group":  # was a person's card
+            outcome = "archived" if self.remove(href) == "archived" else outcome
+            sr = None
+        if sr is None:
+            sr = SourceRecord(source=self.source, href=href, kind="group")
+            self._records[href] = sr
+            self._absent.discard(href)
+        old_tier = sr.tier
+        sr.collection, sr.etag, sr.uid, sr.contact_id = collection, etag, rec.uid, None
+        sr.tier = tier_of([rec.name], self.ctx.tier_groups)
+        self.session.add(sr)
+        listed = self._listed_in(href)
+        old = set(self.session.exec(select(GroupMember.member).where(listed)))
+        new = set(rec.members)
+        if old - new:
+            gone = col(GroupMember.member).in_(old - new)
+            self.session.execute(sa.delete(GroupMember).where(listed, gone))
+        for member in sorted(new - old):
+            self.session.add(GroupMember(source=self.source, group_href=href, member=member))
+        self.regroup |= (old | new) if sr.tier != old_tier else (old ^ new)
+        return outcome
+
+    def _listed_in(self, group_href: str) -> sa.ColumnElement[bool]:
+        return sa.and_(col(GroupMember.source) == self.source, col(GroupMember.group_href) == group_href)
 
     # --- events ---------------------------------------------------------
 
@@ -376,11 +401,18 @@ class Ingest:
         if sr.kind == "event":
             self._clear_event(sr.uid)
             return "removed"
+        if sr.kind == "group":
+            listed = self._listed_in(href)
+            self.regroup.update(self.session.exec(select(GroupMember.member).where(listed)))
+            self.session.execute(sa.delete(GroupMember).where(listed))
+            return None
         if sr.contact_id is None:
             return None
         others = self.session.exec(
             select(SourceRecord.id).where(SourceRecord.contact_id == sr.contact_id)
         ).first()
+        if others is not None:
+            self.retier.add(sr.contact_id)  # its other cards may name another tier, or none
         contact = self.session.get(Contact, sr.contact_id)
         if others is None and contact is not None and contact.archived_at is None:
             contact.archived_at = self.ctx.now
@@ -403,6 +435,11 @@ class Ingest:
         self.session.flush()
 
     def finish(self) -> None:
+        if self.regroup:
+            self.retier |= contacts_of(self.session, self.source, self.regroup)
+        refresh_tiers(self.session, self.source, self.retier, self.ctx.tier_groups, self.ctx.now)
+        self.retier.clear()
+        self.regroup.clear()
         self.adopt_sightings()
         refresh_contacts(self.session, self.dirty, self.ctx.now, self.ctx.half_life_days)
         self.dirty.clear()

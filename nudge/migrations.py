@@ -234,12 +234,30 @@ def m0005_mail_and_replies(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0006_group_tiers(conn: Connection) -> None:
+    """Group cards as tier markers: each record's own tier, and who each group lists."""
+    conn.execute(sa.text("ALTER TABLE sourcerecord ADD COLUMN tier VARCHAR"))
+    md = sa.MetaData()
+    sa.Table(
+        "groupmember",
+        md,
+        _id(),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("group_href", sa.String, nullable=False),
+        sa.Column("member", sa.String, nullable=False),
+        sa.UniqueConstraint("source", "group_href", "member"),
+        sa.Index("ix_groupmember_source_member", "source", "member"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
     ("0003_record_format", m0003_record_format),
     ("0004_notes_and_prompts", m0004_notes_and_prompts),
     ("0005_mail_and_replies", m0005_mail_and_replies),
+    ("0006_group_tiers", m0006_group_tiers),
 ]
 
 _applied = sa.Table(

@@ -72,16 +72,30 @@ class SourceRecord(SQLModel, table=True):
     source: str
     collection: str = ""
     href: str
-    kind: str  # contact | event
+    kind: str  # contact | group | event
     uid: str = ""
     etag: str = ""
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     org: str | None = None
     title: str | None = None
+    tier: str | None = None  # the tier a contact card's CATEGORIES, or a group card's name, names
     raw_hash: str = ""
     raw: str | None = Field(default=None, sa_type=sa.Text())
     format: str = Field(default="", sa_column_kwargs={"server_default": ""})  # of `raw`: ical, google_event
     recheck_at: datetime | None = _ts(index=True)
+
+
+class GroupMember(SQLModel, table=True):
+    """A card listed in a group card of the same source, by its `parse.member_key`."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("source", "group_href", "member"),
+        sa.Index("ix_groupmember_source_member", "source", "member"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    group_href: str
+    member: str
 
 
 class SyncState(SQLModel, table=True):
@@ -213,6 +227,7 @@ TABLES: list[type[SQLModel]] = [
     Contact,
     Identity,
     SourceRecord,
+    GroupMember,
     SyncState,
     Touch,
     Planned,

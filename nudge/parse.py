@@ -47,6 +47,19 @@ class ContactRecord:
 
 
 @dataclass(frozen=True)
+class GroupRecord:
+    """A group card (vCard 4 KIND:group, Apple's X-ADDRESSBOOKSERVER-KIND:group): a name and members.
+
+    `members` are the members' UIDs as `member_key` spells them; a group whose name is a
+    tier's group gives its members that tier.
+    """
+
+    uid: str
+    name: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Attendee:
     email: str | None  # normalised; None for attendees without an address
     name: str = ""
@@ -134,9 +147,17 @@ def unfold_quoted_printable(text: str) -> str:
 
 
 GROUP_KINDS = ("kind", "x-addressbookserver-kind")
+MEMBERS = ("member", "x-addressbookserver-member")
+_URN_UUID = "urn:uuid:"
 
 
-def parse_vcard(text: str) -> ContactRecord:
+def member_key(uid: str) -> str:
+    """A card's UID as group MEMBER lines name it: `urn:uuid:` dropped, lower case (UUIDs ignore case)."""
+    uid = uid.strip().lower()
+    return uid[len(_URN_UUID) :] if uid.startswith(_URN_UUID) else uid
+
+
+def parse_vcard(text: str) -> ContactRecord | GroupRecord:
     try:
         card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
     except Exception as e:
@@ -146,7 +167,9 @@ def parse_vcard(text: str) -> ContactRecord:
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
     for prop in GROUP_KINDS:  # vCard 4 KIND, and Apple's / Nextcloud's 3.0 spelling
         kinds = [_text(v).lower() for v in _values(card, prop)]
-        if kinds and kinds[0] in ("group", "org", "location"):
+        if kinds and kinds[0] == "group":
+            return _group_from(card, uid)
+        if kinds and kinds[0] in ("org", "location"):
             raise ParseError(f"a contact {kinds[0]} card ({prop.upper()}), not a person", uid)
     try:
         return _contact_from(card, uid)
@@ -154,6 +177,17 @@ def parse_vcard(text: str) -> ContactRecord:
         raise
     except Exception as e:
         raise ParseError(f"bad vCard: {short_reason(e)}", uid) from e
+
+
+def _group_from(card: Any, uid: str) -> GroupRecord:
+    if not uid:
+        raise ParseError("a group card without UID", uid)
+    try:
+        name = _text(_values(card, "fn")[0]) if "fn" in card.contents else ""
+        members = [member_key(_text(v)) for prop in MEMBERS for v in _values(card, prop)]
+    except Exception as e:
+        raise ParseError(f"bad group card: {short_reason(e)}", uid) from e
+    return GroupRecord(uid=uid, name=name, members=tuple(dict.fromkeys(m for m in members if m)))
 
 
 def _contact_from(card: Any, uid: str) -> ContactRecord:
@@ -318,7 +352,7 @@ def short_reason(error: BaseException) -> str:
 
 def parse_object(
     fmt: str, data: str, tz: tzinfo, window_start: datetime, window_end: datetime
-) -> ContactRecord | EventRecord | MessageRecord:
+) -> ContactRecord | GroupRecord | EventRecord | MessageRecord:
     """Any object a source hands over, by its format; ParseError for anything unusable."""
     if fmt == "email":
         from nudge.parse_email import parse_message

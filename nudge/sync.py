@@ -24,7 +24,7 @@ from nudge.errors import InvalidSyncToken, SourceError
 from nudge.ingest import Context, Ingest
 from nudge.ingest_mail import apply_messages
 from nudge.models import SourceRecord, SyncState
-from nudge.parse import ContactRecord, EventRecord, ParseError, parse_object
+from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
 from nudge.parse_email import MessageRecord
 from nudge.sources.base import BadItem, Collection, Item, Source
 
@@ -86,7 +86,7 @@ class Report:
         return text
 
 
-def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | EventRecord | MessageRecord:
+def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | GroupRecord | EventRecord | MessageRecord:
     start = ctx.now - timedelta(days=ctx.rules.history_days)
     end = ctx.now + timedelta(days=ctx.rules.planned_days)
     return parse_object(fmt, data, ctx.tz, start, end)
@@ -238,7 +238,7 @@ def _apply_batch(
     ctx: Context,
     report: Report,
 ) -> None:
-    parsed: list[tuple[Item, ContactRecord | EventRecord]] = []
+    parsed: list[tuple[Item, ContactRecord | GroupRecord | EventRecord]] = []
     messages: list[MessageRecord] = []
     for item in items:
         if isinstance(item, BadItem):
@@ -261,12 +261,16 @@ def _apply_batch(
         for item, record in parsed:
             if isinstance(record, ContactRecord):
                 outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
+            elif isinstance(record, GroupRecord):
+                outcome = ingest.upsert_group(coll.id, item.href, item.etag, record)
             else:
                 outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record, item.format)
             if outcome == "added":
                 report.added += 1
             elif outcome == "changed":
                 report.changed += 1
+            elif outcome == "archived":
+                report.archived += 1
         ingest.finish()
 
 

@@ -34,6 +34,18 @@ def vcard(
     return "\r\n".join(lines) + "\r\n"
 
 
+def group_card(uid: str, name: str, members: tuple[str, ...], apple: bool = False) -> str:
+    """A group card listing these card UIDs: vCard 4 KIND:group, or Apple's 3.0 spelling."""
+    if apple:
+        head = ["VERSION:3.0", "X-ADDRESSBOOKSERVER-KIND:group", f"N:{name};;;;"]
+        listed = [f"X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:{m}" for m in members]
+    else:
+        head = ["VERSION:4.0", "KIND:group"]
+        listed = [f"MEMBER:urn:uuid:{m}" for m in members]
+    lines = ["BEGIN:VCARD", *head, f"UID:{uid}", f"FN:{name}", *listed, "END:VCARD"]
+    return "\r\n".join(lines) + "\r\n"
+
+
 def vevent(
     uid: str,
     start: datetime,

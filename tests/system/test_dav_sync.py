@@ -15,7 +15,7 @@ from nudge import service, sync
 from nudge.config import Settings
 from nudge.models import SourceRecord, SyncState
 from nudge.sources.dav import _HOMES
-from tests.builders import vcalendar, vcard, vevent
+from tests.builders import group_card, vcalendar, vcard, vevent
 from tests.sources.fault_proxy import FaultProxy, Request
 from tests.sources.radicale_server import PASSWORD, Radicale, free_port, radicale  # noqa: F401
 from tests.system.test_sync import contact, counts, touches
@@ -271,3 +271,22 @@ def test_a_20000_event_calendar_syncs_fully_against_stock_radicale(account: Acco
     to_calendar = [r for r in account.proxy.requests if r.method == "REPORT" and r.path == account.cal]
     assert sum(b"sync-collection" in r.body for r in to_calendar) == 1
     assert sum(b"calendar-multiget" in r.body for r in to_calendar) == 20_000 // sync.BATCH
+
+
+def test_group_cards_give_and_take_tiers_against_radicale(account: Account, now: datetime) -> None:
+    """Apple's 3.0 group cards, as iCloud and Nextcloud serve them; the group comes before one member."""
+    account.put_contact("ana", vcard("ana", "Ana Ruiz", emails=(ANA,)))
+    account.put_contact("top", group_card("top", "Top 100", ("ana", "ben"), apple=True))
+    book, _ = account.sync(now)
+    assert (book.added, book.skipped) == (1, [])
+    assert contact(account.engine, "ana").tier == "top100"
+    account.put_contact("ben", vcard("ben", "Ben Ott", emails=(BEN,)))
+    account.sync(now)
+    assert contact(account.engine, "ben").tier == "top100"
+    account.put_contact("top", group_card("top", "Top 100", ("ben",), apple=True))
+    account.sync(now)
+    assert (contact(account.engine, "ana").tier, contact(account.engine, "ben").tier) == (None, "top100")
+    account.server.delete(account.user, f"{account.book}top.vcf")
+    book, _ = account.sync(now)
+    assert (book.archived, contact(account.engine, "ben").tier) == (0, None)
+    assert stored_hrefs(account.engine, "book") == [f"{account.book}ana.vcf", f"{account.book}ben.vcf"]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nudge.parse import ParseError, parse_ical, parse_vcard, unfold_quoted_printable
+from nudge.parse import GroupRecord, ParseError, member_key, parse_ical, parse_vcard, unfold_quoted_printable
 
 W_START = datetime(2026, 1, 1, tzinfo=UTC)
 W_END = datetime(2026, 3, 1, tzinfo=UTC)
@@ -54,21 +54,41 @@ def test_an_equals_sign_at_the_end_of_a_plain_line_is_kept() -> None:
 @pytest.mark.parametrize(
     "lines",
     [
-        ("VERSION:4.0", "KIND:group", "FN:Top 100", "MEMBER:urn:uuid:a1"),
+        ("VERSION:4.0", "KIND:group", "FN:Top 100", "MEMBER:urn:uuid:A1", "MEMBER:urn:uuid:b2"),
         (
             "VERSION:3.0",
             "X-ADDRESSBOOKSERVER-KIND:group",
-            "FN:Partners",
+            "FN:Top 100",
+            "N:Top 100;;;;",
+            "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:a1",
+            "item1.X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:B2",
             "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:a1",
         ),
-        ("VERSION:4.0", "KIND:org", "FN:Acme Inc."),
     ],
 )
-def test_group_and_organisation_cards_are_not_people(lines: tuple[str, ...]) -> None:
+def test_group_cards_are_groups_with_their_members(lines: tuple[str, ...]) -> None:
     text = "\r\n".join(["BEGIN:VCARD", *lines, "UID:g1", "END:VCARD"]) + "\r\n"
-    with pytest.raises(ParseError, match="not a person") as e:
-        parse_vcard(text)
-    assert e.value.uid == "g1"
+    assert parse_vcard(text) == GroupRecord(uid="g1", name="Top 100", members=("a1", "b2"))
+
+
+def test_a_group_without_members_or_uid() -> None:
+    empty = "BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:group\r\nFN:Family\r\nUID:g\r\nEND:VCARD\r\n"
+    assert parse_vcard(empty) == GroupRecord(uid="g", name="Family")
+    with pytest.raises(ParseError, match="group card without UID"):
+        parse_vcard(empty.replace("UID:g\r\n", ""))
+
+
+@pytest.mark.parametrize("uid", ["urn:uuid:ABC-1", "abc-1", "ABC-1", " urn:UUID:abc-1 "])
+def test_member_keys_match_however_the_uid_is_spelt(uid: str) -> None:
+    assert member_key(uid) == "abc-1"
+
+
+def test_organisation_and_location_cards_are_not_people() -> None:
+    for kind in ("org", "location"):
+        text = f"BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:{kind}\r\nFN:Acme Inc.\r\nUID:o1\r\nEND:VCARD\r\n"
+        with pytest.raises(ParseError, match="not a person") as e:
+            parse_vcard(text)
+        assert e.value.uid == "o1"
 
 
 def test_kind_individual_is_a_person() -> None:
