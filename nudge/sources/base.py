@@ -23,9 +23,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nudge.errors import SourceError, UserError
 
 Kind = Literal["contacts", "events", "messages"]
 Format = Literal["vcard", "ical", "google_person", "google_event", "email"]
@@ -35,6 +37,49 @@ class SourceOptions(BaseModel):
     """Base of each source type's options: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class PasswordOptions(SourceOptions):
+    """The login secret of a network source: at most one way to get it, never inline if avoidable."""
+
+    username: str = Field("", description="Login name.")
+    password: str = Field(
+        "", description="Inline password: discouraged, refused when the config is readable by others."
+    )
+    password_env: str = Field("", description="Environment variable holding the password.")
+    password_command: str = Field("", description="Shell command that prints the password.")
+    keyring_service: str = Field(
+        "", description="Read the password from the system keyring under this service name."
+    )
+    keyring_username: str = Field("", description="Keyring entry's user name; default: username.")
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The ways to the password that are set."""
+        names = ("password", "password_env", "password_command", "keyring_service")
+        return [n for n in names if getattr(self, n)]
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Self:
+        if len(self.secret_keys) > 1:
+            raise ValueError(f"give only one of {', '.join(self.secret_keys)}")
+        return self
+
+    def resolve_password(self, where: str) -> str | None:
+        """The password, or None when none is configured; SourceError naming the key that failed."""
+        from nudge import secrets
+
+        try:
+            return secrets.resolve(
+                where,
+                inline=self.password,
+                env=self.password_env,
+                command=self.password_command,
+                keyring_service=self.keyring_service,
+                keyring_username=self.keyring_username or self.username,
+            )
+        except UserError as e:
+            raise SourceError(str(e)) from e
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,22 @@ from typing import ClassVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from nudge import __version__, secrets
-from nudge.errors import InvalidSyncToken, SourceError, UserError
+from nudge import __version__
+from nudge.errors import InvalidSyncToken, SourceError
 from nudge.parse import content_hash, short_reason
-from nudge.sources.base import BadItem, Changes, Collection, Format, Item, Kind, Source, SourceOptions
+from nudge.sources.base import (
+    BadItem,
+    Changes,
+    Collection,
+    Format,
+    Item,
+    Kind,
+    PasswordOptions,
+    Source,
+    SourceOptions,
+)
 from nudge.sources.dav_auth import AuthMode, Login
 from nudge.sources.dav_xml import (
     CALDAV,
@@ -223,20 +233,10 @@ def multiget_entries(
 # --- The source ---------------------------------------------------------------------------------
 
 
-class DavOptions(SourceOptions):
+class DavOptions(PasswordOptions):
     url: str = Field(
         description="Server URL (https://dav.example.com/), or the URL of one address book / calendar."
     )
-    username: str = Field("", description="Login name.")
-    password: str = Field(
-        "", description="Inline password: discouraged, refused when the config is readable by others."
-    )
-    password_env: str = Field("", description="Environment variable holding the password.")
-    password_command: str = Field("", description="Shell command that prints the password.")
-    keyring_service: str = Field(
-        "", description="Read the password from the system keyring under this service name."
-    )
-    keyring_username: str = Field("", description="Keyring entry's user name; default: username.")
     cafile: str = Field("", description="Extra CA bundle to trust (certificates are always verified).")
     auth: AuthMode = Field(
         "auto",
@@ -261,14 +261,6 @@ class DavOptions(SourceOptions):
         if urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc:
             raise ValueError("use an http:// or https:// URL")
         return v
-
-    @model_validator(mode="after")
-    def _one_secret(self) -> DavOptions:
-        names = ("password", "password_env", "password_command", "keyring_service")
-        given = [n for n in names if getattr(self, n)]
-        if len(given) > 1:
-            raise ValueError(f"give only one of {', '.join(given)}")
-        return self
 
 
 @dataclass(frozen=True)
@@ -309,17 +301,7 @@ class DavSource(Source):
     def client(self) -> DavClient:
         if self._client is None:
             o = self.opts
-            try:
-                password = secrets.resolve(
-                    f"sources.{self.name}",
-                    inline=o.password,
-                    env=o.password_env,
-                    command=o.password_command,
-                    keyring_service=o.keyring_service,
-                    keyring_username=o.keyring_username or o.username,
-                )
-            except UserError as e:
-                raise SourceError(str(e)) from e
+            password = o.resolve_password(f"sources.{self.name}")
             login = Login(o.url, o.username, password or "", o.auth)
             self._client = DavClient(login, o.cafile, o.timeout, self.requests)
         return self._client

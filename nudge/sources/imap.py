@@ -31,9 +31,8 @@ from imapclient import IMAPClient
 from imapclient import exceptions as imap_exc
 from pydantic import Field, field_validator, model_validator
 
-from nudge import secrets
-from nudge.errors import InvalidSyncToken, SourceError, UserError
-from nudge.sources.base import BadItem, Changes, Collection, Item, Source, SourceOptions
+from nudge.errors import InvalidSyncToken, SourceError
+from nudge.sources.base import BadItem, Changes, Collection, Item, PasswordOptions, Source, SourceOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ _UNSELECTABLE = {b"\\NOSELECT", b"\\NONEXISTENT"}
 Listing = Sequence[tuple[Sequence[bytes], Any, str]]  # imapclient's LIST reply: (flags, delimiter, name)
 
 
-class ImapOptions(SourceOptions):
+class ImapOptions(PasswordOptions):
     host: str = Field(description="IMAP server name, e.g. imap.fastmail.com.")
     port: int = Field(0, ge=0, le=65535, description="Port; 0 picks 993 for tls, 143 for starttls.")
     security: Literal["tls", "starttls"] = Field(
@@ -61,15 +60,6 @@ class ImapOptions(SourceOptions):
     )
     cafile: str = Field("", description="Extra CA bundle to trust (certificates are always verified).")
     username: str = Field(min_length=1, description="Login name, often the email address.")
-    password: str = Field(
-        "", description="Inline password: discouraged, refused when the config is readable by others."
-    )
-    password_env: str = Field("", description="Environment variable holding the password.")
-    password_command: str = Field("", description="Shell command that prints the password.")
-    keyring_service: str = Field(
-        "", description="Read the password from the system keyring under this service name."
-    )
-    keyring_username: str = Field("", description="Keyring entry's user name; default: username.")
     folders: list[str] = Field(
         default_factory=list,
         description="Folders to read; default: INBOX and the Sent folder (the one flagged \\Sent, "
@@ -94,12 +84,8 @@ class ImapOptions(SourceOptions):
         return v
 
     @model_validator(mode="after")
-    def _one_secret(self) -> ImapOptions:
-        names = ("password", "password_env", "password_command", "keyring_service")
-        given = [n for n in names if getattr(self, n)]
-        if len(given) > 1:
-            raise ValueError(f"give only one of {', '.join(given)}")
-        if not given:
+    def _a_secret(self) -> ImapOptions:
+        if not self.secret_keys:
             raise ValueError("give the password by password_env, password_command or keyring_service")
         return self
 
@@ -174,17 +160,7 @@ def connect(options: ImapOptions, where: str = "imap") -> IMAPClient:
 
     `where` names the config section in password errors (`sources.work-mail`).
     """
-    try:
-        password = secrets.resolve(
-            where,
-            inline=options.password,
-            env=options.password_env,
-            command=options.password_command,
-            keyring_service=options.keyring_service,
-            keyring_username=options.keyring_username or options.username,
-        )
-    except UserError as e:
-        raise SourceError(str(e)) from e
+    password = options.resolve_password(where)
     context = tls_context(options)
     with imap_errors(options, "connecting"):
         client = IMAPClient(

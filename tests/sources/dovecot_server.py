@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import grp
-import ipaddress
 import os
 import pwd
 import re
@@ -48,8 +47,8 @@ import pytest
 from imapclient import IMAPClient
 
 from nudge.sources.imap import ImapOptions
+from tests.loopback import HOST, free_port, make_cert
 
-HOST = "127.0.0.1"
 POOL = 500  # users in the passwd-file
 SPECIAL_USE = {"Sent": "\\Sent", "Gesendet": "\\Sent"}
 REQUIRE_ENV = "NUDGE_REQUIRE_DOVECOT"
@@ -73,46 +72,6 @@ def require_dovecot() -> str:
     if os.environ.get(REQUIRE_ENV):
         pytest.fail(f"{reason}; {REQUIRE_ENV} is set, so this is an error, not a skip")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def make_cert(directory: Path) -> tuple[Path, Path]:
-    """(certificate, key): self-signed for 127.0.0.1 and localhost, also its own CA; EC is fast."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nudge test IMAP")])
-    now = dt.datetime.now(dt.UTC)
-    san = [x509.IPAddress(ipaddress.ip_address(HOST)), x509.DNSName("localhost")]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 def _config(root: Path, tls_port: int, starttls_port: int, cert: Path, key: Path, uid: int, gid: int) -> str:
@@ -394,7 +353,8 @@ def start_dovecot(keep_log: Path | None = None) -> Dovecot:
         if os.geteuid() == 0:
             for sub in ("mail", "rawlog"):
                 os.chown(root / sub, uid, gid)
-        cert, key = make_cert(root)
+        tls = make_cert(root, "nudge test IMAP")
+        cert, key = tls.cert, tls.key
         tls_port, starttls_port = free_port(), free_port()
         conf = root / "dovecot.conf"
         conf.write_text(_config(root, tls_port, starttls_port, cert, key, uid, gid))

@@ -24,17 +24,11 @@ from nudge.sources.caldav import CalDavSource
 from nudge.sources.carddav import CardDavSource
 from nudge.sources.dav import DavOptions
 from tests.builders import vcalendar
+from tests.loopback import free_port
 from tests.sources.contract import Backend, CombinedSource
 
 PASSWORD = "secret"
 _users = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, seconds: float = 15) -> None:

@@ -36,6 +36,25 @@ def message(sender: str, to: str, subject: str, mid: str, at: datetime, body: st
     return bytes(msg)
 
 
+def config_file(server: Dovecot, tmp_path: Path, extra: str = "") -> tuple[Path, str, str]:
+    """A config (0600) with a files address book of one top-100 person and a new IMAP user."""
+    user, password = server.add_user()
+    me = f"{user}@example.com"
+    book = tmp_path / "book.vcf"
+    book.write_text(vcard("a", "Ana Ruiz", emails=("ana@example.org",), categories=("top100",)))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "d.db"}"\nmaildir = "{tmp_path / "Maildir"}"\n'
+        f'timezone = "Europe/Berlin"\n[me]\nemails = ["{me}"]\n{extra}'
+        f'[digest]\nworkdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
+        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
+        f'[[sources]]\ntype = "imap"\nname = "mail"\nhost = "{server.host}"\nport = {server.tls_port}\n'
+        f'cafile = "{server.cafile}"\nusername = "{user}"\npassword = "{password}"\n'
+    )
+    cfg.chmod(0o600)
+    return cfg, user, me
+
+
 def setup(
     server: Dovecot, make_settings: Callable[..., Settings], engine: Engine, now: datetime
 ) -> tuple[Settings, str, DigestRun]:
@@ -107,7 +126,7 @@ def test_replies_in_the_inbox_are_applied_once_and_marked_seen(
 def test_a_failing_mailbox_is_reported_and_changes_nothing(
     make_settings: Callable[..., Settings], engine: Engine, now: datetime
 ) -> None:
-    from tests.sources.dovecot_server import free_port
+    from tests.loopback import free_port
 
     settings = make_settings(
         sources=[
@@ -204,20 +223,7 @@ def test_the_daemon_reads_replies_on_its_own_schedule(
 
     from nudge import daemon
 
-    user, password = dovecot.add_user()
-    me = f"{user}@example.com"
-    book = tmp_path / "book.vcf"
-    book.write_text(vcard("a", "Ana Ruiz", emails=("ana@example.org",), categories=("top100",)))
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f'database_url = "sqlite:///{tmp_path / "d.db"}"\nmaildir = "{tmp_path / "Maildir"}"\n'
-        f'timezone = "Europe/Berlin"\n[me]\nemails = ["{me}"]\n[replies]\ninterval = 0.02\n'
-        f'[digest]\nworkdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
-        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
-        f'[[sources]]\ntype = "imap"\nname = "mail"\nhost = "{dovecot.host}"\nport = {dovecot.tls_port}\n'
-        f'cafile = "{dovecot.cafile}"\nusername = "{user}"\npassword = "{password}"\n'
-    )
-    cfg.chmod(0o600)
+    cfg, user, me = config_file(dovecot, tmp_path, "[replies]\ninterval = 0.02\n")
     d = daemon.Daemon(str(cfg))
     now = daemon.utcnow()
     service.sync_all(d.engine, d.settings, now)
@@ -252,20 +258,7 @@ def test_nudge_sync_reads_replies_and_nudge_replies_lists_them(
 
     from nudge.cli import app
 
-    user, password = dovecot.add_user()
-    me = f"{user}@example.com"
-    book = tmp_path / "book.vcf"
-    book.write_text(vcard("a", "Ana Ruiz", emails=("ana@example.org",), categories=("top100",)))
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(
-        f'database_url = "sqlite:///{tmp_path / "d.db"}"\nmaildir = "{tmp_path / "Maildir"}"\n'
-        f'timezone = "Europe/Berlin"\n[me]\nemails = ["{me}"]\n'
-        f'[digest]\nworkdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
-        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
-        f'[[sources]]\ntype = "imap"\nname = "mail"\nhost = "{dovecot.host}"\nport = {dovecot.tls_port}\n'
-        f'cafile = "{dovecot.cafile}"\nusername = "{user}"\npassword = "{password}"\n'
-    )
-    cfg.chmod(0o600)
+    cfg, user, me = config_file(dovecot, tmp_path)
     runner = CliRunner()
     base = ["--config", str(cfg)]
     assert runner.invoke(app, [*base, "sync"]).exit_code == 0
