@@ -8,6 +8,8 @@ service.py promise one digest a day.
 from __future__ import annotations
 
 import mailbox
+import re
+import secrets
 import smtplib
 import ssl
 from datetime import datetime
@@ -18,12 +20,28 @@ from pathlib import Path
 from nudge.config import Smtp
 from nudge.errors import DeliveryError
 
+_DIGEST_ID = re.compile(r"^<?nudge\.digest\.(\d{4}-\d{2}-\d{2})\.([0-9a-f]{16})(?:\.\d+)?@")
 
-def message_id(day: str, sender: str, attempt: int = 0) -> str:
-    """Stable per day (and per forced resend), so retries never look like new mail."""
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def message_id(day: str, sender: str, token: str, attempt: int = 0) -> str:
+    """One per day's digest (and per forced resend of it).
+
+    The random token makes the id unguessable: a reply must quote it to act on
+    the digest, so nobody who merely knows the date and the sender can.
+    """
     domain = sender.rpartition("@")[2] or "localhost"
     suffix = f".{attempt}" if attempt else ""
-    return f"<nudge.digest.{day}{suffix}@{domain}>"
+    return f"<nudge.digest.{day}.{token}{suffix}@{domain}>"
+
+
+def digest_key(msg_id: str) -> tuple[str, str] | None:
+    """(day, token) of one of our digest ids, whichever resend it was; None for any other id."""
+    m = _DIGEST_ID.match(msg_id.strip())
+    return (m[1], m[2]) if m else None
 
 
 def build_message(

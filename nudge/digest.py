@@ -161,10 +161,10 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
     return tuple(lines)
 
 
-def quoted_note(facts: Facts) -> str | None:
+def quoted_note(facts: Facts, tz: tzinfo) -> str | None:
     if not facts.last_note or facts.last_note_at is None:
         return None
-    return f"On {short_date(facts.last_note_at.date())} you noted: “{facts.last_note}”"
+    return f"On {short_date(facts.last_note_at.astimezone(tz).date())} you noted: “{facts.last_note}”"
 
 
 def prompt_for(pick: Pick, facts: Facts, today: date, library: prompts.Library) -> str:
@@ -209,7 +209,7 @@ def _entry(number: int, pick: Pick, facts: Facts, today: date, tz: tzinfo, libra
         tel_href=f"tel:{facts.phone}" if facts.phone else None,
         email=facts.email,
         mailto=f"mailto:{quote(facts.email, safe='@.+-_')}" if facts.email else None,
-        last_note=quoted_note(facts),
+        last_note=quoted_note(facts, tz),
         prompt=prompt_for(pick, facts, today, library),
         slot=p.slot,
         given=facts.given,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from nudge.ingest import Context, Ingest
 from nudge.models import Contact, Moment, Sighting, Touch
@@ -98,8 +98,8 @@ def _existing(session: Session, externals: list[str]) -> tuple[set[tuple[int, st
             select(Touch.contact_id, Touch.external_id).where(col(Touch.external_id).in_(chunk))
         ):
             touched.add((cid, ext or ""))
-        for email, ext in session.exec(
-            select(Sighting.email, Sighting.external_id).where(col(Sighting.external_id).in_(chunk))
+        for email, ext in session.exec(  # a mail sighting's event_uid is its external id, and indexed
+            select(Sighting.email, Sighting.external_id).where(col(Sighting.event_uid).in_(chunk))
         ):
             sighted.add((email, ext))
     return touched, sighted
@@ -140,13 +140,15 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
     """Moments for emails from people in a tier that got no answer; resolve the answered ones.
 
     Any later touch from the user's side (a reply, a call, a meeting) is an
-    answer. Returns how many new moments were noted.
+    answer; a reminder older than the lookback expires. Returns how many new
+    moments were noted.
     """
     since = now - timedelta(days=UNANSWERED_LOOKBACK_DAYS)
+    opened = list(session.exec(select(Moment).where(Moment.kind == "inbound", col(Moment.seen_at).is_(None))))
     tiered = select(Contact.id).where(col(Contact.tier).in_(list(tiers)), col(Contact.archived_at).is_(None))
     last_in = dict(
         session.exec(
-            select(Touch.contact_id, Touch.at)
+            select(Touch.contact_id, func.max(Touch.at))
             .where(
                 Touch.kind == "email",
                 Touch.direction == "in",
@@ -154,39 +156,25 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
                 col(Touch.at) <= now,
                 col(Touch.contact_id).in_(tiered),
             )
-            .order_by(col(Touch.at))
-        ).all()
-    )  # ordered, so the dict keeps each contact's latest
-    answered_after = dict(
-        session.exec(
-            select(Touch.contact_id, Touch.at)
-            .where(
-                col(Touch.direction).in_(("out", "both")),
-                col(Touch.at) >= since,
-                col(Touch.at) <= now,
-                col(Touch.contact_id).in_(list(last_in)),
-            )
-            .order_by(col(Touch.at))
+            .group_by(col(Touch.contact_id))
         ).all()
     )
-    open_moments = {
-        m.contact_id: m
-        for m in session.exec(select(Moment).where(Moment.kind == "inbound", col(Moment.seen_at).is_(None)))
-    }
-    for cid, moment in open_moments.items():
-        reply = answered_after.get(cid)
-        if reply is not None and reply >= moment.at:
-            moment.seen_at = now  # answered before the digest got to it
+    asked = sorted(set(last_in) | {m.contact_id for m in opened})
+    answered = _last_answers(session, asked, now)
+    for moment in opened:
+        reply = answered.get(moment.contact_id)
+        if (reply is not None and reply >= moment.at) or moment.at < since:
+            moment.seen_at = now  # answered before the digest got to it, or too old to matter
             session.add(moment)
-    noted = 0
     told = {
         (cid, at)
         for cid, at in session.exec(
             select(Moment.contact_id, Moment.at).where(Moment.kind == "inbound", col(Moment.at) >= since)
         )
     }
+    noted = 0
     for cid, wrote in last_in.items():
-        reply = answered_after.get(cid)
+        reply = answered.get(cid)
         if (reply is not None and reply >= wrote) or now - wrote < timedelta(days=days):
             continue
         if (cid, wrote) in told:
@@ -194,6 +182,25 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
         session.add(Moment(contact_id=cid, kind="inbound", detail=_detail(wrote, tz), at=wrote))
         noted += 1
     return noted
+
+
+def _last_answers(session: Session, contact_ids: list[int], now: datetime) -> dict[int, datetime]:
+    """Each contact's latest touch from the user's side, up to now."""
+    found: dict[int, datetime] = {}
+    for start in range(0, len(contact_ids), 500):
+        chunk = contact_ids[start : start + 500]
+        found.update(
+            session.exec(
+                select(Touch.contact_id, func.max(Touch.at))
+                .where(
+                    col(Touch.direction).in_(("out", "both")),
+                    col(Touch.at) <= now,
+                    col(Touch.contact_id).in_(chunk),
+                )
+                .group_by(col(Touch.contact_id))
+            ).all()
+        )
+    return found
 
 
 def _detail(wrote: datetime, tz: tzinfo) -> str:

@@ -8,6 +8,7 @@ person writing to a person and what is a machine, a list or a broadcast.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
@@ -88,10 +89,8 @@ def _addresses(msg: Message, *names: str) -> tuple[str, ...]:
 def _subject(msg: Message) -> str:
     raw = _header(msg, "subject")
     if "=?" in raw:
-        try:
+        with suppress(LookupError, UnicodeError, ValueError):  # broken: the raw text still says something
             raw = str(make_header(decode_header(raw)))
-        except (LookupError, UnicodeError, ValueError):
-            pass  # a broken encoded word: the raw text still says something
     return " ".join(raw.split())[:200]
 
 

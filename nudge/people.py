@@ -119,7 +119,10 @@ def parse_duration(text: str, today: date) -> date:
     m = re.fullmatch(r"\s*(\d+)\s*([dwm])\s*", text.lower())
     if m:
         n, unit = int(m.group(1)), m.group(2)
-        return today + timedelta(days=n * {"d": 1, "w": 7, "m": 30}[unit])
+        days = n * {"d": 1, "w": 7, "m": 30}[unit]
+        if days > 3660:
+            raise UserError(f"{text.strip()} is more than ten years; use `nudge tier NAME none` instead")
+        return today + timedelta(days=days)
     try:
         until = date.fromisoformat(text.strip())
     except ValueError:

@@ -17,18 +17,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from nudge import people
+from nudge import delivery, people
 from nudge.config import Settings
 from nudge.db import atomic
 from nudge.errors import SourceError, UserError
 from nudge.identity import normalise_email
+from nudge.ingest_mail import note_unanswered
 from nudge.models import Contact, DigestRun, Note, Reply, Suggestion
+from nudge.parse import content_hash, short_reason
 from nudge.parse_email import message_ids
 from nudge.reply_commands import TOUCH_VERBS, Command, html_to_text, parse_reply
 
@@ -48,29 +51,54 @@ class IncomingReply:
     at: datetime
     body: str
     spoofed: bool = False  # the receiving server says the sender failed authentication
+    unreadable: str = ""  # why the body could not be read, if it could not
+
+
+def _heads(msg: Message) -> tuple[str, tuple[str, ...], str | None]:
+    """(reply id, refs, sender) from raw headers; the id is made up when the client sent none."""
+    refs = message_ids(_raw(msg, "in-reply-to")) + message_ids(_raw(msg, "references"))
+    senders = email.utils.getaddresses([_raw(msg, "from")])
+    sender = normalise_email(senders[0][1]) if senders and senders[0][1] else None
+    mid = next(iter(message_ids(_raw(msg, "message-id"))), "")
+    if not mid:  # stable for the same message, so it is still applied once
+        mid = "sha1:" + content_hash("|".join((_raw(msg, "date"), sender or "", *refs)))
+    return mid, tuple(dict.fromkeys(refs)), sender
+
+
+def _raw(msg: Message, name: str) -> str:
+    return " ".join(str(msg.get(name, "")).split())
 
 
 def read_reply(raw: bytes, now: datetime) -> IncomingReply:
-    """A whole message (headers and body) -> what the commands need."""
-    msg = email.message_from_bytes(raw, policy=policy.default)
-    assert isinstance(msg, EmailMessage)
-    mid = next(iter(message_ids(str(msg.get("message-id", "")))), "")
-    refs = message_ids(str(msg.get("in-reply-to", ""))) + message_ids(str(msg.get("references", "")))
-    senders = email.utils.getaddresses([str(v) for v in msg.get_all("from") or []])
-    sender = normalise_email(senders[0][1]) if senders else None
+    """A whole message (headers and body) -> what the commands need; never raises.
+
+    Headers are read raw (compat32), which accepts anything a stranger can
+    send; only the body goes through the modern parser, and if even that
+    fails, the reply is kept with the reason instead of its commands.
+    """
+    head = email.message_from_bytes(raw)
+    mid, refs, sender = _heads(head)
     try:
-        at = email.utils.parsedate_to_datetime(str(msg.get("date", "")))
+        at = email.utils.parsedate_to_datetime(_raw(head, "date"))
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError):
         at = now
-    auth = " ".join(str(v) for v in msg.get_all("authentication-results") or [])
+    auth = " ".join(str(v) for v in head.get_all("authentication-results") or [])
+    body, unreadable = "", ""
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        body = _body(msg)
+    except Exception as e:  # the email package is lenient, but a message can be anything
+        unreadable = short_reason(e)
     return IncomingReply(
         message_id=mid,
         sender=sender,
-        refs=tuple(dict.fromkeys(refs)),
+        refs=refs,
         at=min(at.astimezone(UTC), now),
-        body=_body(msg),
+        body=body,
         spoofed=bool(_SPOOFED.search(auth)),
+        unreadable=unreadable,
     )
 
 
@@ -90,10 +118,15 @@ def _body(msg: EmailMessage) -> str:
 
 
 def _digest_for(session: Session, refs: Sequence[str]) -> DigestRun | None:
-    wanted = [f"<{r}>" for r in refs]
-    runs = session.exec(select(DigestRun).where(col(DigestRun.message_id).in_(wanted))).all()
-    by_id = {r.message_id: r for r in runs}
-    return next((by_id[w] for w in wanted if w in by_id), None)
+    """The digest a reply answers: its day and token must match (any resend of that day counts)."""
+    for ref in refs:
+        key = delivery.digest_key(ref)
+        if key is None:
+            continue
+        run = session.exec(select(DigestRun).where(DigestRun.date == date.fromisoformat(key[0]))).first()
+        if run is not None and delivery.digest_key(run.message_id) == key:
+            return run
+    return None
 
 
 def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now: datetime) -> Reply | None:
@@ -105,6 +138,8 @@ def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now:
     me = {e for e in (normalise_email(x) for x in settings.me.emails) if e}
     if run is None:
         row.state, row.problems = "ignored", "it answers no digest nudge sent"
+    elif reply.unreadable and reply.sender in me:
+        row.state, row.problems = "ignored", f"could not read the reply: {reply.unreadable}"
     elif reply.sender not in me:
         row.state = "ignored"
         row.problems = f"a reply from {reply.sender or 'an unknown sender'}, not one of your me.emails"
@@ -158,9 +193,12 @@ def _apply(
             continue
         assert contact.id is not None
         try:
-            yield True, _act(session, settings, day, command, contact, at, now)
-        except UserError as e:
+            with session.begin_nested():  # a command that fails leaves nothing half done
+                done = _act(session, settings, day, command, contact, at, now)
+        except (UserError, ValueError, OverflowError) as e:
             yield False, f"{command.line}: {e}"
+        else:
+            yield True, done
 
 
 def _act(
@@ -218,92 +256,104 @@ def digest_ids(session: Session, now: datetime) -> list[str]:
 
 
 def poll_configured(engine: Engine, settings: Settings, now: datetime) -> PollReport | None:
-    """Poll the configured reply source; None when replies are off. Failures are logged, not raised."""
+    """Poll the configured reply source; None when replies are off.
+
+    Never raises: replies are a convenience, and a failure here must not stop
+    a sync or the digest. It is logged and returned in the report.
+    """
     src = settings.reply_source
     if src is None:
         return None
     from nudge.sources.imap import ImapOptions, find_folders, imap_errors, session
 
-    options = ImapOptions.model_validate(src.options)
     try:
+        options = ImapOptions.model_validate(src.options)
         with session(options, f"sources.{src.name}") as client, imap_errors(options, "reading replies"):
             inbox, _ = find_folders(client, options)
             report = poll(engine, settings, now, client, inbox)
     except SourceError as e:
         log.warning("replies to the digest: %s", e)
         return PollReport(error=str(e))
+    except Exception as e:
+        log.exception("replies to the digest: reading them failed unexpectedly")
+        return PollReport(error=f"unexpected {type(e).__name__}: {short_reason(e)}")
+    if report.applied:  # a reply may answer an email nudge was about to remind of
+        with atomic(engine) as s:
+            note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)
     if report.applied or report.ignored:
         log.info("replies to the digest: %d applied, %d ignored", report.applied, report.ignored)
     return report
 
 
+_HEAD = "BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE)]"
+
+
 def poll(engine: Engine, settings: Settings, now: datetime, client: Any, inbox: str = "INBOX") -> PollReport:
     """Look in the INBOX of a logged-in IMAPClient for replies to recent digests and apply them.
 
-    Replies from the user are marked \\Seen once applied; others are left as
-    they are for the user to look at.
+    Replies from the user are marked \\Seen once applied (also on a later poll,
+    should the process have stopped in between); others are left as they are
+    for the user to look at.
     """
     report = PollReport()
     with Session(engine) as s:
-        ids = digest_ids(s, now)
-        known = set(s.exec(select(Reply.message_id)))
-    if not ids:
+        wanted = {k for k in map(delivery.digest_key, digest_ids(s, now)) if k}
+        known = dict(s.exec(select(Reply.message_id, Reply.state)).all())
+    if not wanted:
         return report
     client.select_folder(inbox)
     since = (now - timedelta(days=LOOKBACK_DAYS)).date()
-    uids = client.search(
-        [
-            "SINCE",
-            since,
-            "OR",
-            "HEADER",
-            "In-Reply-To",
-            "nudge.digest.",
-            "HEADER",
-            "References",
-            "nudge.digest.",
-        ]
-    )
+    criteria = ["SINCE", since, "OR", "HEADER", "In-Reply-To", "nudge.digest.", "HEADER", "References"]
+    uids = client.search([*criteria, "nudge.digest."])
     if not uids:
         return report
-    wanted = set(ids)
-    sizes = client.fetch(
-        uids, ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)]"]
-    )
-    todo = []
-    for uid, data in sizes.items():
-        head = data.get(b"BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES)]", b"").decode(
-            "utf-8", errors="replace"
-        )
-        parsed = email.message_from_string(head, policy=policy.default)
-        refs = message_ids(str(parsed.get("in-reply-to", ""))) + message_ids(
-            str(parsed.get("references", ""))
-        )
-        if not wanted.intersection(refs):
+    todo: dict[int, str] = {}  # uid -> reply id
+    to_mark: list[int] = []
+    too_big: list[IncomingReply] = []
+    for uid, data in client.fetch(uids, ["FLAGS", "RFC822.SIZE", _HEAD.replace("BODY", "BODY.PEEK")]).items():
+        head = email.message_from_bytes(data.get(_HEAD.encode(), b""))
+        mid, refs, sender = _heads(head)
+        if not wanted.intersection(k for k in map(delivery.digest_key, refs) if k):
             continue  # another tool's "nudge.digest." or an older digest
         report.seen += 1
-        mid = next(iter(message_ids(str(parsed.get("message-id", "")))), "")
+        seen = b"\\Seen" in (data.get(b"FLAGS") or ())
         if mid in known:
+            if known[mid] == "applied" and not seen:
+                to_mark.append(uid)
             continue
-        if data.get(b"RFC822.SIZE", 0) > MAX_REPLY_BYTES:
-            log.warning("a reply to the digest is larger than %d bytes; not reading it", MAX_REPLY_BYTES)
+        if int(data.get(b"RFC822.SIZE", 0)) > MAX_REPLY_BYTES:
+            reason = f"too large to read ({int(data.get(b'RFC822.SIZE', 0)) // 1024} KB)"
+            too_big.append(IncomingReply(mid, sender, refs, now, "", unreadable=reason))
             continue
-        todo.append(uid)
-    to_mark: list[int] = []
-    for uid, data in client.fetch(todo, ["BODY.PEEK[]"]).items() if todo else ():
-        reply = read_reply(data[b"BODY[]"], now)
+        todo[uid] = mid
+    try:
+        for reply in too_big:
+            _record(engine, settings, reply, now, report)
+        fetched = client.fetch(list(todo), ["BODY.PEEK[]"]) if todo else {}
+        for uid, data in fetched.items():
+            if _record(engine, settings, read_reply(data[b"BODY[]"], now), now, report) == "applied":
+                to_mark.append(uid)
+    finally:
+        if to_mark:
+            client.add_flags(to_mark, [b"\\Seen"])
+    return report
+
+
+def _record(
+    engine: Engine, settings: Settings, reply: IncomingReply, now: datetime, report: PollReport
+) -> str:
+    """Apply one reply in its own transaction; its state, or "" when another poller got there first."""
+    try:
         with atomic(engine) as s:
             row = apply_reply(s, settings, reply, now)
-        if row is None:
-            continue
-        if row.state == "applied":
-            report.applied += 1
-            to_mark.append(uid)
-        else:
-            report.ignored += 1
-    if to_mark:
-        client.add_flags(to_mark, [b"\\Seen"])
-    return report
+            state = row.state if row is not None else ""
+    except IntegrityError:  # the same reply, applied at this moment by another nudge process
+        return ""
+    if state == "applied":
+        report.applied += 1
+    elif state:
+        report.ignored += 1
+    return state
 
 
 # --- telling the user --------------------------------------------------------------------

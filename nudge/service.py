@@ -443,7 +443,11 @@ def send_digest(
         resend = force and run.state in ("sent", "sending")
         result = render_day(engine, settings, now, day, force)
         run.attempts += 1
-        run.message_id = delivery.message_id(day.isoformat(), settings.sender, run.attempts if resend else 0)
+        key = delivery.digest_key(run.message_id)  # one token per day, kept by retries and resends
+        token = key[1] if key else delivery.new_token()
+        run.message_id = delivery.message_id(
+            day.isoformat(), settings.sender, token, run.attempts if resend else 0
+        )
         run.state, run.error, run.updated_at = "planned", None, now
         s.add(run)
         _record_suggestions(s, result)
@@ -505,6 +509,9 @@ def _record_suggestions(session: Session, result: DigestResult) -> None:
     for old in session.exec(select(Suggestion).where(Suggestion.digest_date == result.day)):
         if old.contact_id not in picks and old.acted_at is None:
             session.delete(old)  # a re-plan of the same day (after a failure, or --force)
+        elif old.contact_id not in picks:
+            old.position = None  # kept for the metrics, but its number now belongs to someone else
+            session.add(old)
     existing = set(session.exec(select(Suggestion.contact_id).where(Suggestion.digest_date == result.day)))
     for cid, slot in picks.items():
         entry = entries.get(cid)

@@ -282,3 +282,52 @@ def test_nudge_sync_reads_replies_and_nudge_replies_lists_them(
     assert f"applied to the digest of {run.date}" in listed
     assert "  + logged a call with Ana Ruiz: great chat" in listed
     assert "  ? not understood: “how are you?”" in listed
+
+
+def test_odd_replies_in_the_inbox_never_stop_the_poll(
+    dovecot: Dovecot,  # noqa: F811
+    make_settings: Callable[..., Settings],
+    engine: Engine,
+    now: datetime,
+) -> None:
+    settings, user, run = setup(dovecot, make_settings, engine, now)
+    me = settings.me.emails[0]
+    at = now + timedelta(hours=1)
+    poisoned = (  # a header the standard library's modern parser chokes on, from a stranger
+        f"From: eve@evil.example\r\nTo: {me}\r\nMessage-ID: <@x>\r\nIn-Reply-To: {run.message_id}\r\n"
+        f"Date: {format_datetime(at)}\r\nSubject: hi\r\n\r\ndone 1\r\n"
+    ).encode()
+    huge = message(me, me, "Re: today", "big@x", at, "done 1\n" + "x" * 600_000, In_Reply_To=run.message_id)
+    fine = message(me, me, "Re: today", "ok@x", at, "done 2", In_Reply_To=run.message_id)
+    for raw in (poisoned, huge, fine):
+        dovecot.append(user, "INBOX", raw, date=at)
+    report = replies.poll_configured(engine, settings, at)
+    assert report is not None and report.error == ""
+    assert (report.seen, report.applied, report.ignored) == (3, 1, 2)
+    with Session(engine) as s:
+        rows = {r.message_id: r for r in s.exec(select(Reply))}
+    assert rows["ok@x"].state == "applied"
+    assert rows["big@x"].state == "ignored" and "too large to read" in rows["big@x"].problems
+    assert rows["@x"].state == "ignored" and "eve@evil.example" in rows["@x"].problems
+
+
+def test_a_reply_applied_before_a_crash_is_marked_seen_on_the_next_poll(
+    dovecot: Dovecot,  # noqa: F811
+    make_settings: Callable[..., Settings],
+    engine: Engine,
+    now: datetime,
+) -> None:
+    settings, user, run = setup(dovecot, make_settings, engine, now)
+    me = settings.me.emails[0]
+    at = now + timedelta(hours=1)
+    raw = message(me, me, "Re: today", "crash@x", at, "done 1", In_Reply_To=run.message_id)
+    uid = dovecot.append(user, "INBOX", raw, date=at)
+    with Session(engine) as s:  # the last poll committed this reply, then died before \Seen
+        replies.apply_reply(s, settings, replies.read_reply(raw, at), at)
+        s.commit()
+    assert b"\\Seen" not in dovecot.flags(user, "INBOX")[uid]
+    report = replies.poll_configured(engine, settings, at + timedelta(minutes=5))
+    assert report is not None and (report.seen, report.applied) == (1, 0)
+    assert b"\\Seen" in dovecot.flags(user, "INBOX")[uid]
+    with Session(engine) as s:
+        assert len(s.exec(select(Touch).where(Touch.source == "cli")).all()) == 1

@@ -229,3 +229,33 @@ def test_warmth_added_per_batch_equals_a_full_recount(
         assert last == recount[cid][0]
         assert total == pytest.approx(recount[cid][1], rel=1e-9)
     assert all(total > 0 for _, total in stored.values())
+
+
+def test_an_old_reminder_is_resolved_by_a_call_and_expires_unanswered(
+    stores: tuple[MemoryStore, MemoryStore, Settings], engine: Engine, now: datetime
+) -> None:
+    book, mail, settings = stores
+    book.put("c", "contacts", "cleo", vcard("cleo", "Cleo Diaz", emails=(LEE,), categories=("top100",)))
+    wrote = now - timedelta(days=27)
+    mail.put("INBOX", "messages", "1", email("1@ana", ANA, (ME,), wrote))
+    mail.put("INBOX", "messages", "2", email("2@lee", LEE, (ME,), wrote))
+    sync(engine, settings, now - timedelta(days=20))
+    assert len([m for m in inbound_moments(engine) if m.seen_at is None]) == 2
+    later = now + timedelta(days=10)  # both emails are now older than the 30-day lookback
+    with Session(engine) as s:
+        log_touch(s, settings, find(s, "ana"), later - timedelta(hours=2), "call", "caught up")
+        s.commit()
+    sync(engine, settings, later)
+    assert all(m.seen_at == later for m in inbound_moments(engine))  # answered, and expired
+    plan, _ = service.make_plan(engine, settings, later, later.date())
+    assert all("inbound" not in k.reasons for k in plan.calls)
+
+
+def test_a_meeting_after_the_email_answers_it(
+    stores: tuple[MemoryStore, MemoryStore, Settings], engine: Engine, now: datetime
+) -> None:
+    book, mail, settings = stores
+    mail.put("INBOX", "messages", "1", email("1@ana", ANA, (ME,), now - timedelta(days=6)))
+    book.put("cal", "events", "ev", vevent("ev", now - timedelta(days=5), attendees=(ANA,), summary="Lunch"))
+    sync(engine, settings, now)
+    assert inbound_moments(engine) == []

@@ -8,7 +8,7 @@ same replies in a real IMAP INBOX.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -61,19 +61,24 @@ def numbered(engine: Engine, day: date) -> dict[int, str]:
         return {r.position: s.get(Contact, r.contact_id).name for r in rows if r.position}  # type: ignore[misc, union-attr]
 
 
+WROTE = datetime(2026, 11, 23, 8, 15, tzinfo=UTC)  # the reply's own Date: 09:15 in Berlin
+
+
 def reply_bytes(
     body: str,
     in_reply_to: str,
     sender: str = ME,
-    mid: str = "r1@mail.example.com",
+    mid: str | None = "r1@mail.example.com",
     extra: dict[str, str] | None = None,
+    when: datetime = WROTE,
 ) -> bytes:
     msg = EmailMessage()
     msg["From"] = f"Me <{sender}>"
     msg["To"] = ME
     msg["Subject"] = "Re: Be curious today"
-    msg["Date"] = format_datetime(datetime(2026, 11, 23, 9, 0).astimezone())
-    msg["Message-ID"] = f"<{mid}>"
+    msg["Date"] = format_datetime(when)
+    if mid is not None:
+        msg["Message-ID"] = f"<{mid}>"
     msg["In-Reply-To"] = in_reply_to
     msg["References"] = in_reply_to
     for k, v in (extra or {}).items():
@@ -257,3 +262,104 @@ def test_untold_replies_skip_what_answered_nothing(
         told = replies.untold(s, settings)
         assert [t.applied for t in told] == [(f"logged a call with {numbered(engine, run.date)[1]}",)]
         assert s.exec(select(Reply).where(col(Reply.reported_on).is_(None))).all()
+
+
+def test_a_logged_touch_is_dated_by_the_reply(
+    sent: tuple[Settings, DigestRun], engine: Engine, now: datetime
+) -> None:
+    settings, run = sent
+    apply(engine, settings, reply_bytes("done 1", run.message_id), now + timedelta(hours=6))
+    with Session(engine) as s:
+        [touch] = s.exec(select(Touch).where(Touch.source == "cli")).all()
+    assert touch.at == WROTE  # when the user wrote it, not when nudge read it
+
+
+def test_a_guessed_digest_id_without_its_token_answers_nothing(
+    sent: tuple[Settings, DigestRun], engine: Engine, now: datetime
+) -> None:
+    settings, run = sent
+    guessed = f"<nudge.digest.{run.date}@example.com>"
+    forged = f"<nudge.digest.{run.date}.{'0' * 16}@example.com>"
+    for mid, ref in (("g1@x", guessed), ("g2@x", forged)):
+        row = apply(engine, settings, reply_bytes("snooze 1 2 3 3m", ref, mid=mid), now)
+        assert row is not None and (row.state, row.digest_date) == ("ignored", None)
+    with Session(engine) as s:
+        assert all(c.snoozed_until is None for c in s.exec(select(Contact)))
+
+
+def test_a_reply_to_the_first_copy_still_counts_after_a_forced_resend(
+    sent: tuple[Settings, DigestRun], engine: Engine, now: datetime
+) -> None:
+    settings, run = sent
+    first_id = run.message_id
+    service.send_digest(engine, settings, now + timedelta(minutes=5), force=True)
+    with Session(engine) as s:
+        assert s.exec(select(DigestRun)).one().message_id != first_id
+    row = apply(engine, settings, reply_bytes("done 1", first_id), now + timedelta(minutes=10))
+    assert row is not None and row.state == "applied" and row.digest_date == run.date
+
+
+def test_numbers_follow_a_re_plan_of_the_day(
+    sent: tuple[Settings, DigestRun], engine: Engine, now: datetime
+) -> None:
+    settings, run = sent
+    before = numbered(engine, run.date)
+    with Session(engine) as s:  # number 1 gets in touch by herself: her suggestion counts as acted on
+        first = s.exec(select(Contact).where(Contact.name == before[1])).one()
+        assert first.id is not None
+        s.add(Touch(contact_id=first.id, at=now + timedelta(minutes=1), kind="email", direction="in"))
+        for sug in s.exec(select(Suggestion).where(Suggestion.contact_id == first.id)):
+            sug.acted_at = now + timedelta(minutes=1)
+            s.add(sug)
+        first.last_touch_at = now + timedelta(minutes=1)
+        s.add(first)
+        s.commit()
+    resent = service.send_digest(engine, settings, now + timedelta(minutes=5), force=True)
+    after = numbered(engine, run.date)
+    assert after[1] != before[1], "the re-plan should give number 1 to someone else"
+    assert f"1. {after[1]}" in resent.text
+    row = apply(engine, settings, reply_bytes("done 1", run.message_id), now + timedelta(minutes=10))
+    assert row is not None and row.applied == f"logged a call with {after[1]}"
+
+
+def test_replies_without_a_message_id_are_each_applied_once(
+    sent: tuple[Settings, DigestRun], engine: Engine, now: datetime
+) -> None:
+    settings, run = sent
+    one = reply_bytes("done 1", run.message_id, mid=None)
+    two = reply_bytes("done 2", run.message_id, mid=None, when=WROTE + timedelta(minutes=3))
+    assert apply(engine, settings, one, now) is not None
+    assert apply(engine, settings, two, now) is not None
+    assert apply(engine, settings, one, now) is None
+    with Session(engine) as s:
+        assert len(s.exec(select(Touch).where(Touch.source == "cli")).all()) == 2
+
+
+def test_a_poisoned_reply_is_recorded_not_raised(
+    sent: tuple[Settings, DigestRun], engine: Engine, now: datetime
+) -> None:
+    settings, run = sent
+    raw = (
+        f"From: eve@evil.example\r\nTo: {ME}\r\nMessage-ID: <@x>\r\nIn-Reply-To: {run.message_id}\r\n"
+        'Content-Type: text/plain; charset="no-such-charset"\r\nDate: garbage\r\n\r\ndone 1\r\n'
+    ).encode()
+    row = apply(engine, settings, raw, now)
+    assert row is not None and row.state == "ignored"
+    mine = raw.replace(b"eve@evil.example", ME.encode()).replace(b"<@x>", b"<m@x>")
+    row = apply(engine, settings, mine, now)
+    assert row is not None and row.digest_date == run.date
+    assert (
+        row.applied == f"logged a call with {numbered(engine, run.date)[1]}"
+    )  # an unknown charset: read anyway
+
+
+def test_an_impossible_snooze_is_a_problem_line_not_a_crash(
+    sent: tuple[Settings, DigestRun], engine: Engine, now: datetime
+) -> None:
+    settings, run = sent
+    row = apply(engine, settings, reply_bytes("snooze 1 99999m\ndone 2", run.message_id), now)
+    assert row is not None and row.state == "applied"
+    assert "snooze 1 99999m: 99999m is more than ten years" in row.problems
+    assert row.applied.startswith("logged a call with")
+    with Session(engine) as s:
+        assert all(c.snoozed_until is None for c in s.exec(select(Contact)))

@@ -94,8 +94,14 @@ def test_html_is_escaped_but_text_is_not() -> None:
 
 def test_last_note_is_quoted_with_its_date() -> None:
     noted = digest.Facts(last_note="moving to Berlin", last_note_at=NOW - timedelta(days=3))
-    assert digest.quoted_note(noted) == "On 20 Nov you noted: “moving to Berlin”"
-    assert digest.quoted_note(digest.Facts()) is None
+    assert digest.quoted_note(noted, TZ) == "On 20 Nov you noted: “moving to Berlin”"
+    assert digest.quoted_note(digest.Facts(), TZ) is None
+
+
+def test_a_note_is_dated_by_the_users_day_not_utcs() -> None:
+    late = datetime(2026, 11, 19, 23, 30, tzinfo=UTC)  # 00:30 on 20 Nov in Berlin
+    noted = digest.Facts(last_note="new baby", last_note_at=late)
+    assert digest.quoted_note(noted, ZoneInfo("Europe/Berlin")) == "On 20 Nov you noted: “new baby”"
 
 
 def test_prompts_fit_the_situation_and_rotate() -> None:
