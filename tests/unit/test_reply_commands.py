@@ -93,7 +93,11 @@ def test_html_replies_lose_the_quoted_digest() -> None:
 @given(st.text(max_size=300))
 def test_any_text_gives_commands_or_lines_not_understood(body: str) -> None:
     parsed = parse_reply(body)
+    lines = own_lines(body)
     for c in parsed.commands:
         assert c.targets
         assert all(isinstance(t, int) or t == "partner" for t in c.targets)
-    assert len(parsed.commands) + len(parsed.not_understood) <= len(body.splitlines()) + 1
+        assert c.line in lines and parse_line(c.line) == c
+    for line in parsed.not_understood:
+        assert any(own.startswith(line) and parse_line(own) is None for own in lines)  # cut at 200
+    assert len(parsed.commands) + len(parsed.not_understood) == len(lines)
