@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -172,7 +173,9 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
         if kinds and kinds[0] in ("org", "location"):
             raise ParseError(f"a contact {kinds[0]} card ({prop.upper()}), not a person", uid)
     try:
-        return _contact_from(card, uid)
+        return contact_from(
+            {name: [line.value for line in lines] for name, lines in card.contents.items()}, uid
+        )
     except ParseError:
         raise
     except Exception as e:
@@ -190,35 +193,40 @@ def _group_from(card: Any, uid: str) -> GroupRecord:
     return GroupRecord(uid=uid, name=name, members=tuple(dict.fromkeys(m for m in members if m)))
 
 
-def _contact_from(card: Any, uid: str) -> ContactRecord:
-    name = _text(_values(card, "fn")[0]) if "fn" in card.contents else ""
-    if not name and "n" in card.contents:
-        n = card.n.value
+def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
+    """The record of a person's card from its property values by lower-case name (vobject's values)."""
+
+    def get(name: str) -> list[Any]:
+        return values.get(name, [])
+
+    name = _text(get("fn")[0]) if get("fn") else ""
+    if not name and get("n"):
+        n = get("n")[0]
         name = " ".join(
             p for p in (_text(n.prefix), _text(n.given), _text(n.additional), _text(n.family)) if p
         )
-    emails = tuple(dict.fromkeys(e for v in _values(card, "email") if (e := normalise_email(_text(v)))))
-    phones = tuple(dict.fromkeys(_text(v) for v in _values(card, "tel") if _text(v)))
+    emails = tuple(dict.fromkeys(e for v in get("email") if (e := normalise_email(_text(v)))))
+    phones = tuple(dict.fromkeys(_text(v) for v in get("tel") if _text(v)))
     if not name:
         name = emails[0] if emails else ""
     if not name:
         raise ParseError("no name and no email", uid)
     if not uid:
         raise ParseError("no UID", uid)
-    org_values = _values(card, "org")
+    org_values = get("org")
     org = None
     if org_values:  # ORG is "Company;Department;..."; the company is the first part
         first = org_values[0]
         org = _text(first[0] if isinstance(first, list) and first else first)
-    titles = _values(card, "title")
+    titles = get("title")
     title = _text(titles[0]) if titles else None
-    bdays = _values(card, "bday")
+    bdays = get("bday")
     birthday = parse_birthday(str(bdays[0])) if bdays else None
     categories: list[str] = []
-    for value in _values(card, "categories"):
+    for value in get("categories"):
         items = value if isinstance(value, list) else str(value).split(",")
         categories += [c.strip() for c in items if c.strip()]
-    notes = _values(card, "note")
+    notes = get("note")
     return ContactRecord(
         uid=uid,
         name=name,
@@ -250,7 +258,7 @@ def _addresses(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _occurrence(event: Any, tz: tzinfo) -> Occurrence:
+def _occurrence(event: Mapping[str, Any], tz: tzinfo) -> Occurrence:
     start = as_utc(event["DTSTART"].dt, tz)
     rid = event.get("RECURRENCE-ID")
     rid_utc = as_utc(rid.dt, tz) if rid is not None else start
@@ -307,7 +315,7 @@ def _expand(
         event["DTSTART"].dt  # noqa: B018 - raises on a malformed value
     recurring = any(e.get("RRULE") is not None or e.get("RDATE") is not None for e in events)
     if len(events) == 1 and not recurring and events[0].get("RECURRENCE-ID") is None:
-        return _single(events[0], uid, tz, window_start, window_end)
+        return one_off_record(events[0], uid, tz, window_start, window_end)
     query = recurring_ical_events.of(cal, skip_bad_series=True)
     found: list[Occurrence] = []
     for e in query.after(window_start):
@@ -326,8 +334,14 @@ def _expand(
     return EventRecord(uid=uid, occurrences=occurrences, next_after_window=after, recurring=recurring)
 
 
-def _single(event: Any, uid: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
-    """A one-off event without the recurrence machinery: most events, and 20x faster."""
+def one_off_record(
+    event: Mapping[str, Any], uid: str, tz: tzinfo, window_start: datetime, window_end: datetime
+) -> EventRecord:
+    """A one-off event without the recurrence machinery: most events, and 20x faster.
+
+    `event` maps property names to icalendar's property values (an icalendar Event, or
+    what `parse_fast` reads); ATTENDEE may be one value or a list.
+    """
     occ = _occurrence(event, tz)
     start = event["DTSTART"].dt
     if event.get("DTEND") is not None:
@@ -359,9 +373,15 @@ def parse_object(
 
         return parse_message(data)
     if fmt == "vcard":
-        return parse_vcard(data)
+        from nudge.parse_fast import fast_card  # plain cards without vobject's machinery
+
+        return fast_card(data) or parse_vcard(data)
     if fmt == "ical":
-        return parse_ical(data, tz, window_start, window_end)
+        from nudge.parse_fast import fast_event  # plain one-off events without icalendar's
+
+        return fast_event(data, tz, window_start, window_end) or parse_ical(
+            data, tz, window_start, window_end
+        )
     if fmt == "google_person":
         from nudge.parse_google import parse_person
 
