@@ -16,21 +16,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from nudge.identity import normalise_phone
+from nudge.ingest_events import EventIngest
 from nudge.ingest_tiers import contacts_of, refresh_tiers, tier_of
-from nudge.models import (
-    Contact,
-    GroupMember,
-    Identity,
-    Moment,
-    Planned,
-    Sighting,
-    SourceRecord,
-    Touch,
-)
-from nudge.parse import ContactRecord, EventRecord, GroupRecord
+from nudge.models import Contact, GroupMember, Identity, Moment, Sighting, SourceRecord, Touch
+from nudge.parse import ContactRecord, GroupRecord
 from nudge.parse_email import MailRules
-from nudge.touches import Effect, Rules, event_effects, recheck_at
-from nudge.warmth import touch_sum
+from nudge.touches import Rules
+from nudge.warmth import roll_forward, touch_sum
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +53,8 @@ def job_changed(old_org: str | None, old_title: str | None, org: str | None, tit
     return (old_org or "", old_title or "") != (org or "", title or "")
 
 
-def uid_range(uid: str) -> tuple[str, str]:
-    """Bounds of the external ids `uid|...`, for an index-friendly prefix match."""
-    return f"{uid}|", f"{uid}}}"
-
-
-class Ingest:
-    """One source's view of the store for the length of one transaction."""
+class Ingest(EventIngest):
+    """One source's view of the store for the length of one transaction (events: `EventIngest`)."""
 
     def __init__(self, session: Session, source: str, ctx: Context) -> None:
         self.session = session
@@ -80,7 +67,9 @@ class Ingest:
         self._records: dict[str, SourceRecord] = {}
         self._absent: set[str] = set()  # preloaded hrefs with no record yet
         self.dirty: set[int] = set()  # contacts whose touches changed
+        self.gained: dict[int, list[tuple[datetime, float]]] = {}
         self._fresh: set[str] = set()  # event UIDs with no rows anywhere (see find_fresh)
+        self._rows = {}
         self.new_emails: set[str] = set()
         self.retier: set[int] = set()  # contacts whose tier may have changed
         self.regroup: set[str] = set()  # group members (member keys) whose groups changed
@@ -102,6 +91,7 @@ class Ingest:
             return self._records[href]
         if href in self._absent:
             return None
+        self.flush_rows()
         return self.session.exec(
             select(SourceRecord).where(SourceRecord.source == self.source, SourceRecord.href == href)
         ).first()
@@ -200,193 +190,6 @@ class Ingest:
     def _listed_in(self, group_href: str) -> sa.ColumnElement[bool]:
         return sa.and_(col(GroupMember.source) == self.source, col(GroupMember.group_href) == group_href)
 
-    # --- events ---------------------------------------------------------
-
-    def upsert_event(
-        self, collection: str, href: str, etag: str, raw: str, rec: EventRecord, fmt: str = "ical"
-    ) -> str:
-        sr = self.record(href)
-        outcome = "changed" if sr is not None else "added"
-        if sr is not None and sr.uid and sr.uid != rec.uid:
-            self._clear_event(sr.uid)
-        effects = event_effects(rec, self.ctx.rules, self.ctx.now)
-        if sr is None and rec.uid in self._fresh:
-            self._insert_effects(rec.uid, effects)
-        else:
-            self._apply_effects(rec.uid, effects)
-        if sr is None:
-            sr = SourceRecord(source=self.source, href=href, kind="event")
-            self._records[href] = sr
-            self._absent.discard(href)
-        when = recheck_at(rec, self.ctx.now, self.ctx.rules.planned_days)
-        sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
-        sr.recheck_at = when
-        sr.raw = raw if when is not None else None
-        sr.format = fmt
-        self.session.add(sr)
-        return outcome
-
-    def find_fresh(self, uids: Iterable[str]) -> None:
-        """Note which event UIDs have no touch, planned meeting or sighting anywhere yet.
-
-        A first sync is almost all such events; they can be inserted without the
-        queries that diffing against existing rows needs. A few queries per
-        batch instead of several per event.
-        """
-        todo = sorted(set(uids))
-        fresh = set(todo)
-        for start in range(0, len(todo), 200):
-            chunk = todo[start : start + 200]
-            ranges = [
-                sa.and_(col(Touch.external_id) >= lo, col(Touch.external_id) < hi)
-                for lo, hi in map(uid_range, chunk)
-            ]
-            for external in self.session.exec(select(Touch.external_id).where(sa.or_(*ranges))):
-                fresh.discard((external or "").rpartition("|")[0])
-            planned = select(Planned.event_uid).where(col(Planned.event_uid).in_(chunk))
-            sighted = select(Sighting.event_uid).where(col(Sighting.event_uid).in_(chunk))
-            taken: list[str] = [*self.session.exec(planned), *self.session.exec(sighted)]
-            fresh.difference_update(taken)
-        self._fresh = fresh
-
-    def _insert_effects(self, uid: str, effects: Iterable[Effect]) -> None:
-        """`_apply_effects` for an event nothing in the store knows yet: add, nothing to compare."""
-        self._fresh.discard(uid)  # the next object with this UID takes the careful path
-        # The same keys the careful path dedupes on: one row per person (or
-        # address) and occurrence, even when a contact attends with two addresses.
-        seen: set[tuple[str, object, str]] = set()
-        for e in effects:
-            cid = self.identities.get(("email", e.email))
-            key = (
-                "planned" if e.planned else "touch" if cid is not None else "sighting",
-                cid if cid is not None else e.email,
-                e.external_id,
-            )
-            if key in seen or (e.planned and cid is None):
-                continue
-            seen.add(key)
-            if e.planned:
-                assert cid is not None
-                self.session.add(self._planned(cid, uid, e))
-            elif cid is None:
-                self.session.add(self._sighting(uid, e))
-            else:
-                self.session.add(self._meeting(cid, self.source, e))
-                self.dirty.add(cid)
-
-    def _apply_effects(self, uid: str, effects: Iterable[Effect]) -> None:
-        lo, hi = uid_range(uid)
-        s = self.session
-        existing = {
-            (t.contact_id, t.external_id): t
-            for t in s.exec(
-                select(Touch).where(
-                    Touch.source == self.source,
-                    col(Touch.external_id) >= lo,
-                    col(Touch.external_id) < hi,
-                )
-            )
-        }
-        s.execute(sa.delete(Planned).where(Planned.source == self.source, Planned.event_uid == uid))  # type: ignore[arg-type]
-        s.execute(sa.delete(Sighting).where(Sighting.source == self.source, Sighting.event_uid == uid))  # type: ignore[arg-type]
-        s.flush()
-        planned = {
-            (cid, ext)
-            for cid, ext in s.exec(
-                select(Planned.contact_id, Planned.external_id).where(
-                    col(Planned.external_id) >= lo, col(Planned.external_id) < hi
-                )
-            )
-        }
-        wanted: set[tuple[int, str | None]] = set()
-        for e in effects:
-            cid = self.identities.get(("email", e.email))
-            if e.planned:
-                if cid is not None and (cid, e.external_id) not in planned:
-                    planned.add((cid, e.external_id))
-                    s.add(self._planned(cid, uid, e))
-                continue
-            if cid is None:
-                s.add(self._sighting(uid, e))
-                continue
-            key = (cid, e.external_id)
-            if key in wanted:
-                continue
-            wanted.add(key)
-            touch = existing.get(key)
-            if touch is None:
-                if not self._taken(cid, e.external_id):  # else the same event came from another source first
-                    s.add(self._meeting(cid, self.source, e))
-                    self.dirty.add(cid)
-                continue
-            if (touch.at, touch.weight, touch.direction, touch.summary) != (
-                e.at,
-                e.weight,
-                e.direction,
-                e.summary,
-            ):
-                touch.at, touch.weight, touch.direction, touch.summary = (
-                    e.at,
-                    e.weight,
-                    e.direction,
-                    e.summary,
-                )
-                s.add(touch)
-                self.dirty.add(cid)
-        for old_key, touch in existing.items():
-            if old_key not in wanted:
-                s.delete(touch)
-                self.dirty.add(touch.contact_id)
-        s.flush()
-
-    def _meeting(self, cid: int, source: str, seen: Effect | Sighting) -> Touch:
-        """The touch a past meeting (or, for a sighting, an email) gives a contact."""
-        return Touch(
-            contact_id=cid,
-            kind=seen.kind if isinstance(seen, Sighting) else "meeting",
-            source=source,
-            external_id=seen.external_id,
-            at=seen.at,
-            weight=seen.weight,
-            direction=seen.direction,
-            summary=seen.summary,
-            created_at=self.ctx.now,
-        )
-
-    def _sighting(self, uid: str, e: Effect) -> Sighting:
-        """A past meeting with an address that is no contact's (yet)."""
-        return Sighting(
-            email=e.email,
-            source=self.source,
-            event_uid=uid,
-            external_id=e.external_id,
-            at=e.at,
-            weight=e.weight,
-            direction=e.direction,
-            summary=e.summary,
-        )
-
-    def _planned(self, cid: int, uid: str, e: Effect) -> Planned:
-        return Planned(
-            contact_id=cid,
-            source=self.source,
-            event_uid=uid,
-            external_id=e.external_id,
-            at=e.at,
-            summary=e.summary,
-        )
-
-    def _taken(self, cid: int, external: str) -> bool:
-        return (
-            self.session.exec(
-                select(Touch.id).where(Touch.contact_id == cid, Touch.external_id == external)
-            ).first()
-            is not None
-        )
-
-    def _clear_event(self, uid: str) -> None:
-        self._apply_effects(uid, [])
-
     # --- removals ----------------------------------------------------------
 
     def remove(self, href: str) -> str | None:
@@ -394,6 +197,7 @@ class Ingest:
         sr = self.record(href)
         if sr is None:
             return None
+        self.flush_rows()
         self._records.pop(href, None)
         self._absent.add(href)
         self.session.delete(sr)
@@ -424,45 +228,107 @@ class Ingest:
 
     def adopt_sightings(self) -> None:
         """Meetings with addresses that just became a contact's turn into touches."""
-        for email in sorted(self.new_emails):
-            cid = self.identities[("email", email)]
-            for sighting in self.session.exec(select(Sighting).where(Sighting.email == email)):
-                if not self._taken(cid, sighting.external_id):
-                    self.session.add(self._meeting(cid, sighting.source, sighting))
+        self.flush_rows()
+        emails = sorted(self.new_emails)
+        for start in range(0, len(emails), CHUNK):
+            sightings = list(
+                self.session.exec(
+                    select(Sighting).where(col(Sighting.email).in_(emails[start : start + CHUNK]))
+                )
+            )
+            taken = _touched(self.session, sorted({s.external_id for s in sightings}))
+            for sighting in sightings:
+                cid = self.identities[("email", sighting.email)]
+                if (cid, sighting.external_id) not in taken:  # else the same event came from elsewhere
+                    taken.add((cid, sighting.external_id))
+                    self.session.add(Touch(**self._meeting(cid, sighting.source, sighting)))
                     self.dirty.add(cid)
                 self.session.delete(sighting)
         self.new_emails.clear()
         self.session.flush()
 
     def finish(self) -> None:
+        self.flush_rows()
         if self.regroup:
             self.retier |= contacts_of(self.session, self.source, self.regroup)
         refresh_tiers(self.session, self.source, self.retier, self.ctx.tier_groups, self.ctx.now)
         self.retier.clear()
         self.regroup.clear()
         self.adopt_sightings()
+        gained = {cid: g for cid, g in self.gained.items() if cid not in self.dirty}
+        add_warmth(self.session, gained, self.ctx.now, self.ctx.half_life_days)
         refresh_contacts(self.session, self.dirty, self.ctx.now, self.ctx.half_life_days)
         self.dirty.clear()
+        self.gained.clear()
+
+
+CHUNK = 500  # ids per IN (...) list
+
+
+def _touched(session: Session, externals: list[str]) -> set[tuple[int, str]]:
+    """(contact, external id) of the touches with these external ids."""
+    found: set[tuple[int, str]] = set()
+    for start in range(0, len(externals), CHUNK):
+        chunk = externals[start : start + CHUNK]
+        for cid, ext in session.exec(
+            select(Touch.contact_id, Touch.external_id).where(col(Touch.external_id).in_(chunk))
+        ):
+            found.add((cid, ext or ""))
+    return found
 
 
 def refresh_contacts(session: Session, ids: Iterable[int], now: datetime, half_life_days: float) -> None:
-    """Recompute the denormalised last touch and warmth sum of these contacts."""
+    """Recompute the denormalised last touch and warmth sum of these contacts from all their touches."""
     ids = sorted(set(ids))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
         rows: dict[int, list[tuple[datetime, float]]] = {cid: [] for cid in chunk}
         for cid, at, weight in session.exec(
             select(Touch.contact_id, Touch.at, Touch.weight).where(col(Touch.contact_id).in_(chunk))
         ):
             rows[cid].append((at, weight))
+        updates = []
         for cid, touches in rows.items():
             past = [t for t in touches if t[0] <= now]
-            session.execute(
-                sa.update(Contact)
-                .where(col(Contact.id) == cid)
-                .values(
-                    last_touch_at=max((t[0] for t in past), default=None),
-                    warmth_sum=touch_sum(past, now, half_life_days),
-                    warmth_at=now,
-                )
+            updates.append(
+                {
+                    "id": cid,
+                    "last_touch_at": max((t[0] for t in past), default=None),
+                    "warmth_sum": touch_sum(past, now, half_life_days),
+                    "warmth_at": now,
+                }
             )
+        session.execute(sa.update(Contact), updates)  # bulk UPDATE by primary key
+
+
+def add_warmth(
+    session: Session, gained: dict[int, list[tuple[datetime, float]]], now: datetime, half_life_days: float
+) -> None:
+    """Fold new touches into each contact's stored last touch and warmth sum (no recount).
+
+    Right for contacts that only gained touches since their warmth was stored: the
+    stored sum is rolled forward to `now` and the new touches are added to it.
+    """
+    rows = []
+    ids = sorted(gained)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for cid, last, total, at in session.exec(
+            select(Contact.id, Contact.last_touch_at, Contact.warmth_sum, Contact.warmth_at).where(
+                col(Contact.id).in_(chunk)
+            )
+        ):
+            assert cid is not None
+            new = gained[cid]
+            base = roll_forward(total, at, now, half_life_days) if at is not None else 0.0
+            newest = max(t for t, _ in new)
+            rows.append(
+                {
+                    "id": cid,
+                    "last_touch_at": newest if last is None or newest > last else last,
+                    "warmth_sum": base + touch_sum(new, now, half_life_days),
+                    "warmth_at": now,
+                }
+            )
+    if rows:
+        session.execute(sa.update(Contact), rows)  # bulk UPDATE by primary key

@@ -14,10 +14,9 @@ from datetime import datetime, timedelta, tzinfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nudge.ingest import Context, Ingest
+from nudge.ingest import Ingest, add_warmth
 from nudge.models import Contact, Moment, Sighting, Touch
 from nudge.parse_email import MailTouch, MessageRecord, message_touches
-from nudge.warmth import roll_forward, touch_sum
 
 UNANSWERED_LOOKBACK_DAYS = 30  # an older unanswered email is history, not a reason to call
 
@@ -58,35 +57,9 @@ def apply_messages(ingest: Ingest, records: Sequence[MessageRecord]) -> int:
         session.execute(sa.insert(Touch), touches_out)
     if sightings_out:
         session.execute(sa.insert(Sighting), sightings_out)
-    _add_warmth(session, {c: g for c, g in gained.items() if c not in ingest.dirty}, ctx)
+    fresh = {c: g for c, g in gained.items() if c not in ingest.dirty}
+    add_warmth(session, fresh, ctx.now, ctx.half_life_days)
     return added
-
-
-def _add_warmth(session: Session, gained: dict[int, list[tuple[datetime, float]]], ctx: Context) -> None:
-    """Fold new touches into each contact's stored last touch and warmth sum."""
-    rows = []
-    ids = sorted(gained)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for cid, last, total, at in session.exec(
-            select(Contact.id, Contact.last_touch_at, Contact.warmth_sum, Contact.warmth_at).where(
-                col(Contact.id).in_(chunk)
-            )
-        ):
-            assert cid is not None
-            new = gained[cid]
-            base = roll_forward(total, at, ctx.now, ctx.half_life_days) if at is not None else 0.0
-            newest = max(t for t, _ in new)
-            rows.append(
-                {
-                    "id": cid,
-                    "last_touch_at": newest if last is None or newest > last else last,
-                    "warmth_sum": base + touch_sum(new, ctx.now, ctx.half_life_days),
-                    "warmth_at": ctx.now,
-                }
-            )
-    if rows:
-        session.execute(sa.update(Contact), rows)  # bulk UPDATE by primary key
 
 
 def _existing(session: Session, externals: list[str]) -> tuple[set[tuple[int, str]], set[tuple[str, str]]]:

@@ -1,0 +1,276 @@
+"""Events into touches, planned meetings and sightings: the event half of `ingest.Ingest`.
+
+Two ways in. An event no row anywhere knows yet (most of a first sync; see
+`find_fresh`) only adds rows: they are collected as plain dicts and inserted with
+one executemany per table when the batch finishes or anything needs to read them,
+and its contacts' warmth is rolled forward and added to instead of recounted. Any
+other event is compared with its rows and updated in place, so what the user
+attached to a synced meeting stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, select
+
+from nudge.models import Planned, Sighting, SourceRecord, Touch
+from nudge.parse import EventRecord
+from nudge.touches import Effect, event_effects, recheck_at
+
+if TYPE_CHECKING:
+    from nudge.ingest import Context
+
+
+def uid_range(uid: str) -> tuple[str, str]:
+    """Bounds of the external ids `uid|...`, for an index-friendly prefix match."""
+    return f"{uid}|", f"{uid}}}"
+
+
+class EventIngest:
+    """Mixed into `ingest.Ingest`, which owns the state declared here."""
+
+    session: Session
+    source: str
+    ctx: Context
+    identities: dict[tuple[str, str], int]
+    dirty: set[int]  # contacts whose touches changed: recounted
+    gained: dict[int, list[tuple[datetime, float]]]  # contacts that only gained touches: added to
+    _records: dict[str, SourceRecord]
+    _absent: set[str]
+    _fresh: set[str]  # event UIDs with no rows anywhere (see find_fresh)
+    _rows: dict[type[SQLModel], list[dict[str, Any]]]  # fresh rows not inserted yet
+
+    def record(self, href: str) -> SourceRecord | None:
+        raise NotImplementedError
+
+    def upsert_event(
+        self, collection: str, href: str, etag: str, raw: str, rec: EventRecord, fmt: str = "ical"
+    ) -> str:
+        sr = self.record(href)
+        outcome = "changed" if sr is not None else "added"
+        if sr is not None and sr.uid and sr.uid != rec.uid:
+            self._clear_event(sr.uid)
+        effects = event_effects(rec, self.ctx.rules, self.ctx.now)
+        when = recheck_at(rec, self.ctx.now, self.ctx.rules.planned_days)
+        if sr is None and rec.uid in self._fresh:
+            self._insert_effects(rec.uid, effects)
+            self._absent.discard(href)  # a later lookup reads the inserted row
+            self._add_row(
+                SourceRecord,
+                {
+                    **_RECORD_DEFAULTS,
+                    "source": self.source,
+                    "collection": collection,
+                    "href": href,
+                    "uid": rec.uid,
+                    "etag": etag,
+                    "raw": raw if when is not None else None,
+                    "format": fmt,
+                    "recheck_at": when,
+                },
+            )
+            return outcome
+        self._apply_effects(rec.uid, effects)
+        if sr is None:
+            sr = SourceRecord(source=self.source, href=href, kind="event")
+            self._records[href] = sr
+            self._absent.discard(href)
+        sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
+        sr.recheck_at = when
+        sr.raw = raw if when is not None else None
+        sr.format = fmt
+        self.session.add(sr)
+        return outcome
+
+    def find_fresh(self, uids: Iterable[str]) -> None:
+        """Note which event UIDs have no touch, planned meeting or sighting anywhere yet.
+
+        A first sync is almost all such events; they can be inserted without the
+        queries that diffing against existing rows needs. A few queries per
+        batch instead of several per event.
+        """
+        self.flush_rows()
+        todo = sorted(set(uids))
+        fresh = set(todo)
+        for start in range(0, len(todo), 200):
+            chunk = todo[start : start + 200]
+            ranges = [
+                sa.and_(col(Touch.external_id) >= lo, col(Touch.external_id) < hi)
+                for lo, hi in map(uid_range, chunk)
+            ]
+            for external in self.session.exec(select(Touch.external_id).where(sa.or_(*ranges))):
+                fresh.discard((external or "").rpartition("|")[0])
+            planned = select(Planned.event_uid).where(col(Planned.event_uid).in_(chunk))
+            sighted = select(Sighting.event_uid).where(col(Sighting.event_uid).in_(chunk))
+            taken: list[str] = [*self.session.exec(planned), *self.session.exec(sighted)]
+            fresh.difference_update(taken)
+        self._fresh = fresh
+
+    def flush_rows(self) -> None:
+        """Insert the collected fresh rows (ORM objects first: rows may refer to them)."""
+        if not any(self._rows.values()):
+            return
+        self.session.flush()
+        for model, rows in self._rows.items():
+            if rows:
+                self.session.execute(sa.insert(model), rows)
+        self._rows = {}
+
+    def _add_row(self, model: type[SQLModel], row: dict[str, Any]) -> None:
+        self._rows.setdefault(model, []).append(row)
+
+    def _insert_effects(self, uid: str, effects: Iterable[Effect]) -> None:
+        """`_apply_effects` for an event nothing in the store knows yet: add, nothing to compare."""
+        self._fresh.discard(uid)  # the next object with this UID takes the careful path
+        # The same keys the careful path dedupes on: one row per person (or
+        # address) and occurrence, even when a contact attends with two addresses.
+        seen: set[tuple[str, object, str]] = set()
+        for e in effects:
+            cid = self.identities.get(("email", e.email))
+            key = (
+                "planned" if e.planned else "touch" if cid is not None else "sighting",
+                cid if cid is not None else e.email,
+                e.external_id,
+            )
+            if key in seen or (e.planned and cid is None):
+                continue
+            seen.add(key)
+            if e.planned:
+                assert cid is not None
+                self._add_row(Planned, self._planned(cid, uid, e))
+            elif cid is None:
+                self._add_row(Sighting, self._sighting(uid, e))
+            else:
+                self._add_row(Touch, self._meeting(cid, self.source, e))
+                self.gained.setdefault(cid, []).append((e.at, e.weight))
+
+    def _apply_effects(self, uid: str, effects: Iterable[Effect]) -> None:
+        self.flush_rows()
+        lo, hi = uid_range(uid)
+        s = self.session
+        existing = {
+            (t.contact_id, t.external_id): t
+            for t in s.exec(
+                select(Touch).where(
+                    Touch.source == self.source,
+                    col(Touch.external_id) >= lo,
+                    col(Touch.external_id) < hi,
+                )
+            )
+        }
+        s.execute(sa.delete(Planned).where(Planned.source == self.source, Planned.event_uid == uid))  # type: ignore[arg-type]
+        s.execute(sa.delete(Sighting).where(Sighting.source == self.source, Sighting.event_uid == uid))  # type: ignore[arg-type]
+        s.flush()
+        planned = {
+            (cid, ext)
+            for cid, ext in s.exec(
+                select(Planned.contact_id, Planned.external_id).where(
+                    col(Planned.external_id) >= lo, col(Planned.external_id) < hi
+                )
+            )
+        }
+        wanted: set[tuple[int, str | None]] = set()
+        for e in effects:
+            cid = self.identities.get(("email", e.email))
+            if e.planned:
+                if cid is not None and (cid, e.external_id) not in planned:
+                    planned.add((cid, e.external_id))
+                    s.add(Planned(**self._planned(cid, uid, e)))
+                continue
+            if cid is None:
+                s.add(Sighting(**self._sighting(uid, e)))
+                continue
+            key = (cid, e.external_id)
+            if key in wanted:
+                continue
+            wanted.add(key)
+            touch = existing.get(key)
+            if touch is None:
+                if not self._taken(cid, e.external_id):  # else the same event came from another source first
+                    s.add(Touch(**self._meeting(cid, self.source, e)))
+                    self.dirty.add(cid)
+                continue
+            if (touch.at, touch.weight, touch.direction, touch.summary) != (
+                e.at,
+                e.weight,
+                e.direction,
+                e.summary,
+            ):
+                touch.at, touch.weight, touch.direction, touch.summary = (
+                    e.at,
+                    e.weight,
+                    e.direction,
+                    e.summary,
+                )
+                s.add(touch)
+                self.dirty.add(cid)
+        for old_key, touch in existing.items():
+            if old_key not in wanted:
+                s.delete(touch)
+                self.dirty.add(touch.contact_id)
+        s.flush()
+
+    def _meeting(self, cid: int, source: str, seen: Effect | Sighting) -> dict[str, Any]:
+        """The touch a past meeting (or, for a sighting, an email) gives a contact."""
+        return {
+            "contact_id": cid,
+            "kind": seen.kind if isinstance(seen, Sighting) else "meeting",
+            "source": source,
+            "external_id": seen.external_id,
+            "at": seen.at,
+            "weight": seen.weight,
+            "direction": seen.direction,
+            "summary": seen.summary,
+            "created_at": self.ctx.now,
+        }
+
+    def _sighting(self, uid: str, e: Effect) -> dict[str, Any]:
+        """A past meeting with an address that is no contact's (yet)."""
+        return {
+            "email": e.email,
+            "source": self.source,
+            "event_uid": uid,
+            "external_id": e.external_id,
+            "at": e.at,
+            "weight": e.weight,
+            "direction": e.direction,
+            "summary": e.summary,
+            "kind": "meeting",
+        }
+
+    def _planned(self, cid: int, uid: str, e: Effect) -> dict[str, Any]:
+        return {
+            "contact_id": cid,
+            "source": self.source,
+            "event_uid": uid,
+            "external_id": e.external_id,
+            "at": e.at,
+            "summary": e.summary,
+        }
+
+    def _taken(self, cid: int, external: str) -> bool:
+        self.flush_rows()
+        return (
+            self.session.exec(
+                select(Touch.id).where(Touch.contact_id == cid, Touch.external_id == external)
+            ).first()
+            is not None
+        )
+
+    def _clear_event(self, uid: str) -> None:
+        self._apply_effects(uid, [])
+
+
+# Every SourceRecord column a fresh event's row leaves at its default: executemany wants one shape.
+_RECORD_DEFAULTS: dict[str, Any] = {
+    "kind": "event",
+    "contact_id": None,
+    "org": None,
+    "title": None,
+    "tier": None,
+    "raw_hash": "",
+}
