@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -73,6 +74,8 @@ class Ingest(EventIngest):
         self.new_emails: set[str] = set()
         self.retier: set[int] = set()  # contacts whose tier may have changed
         self.regroup: set[str] = set()  # group members (member keys) whose groups changed
+        self._people: list[_NewPerson] = []  # contacts to insert with the batch
+        self._claimed: dict[tuple[str, str], _NewPerson] = {}  # their identities
 
     def preload(self, hrefs: list[str]) -> None:
         """Fetch the records for a batch in a few queries instead of one each."""
@@ -99,9 +102,16 @@ class Ingest(EventIngest):
     # --- contacts -------------------------------------------------------
 
     def upsert_contact(self, collection: str, href: str, etag: str, rec: ContactRecord) -> str:
-        """Create or update the contact behind `href`; returns 'added' or 'changed'."""
+        """Create or update the contact behind `href`; returns 'added' or 'changed'.
+
+        A card seen for the first time whose person is new (or new in this batch)
+        is collected and inserted with the batch (`_insert_people`); anything
+        else goes through the ORM.
+        """
         ctx, now = self.ctx, self.ctx.now
         sr = self.record(href)
+        if sr is not None:
+            self.flush_rows()  # the people collected so far are real rows from here on
         if sr is not None and sr.kind != "contact":  # was a group card: forget it as such
             self.remove(href)
             sr = None
@@ -124,7 +134,15 @@ class Ingest(EventIngest):
                 if key in self.identities:
                     contact = self.session.get(Contact, self.identities[key])
                     break
+                if key in self._claimed and sr is None:
+                    self._claimed[key].add(href, collection, etag, rec, keys, self)
+                    return "added"
         outcome = "changed" if sr is not None else "added"
+        if contact is None and sr is None:
+            person = _NewPerson(name=rec.name)
+            self._people.append(person)
+            person.add(href, collection, etag, rec, keys, self)
+            return outcome
         if contact is None:
             contact = Contact(name=rec.name, created_at=now, warmth_at=now)
             self.session.add(contact)
@@ -141,7 +159,9 @@ class Ingest(EventIngest):
         self.retier.add(contact.id)
         for key in keys:
             owner = self.identities.get(key)
-            if owner is None:
+            if owner is None and key in self._claimed:
+                log.debug("%s: %s already belongs to a new contact", href, key[0])
+            elif owner is None:
                 self.session.add(Identity(contact_id=contact.id, kind=key[0], value=key[1]))
                 self.identities[key] = contact.id
                 if key[0] == "email":
@@ -157,6 +177,31 @@ class Ingest(EventIngest):
         sr.tier = tier_of(rec.categories, ctx.tier_groups)
         self.session.add(sr)
         return outcome
+
+    def flush_rows(self) -> None:
+        self._insert_people()
+        super().flush_rows()
+
+    def _insert_people(self) -> None:
+        """The collected new contacts in one INSERT ... RETURNING; then their identities and records."""
+        if not self._people:
+            return
+        self.session.flush()
+        now = self.ctx.now
+        rows = [{**_CONTACT_DEFAULTS, **p.fields, "created_at": now, "warmth_at": now} for p in self._people]
+        inserted = sa.insert(Contact).returning(col(Contact.id), sort_by_parameter_order=True)
+        ids = self.session.execute(inserted, rows).scalars().all()
+        for person, cid in zip(self._people, ids, strict=True):
+            self.retier.add(cid)
+            for kind, value in person.keys:
+                self.identities[(kind, value)] = cid
+                self._add_row(Identity, {"contact_id": cid, "kind": kind, "value": value})
+                if kind == "email":
+                    self.new_emails.add(value)
+            for row in person.records:
+                self._add_row(SourceRecord, {**row, "contact_id": cid})
+        self._people.clear()
+        self._claimed.clear()
 
     def upsert_group(self, collection: str, href: str, etag: str, rec: GroupRecord) -> str:
         """Remember a group card and whom it lists; their tiers are worked out in `finish`.
@@ -263,6 +308,74 @@ class Ingest(EventIngest):
 
 
 CHUNK = 500  # ids per IN (...) list
+
+# Every Contact column a new contact's row leaves at its default: executemany wants one shape.
+_CONTACT_DEFAULTS: dict[str, Any] = {
+    "tier": None,
+    "tier_source": None,
+    "tier_since": None,
+    "cadence_days": None,
+    "snoozed_until": None,
+    "archived_at": None,
+    "last_touch_at": None,
+    "warmth_sum": 0.0,
+}
+
+
+@dataclass
+class _NewPerson:
+    """A contact not in the store yet, from one or more cards of this batch (see `_insert_people`)."""
+
+    name: str
+    org: str | None = None
+    title: str | None = None
+    birthday: str | None = None
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "org": self.org, "title": self.title, "birthday": self.birthday}
+
+    def add(
+        self,
+        href: str,
+        collection: str,
+        etag: str,
+        rec: ContactRecord,
+        keys: list[tuple[str, str]],
+        into: Ingest,
+    ) -> None:
+        """One more card of this person: as `upsert_contact` updates a contact and claims its identities."""
+        self.name = rec.name
+        self.org = rec.org or self.org
+        self.title = rec.title or self.title
+        self.birthday = rec.birthday or self.birthday
+        for key in keys:
+            owner = into.identities.get(key) or into._claimed.get(key)
+            if owner is None:
+                into._claimed[key] = self
+                self.keys.append(key)
+            elif owner is not self:
+                log.debug("%s: %s already belongs to another contact", href, key[0])
+        into._absent.discard(href)
+        self.records.append(
+            {
+                "source": into.source,
+                "collection": collection,
+                "href": href,
+                "kind": "contact",
+                "uid": rec.uid,
+                "etag": etag,
+                "org": rec.org,
+                "title": rec.title,
+                "tier": tier_of(rec.categories, into.ctx.tier_groups),
+                "raw_hash": "",
+                "raw": None,
+                "format": "",
+                "recheck_at": None,
+            }
+        )
 
 
 def _touched(session: Session, externals: list[str]) -> set[tuple[int, str]]:

@@ -103,13 +103,17 @@ def sync_all(
             if cfg.enabled:
                 built.append(load_source(cfg))
         sources = built
+    current: set[tuple[str, str]] = set()  # events applied after the last change to people
     for source in sources:
         step = functools.partial(progress, source.name) if progress else None
         report = sync_source(engine, source, ctx, step)
         log.info("%s", report.line())
         reports.append(report)
-    contacts_changed = any(r.added or r.changed for r in reports)
-    refresh_events(engine, ctx, everything=contacts_changed)
+        if report.people_changed:
+            current.clear()
+        current.update((source.name, href) for href in report.events_seen)
+    people_changed = any(r.people_changed for r in reports)
+    refresh_events(engine, ctx, everything=people_changed, skip=current)
     with atomic(engine) as s:
         mark_acted(s)
         note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -70,6 +70,8 @@ class Report:
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    people_changed: bool = False  # a contact or group card added or changed
+    events_seen: set[str] = field(default_factory=set)  # hrefs of the events applied, all after the people
 
     @property
     def ok(self) -> bool:
@@ -259,12 +261,15 @@ def _apply_batch(
         ingest.preload([i.href for i in items])
         ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
         for item, record in parsed:
-            if isinstance(record, ContactRecord):
-                outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
-            elif isinstance(record, GroupRecord):
-                outcome = ingest.upsert_group(coll.id, item.href, item.etag, record)
+            if isinstance(record, ContactRecord | GroupRecord):
+                if isinstance(record, ContactRecord):
+                    outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
+                else:
+                    outcome = ingest.upsert_group(coll.id, item.href, item.etag, record)
+                report.people_changed |= outcome in ("added", "changed", "group")
             else:
                 outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record, item.format)
+                report.events_seen.add(item.href)
             if outcome == "added":
                 report.added += 1
             elif outcome == "changed":
@@ -288,11 +293,14 @@ def _apply_removals(engine: Engine, source: str, hrefs: list[str], ctx: Context,
         ingest.finish()
 
 
-def refresh_events(engine: Engine, ctx: Context, everything: bool = False) -> int:
+def refresh_events(
+    engine: Engine, ctx: Context, everything: bool = False, skip: Set[tuple[str, str]] = frozenset()
+) -> int:
     """Look again at stored events that are due (or all with a future, if `everything`).
 
     Upcoming meetings become touches once they are past, and recurring series
-    grow new occurrences, without any change at the source.
+    grow new occurrences, without any change at the source. `skip` holds
+    (source, href) of events just applied with the contacts as they are now.
     """
     with Session(engine) as s:
         query = select(SourceRecord.source, SourceRecord.href).where(col(SourceRecord.raw).is_not(None))
@@ -300,7 +308,8 @@ def refresh_events(engine: Engine, ctx: Context, everything: bool = False) -> in
             query = query.where(col(SourceRecord.recheck_at) <= ctx.now)
         due: dict[str, list[str]] = {}
         for source, href in s.exec(query):
-            due.setdefault(source, []).append(href)
+            if (source, href) not in skip:
+                due.setdefault(source, []).append(href)
     count = 0
     for source, hrefs in due.items():
         with atomic(engine) as s:
