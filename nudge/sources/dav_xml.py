@@ -41,6 +41,8 @@ PROPFIND_COLLECTIONS = _propfind(
 )
 #: A collection's members with their etags: the listing without sync-collection.
 PROPFIND_ETAGS = _propfind("d:resourcetype", "d:getetag")
+#: A collection's current sync token (RFC 6578 section 4), taken before a first full listing.
+PROPFIND_SYNC_TOKEN = _propfind("d:sync-token")
 
 
 def sync_collection(token: str | None) -> bytes:

@@ -268,8 +268,9 @@ def test_a_20000_event_calendar_syncs_fully_against_stock_radicale(account: Acco
     assert cal.added == 20_000 and not cal.skipped
     with Session(account.engine) as s:
         assert len(s.exec(select(SourceRecord.id).where(SourceRecord.source == "cal")).all()) == 20_000
-    to_calendar = [r for r in account.proxy.requests if r.method == "REPORT" and r.path == account.cal]
-    assert sum(b"sync-collection" in r.body for r in to_calendar) == 1
+    to_calendar = [r for r in account.proxy.requests if r.path == account.cal]
+    assert sum(b"sync-token" in r.body for r in to_calendar if r.method == "PROPFIND") == 1
+    assert sum(b"sync-collection" in r.body for r in to_calendar) == 0  # a first sync lists by PROPFIND
     assert sum(b"calendar-multiget" in r.body for r in to_calendar) == 20_000 // sync.BATCH
 
 
@@ -290,3 +291,29 @@ def test_group_cards_give_and_take_tiers_against_radicale(account: Account, now:
     book, _ = account.sync(now)
     assert (book.archived, contact(account.engine, "ben").tier) == (0, None)
     assert stored_hrefs(account.engine, "book") == [f"{account.book}ana.vcf", f"{account.book}ben.vcf"]
+
+
+def test_a_first_sync_takes_the_token_before_the_listing_and_loses_nothing_in_between(
+    account: Account, now: datetime
+) -> None:
+    """A card written after the token was taken is in the listing and comes again next time."""
+    account.put_contact("ana", vcard("ana", "Ana Ruiz", emails=(ANA,)))
+    written: list[bytes] = []
+
+    def write_after_the_token(req: Request, status: int, body: bytes) -> bytes:
+        if req.method == "PROPFIND" and b"sync-token" in req.body and not written:
+            written.append(req.path.encode())
+            account.put_contact("ben", vcard("ben", "Ben Ott", emails=(BEN,)))
+        return body
+
+    account.proxy.rewrite = write_after_the_token
+    book, _ = account.sync(now)
+    assert book.added == 2 and written
+    methods = [(r.method, b"sync-token" in r.body) for r in account.proxy.requests if r.path == account.book]
+    assert methods[:2] == [("PROPFIND", True), ("PROPFIND", False)]  # the token, then the listing
+    assert ("REPORT", True) not in methods
+    account.proxy.rewrite = None
+    account.proxy.requests.clear()
+    book, _ = account.sync(now)
+    assert (book.added, book.changed) == (0, 0)  # ben is reported again, with the etag already stored
+    assert account.proxy.count("REPORT", b"multiget") == 0
