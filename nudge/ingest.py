@@ -20,7 +20,7 @@ from nudge.identity import normalise_phone
 from nudge.ingest_events import EventIngest
 from nudge.ingest_tiers import contacts_of, refresh_tiers, tier_of
 from nudge.models import Contact, GroupMember, Identity, Moment, Sighting, SourceRecord, Touch
-from nudge.parse import ContactRecord, GroupRecord
+from nudge.parse import ContactRecord, EventRecord, GroupRecord
 from nudge.parse_email import MailRules
 from nudge.touches import Rules
 from nudge.warmth import roll_forward, touch_sum
@@ -55,16 +55,19 @@ def job_changed(old_org: str | None, old_title: str | None, org: str | None, tit
 
 
 class Ingest(EventIngest):
-    """One source's view of the store for the length of one transaction (events: `EventIngest`)."""
+    """One source's view of the store for the length of one transaction (events: `EventIngest`).
 
-    def __init__(self, session: Session, source: str, ctx: Context) -> None:
+    `keys` are the identities the batch can touch (its cards' addresses and phones, its
+    attendees); None reads them all.
+    """
+
+    def __init__(
+        self, session: Session, source: str, ctx: Context, keys: Iterable[tuple[str, str]] | None = None
+    ) -> None:
         self.session = session
         self.source = source
         self.ctx = ctx
-        self.identities: dict[tuple[str, str], int] = {
-            (kind, value): cid
-            for kind, value, cid in session.exec(select(Identity.kind, Identity.value, Identity.contact_id))
-        }
+        self.identities = load_identities(session, keys)
         self._records: dict[str, SourceRecord] = {}
         self._absent: set[str] = set()  # preloaded hrefs with no record yet
         self.dirty: set[int] = set()  # contacts whose touches changed
@@ -308,6 +311,56 @@ class Ingest(EventIngest):
 
 
 CHUNK = 500  # ids per IN (...) list
+_C: sa.Table = Contact.__table__  # type: ignore[attr-defined]
+# One executemany of {"cid", "last_touch_at", "warmth_sum", "warmth_at"} rows.
+_UPDATE_WARMTH = (
+    sa.update(_C)
+    .where(_C.c.id == sa.bindparam("cid"))
+    .values(
+        last_touch_at=sa.bindparam("last_touch_at"),
+        warmth_sum=sa.bindparam("warmth_sum"),
+        warmth_at=sa.bindparam("warmth_at"),
+    )
+)
+
+
+def identity_keys(
+    records: Iterable[ContactRecord | GroupRecord | EventRecord], ctx: Context
+) -> set[tuple[str, str]]:
+    """Every identity these records can match: their cards' addresses and phones, their attendees."""
+    keys: set[tuple[str, str]] = set()
+    for rec in records:
+        if isinstance(rec, ContactRecord):
+            keys.update(("email", e) for e in rec.emails)
+            keys.update(("phone", p) for t in rec.phones if (p := normalise_phone(t, ctx.region)))
+        elif isinstance(rec, EventRecord):
+            for occ in rec.occurrences:
+                keys.update(("email", a.email) for a in occ.attendees if a.email)
+                if occ.organizer:
+                    keys.add(("email", occ.organizer))
+    return keys
+
+
+def load_identities(session: Session, keys: Iterable[tuple[str, str]] | None) -> dict[tuple[str, str], int]:
+    """(kind, value) -> contact: every identity, or (cheaper on a large store) just these."""
+    t: sa.Table = Identity.__table__  # type: ignore[attr-defined]
+    if keys is None:
+        return {
+            (k, v): c
+            for k, v, c in session.connection().execute(sa.select(t.c.kind, t.c.value, t.c.contact_id))
+        }
+    found: dict[tuple[str, str], int] = {}
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in set(keys):
+        by_kind.setdefault(kind, []).append(value)
+    for kind, values in by_kind.items():
+        for start in range(0, len(values), CHUNK):
+            query = sa.select(t.c.value, t.c.contact_id).where(
+                t.c.kind == kind, t.c.value.in_(values[start : start + CHUNK])
+            )
+            found.update(((kind, v), c) for v, c in session.connection().execute(query))
+    return found
+
 
 # Every Contact column a new contact's row leaves at its default: executemany wants one shape.
 _CONTACT_DEFAULTS: dict[str, Any] = {
@@ -405,13 +458,13 @@ def refresh_contacts(session: Session, ids: Iterable[int], now: datetime, half_l
             past = [t for t in touches if t[0] <= now]
             updates.append(
                 {
-                    "id": cid,
+                    "cid": cid,
                     "last_touch_at": max((t[0] for t in past), default=None),
                     "warmth_sum": touch_sum(past, now, half_life_days),
                     "warmth_at": now,
                 }
             )
-        session.execute(sa.update(Contact), updates)  # bulk UPDATE by primary key
+        session.connection().execute(_UPDATE_WARMTH, updates)
 
 
 def add_warmth(
@@ -437,11 +490,11 @@ def add_warmth(
             newest = max(t for t, _ in new)
             rows.append(
                 {
-                    "id": cid,
+                    "cid": cid,
                     "last_touch_at": newest if last is None or newest > last else last,
                     "warmth_sum": base + touch_sum(new, now, half_life_days),
                     "warmth_at": now,
                 }
             )
     if rows:
-        session.execute(sa.update(Contact), rows)  # bulk UPDATE by primary key
+        session.connection().execute(_UPDATE_WARMTH, rows)

@@ -96,18 +96,19 @@ class EventIngest:
         self.flush_rows()
         todo = sorted(set(uids))
         fresh = set(todo)
-        for start in range(0, len(todo), 200):
-            chunk = todo[start : start + 200]
-            ranges = [
-                sa.and_(col(Touch.external_id) >= lo, col(Touch.external_id) < hi)
-                for lo, hi in map(uid_range, chunk)
-            ]
-            for external in self.session.exec(select(Touch.external_id).where(sa.or_(*ranges))):
+        db = self.session.connection()
+        for start in range(0, len(todo), _FRESH_CHUNK):
+            chunk = todo[start : start + _FRESH_CHUNK]
+            padded = chunk + chunk[-1:] * (_FRESH_CHUNK - len(chunk))  # one statement shape, compiled once
+            bounds = {
+                f"{b}{i}": v
+                for i, uid in enumerate(padded)
+                for b, v in zip("lh", uid_range(uid), strict=True)
+            }
+            for (external,) in db.execute(_TOUCHED, bounds):
                 fresh.discard((external or "").rpartition("|")[0])
-            planned = select(Planned.event_uid).where(col(Planned.event_uid).in_(chunk))
-            sighted = select(Sighting.event_uid).where(col(Sighting.event_uid).in_(chunk))
-            taken: list[str] = [*self.session.exec(planned), *self.session.exec(sighted)]
-            fresh.difference_update(taken)
+            for (uid,) in db.execute(_KNOWN, {"uids": chunk}):
+                fresh.discard(uid)
         self._fresh = fresh
 
     def flush_rows(self) -> None:
@@ -117,7 +118,7 @@ class EventIngest:
         self.session.flush()
         for model, rows in self._rows.items():
             if rows:
-                self.session.execute(sa.insert(model), rows)
+                self.session.connection().execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
         self._rows = {}
 
     def _add_row(self, model: type[SQLModel], row: dict[str, Any]) -> None:
@@ -264,6 +265,24 @@ class EventIngest:
     def _clear_event(self, uid: str) -> None:
         self._apply_effects(uid, [])
 
+
+_FRESH_CHUNK = 200
+_T: sa.Table = Touch.__table__  # type: ignore[attr-defined]
+_P: sa.Table = Planned.__table__  # type: ignore[attr-defined]
+_S: sa.Table = Sighting.__table__  # type: ignore[attr-defined]
+# Touches whose external id starts with one of the chunk's UIDs (each a range on the index).
+_TOUCHED = sa.select(_T.c.external_id).where(
+    sa.or_(
+        *(
+            sa.and_(_T.c.external_id >= sa.bindparam(f"l{i}"), _T.c.external_id < sa.bindparam(f"h{i}"))
+            for i in range(_FRESH_CHUNK)
+        )
+    )
+)
+_KNOWN = sa.union_all(
+    sa.select(_P.c.event_uid).where(_P.c.event_uid.in_(sa.bindparam("uids", expanding=True))),
+    sa.select(_S.c.event_uid).where(_S.c.event_uid.in_(sa.bindparam("uids", expanding=True))),
+)
 
 # Every SourceRecord column a fresh event's row leaves at its default: executemany wants one shape.
 _RECORD_DEFAULTS: dict[str, Any] = {

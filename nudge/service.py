@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -40,7 +41,7 @@ from nudge.models import (
 from nudge.parse_email import MailRules
 from nudge.sources import load_source
 from nudge.sources.base import Source
-from nudge.sync import Report, refresh_events, sync_source
+from nudge.sync import Report, plan_source, refresh_events, sync_source
 from nudge.touches import Rules
 from nudge.warmth import roll_forward, score
 
@@ -104,14 +105,21 @@ def sync_all(
                 built.append(load_source(cfg))
         sources = built
     current: set[tuple[str, str]] = set()  # events applied after the last change to people
-    for source in sources:
-        step = functools.partial(progress, source.name) if progress else None
-        report = sync_source(engine, source, ctx, step)
-        log.info("%s", report.line())
-        reports.append(report)
-        if report.people_changed:
-            current.clear()
-        current.update((source.name, href) for href in report.events_seen)
+    # Each source is planned (listed, diffed: network only) one after the other in the
+    # background, so the server is already listing the next source while this one is written.
+    planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudge-plan")
+    try:
+        plans = [planner.submit(plan_source, engine, source) for source in sources]
+        for source, planned in zip(sources, plans, strict=True):
+            step = functools.partial(progress, source.name) if progress else None
+            report = sync_source(engine, source, ctx, step, planned)
+            log.info("%s", report.line())
+            reports.append(report)
+            if report.people_changed:
+                current.clear()
+            current.update((source.name, href) for href in report.events_seen)
+    finally:
+        planner.shutdown(wait=False, cancel_futures=True)
     people_changed = any(r.people_changed for r in reports)
     refresh_events(engine, ctx, everything=people_changed, skip=current)
     with atomic(engine) as s:

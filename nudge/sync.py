@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from nudge.db import atomic
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.ingest import Context, Ingest
+from nudge.ingest import Context, Ingest, identity_keys
 from nudge.ingest_mail import apply_messages
 from nudge.models import SourceRecord, SyncState
 from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
@@ -118,30 +118,84 @@ def record_error(engine: Engine, source: str, collection: str, message: str, now
         s.add(state)
 
 
+@dataclass
+class CollectionPlan:
+    """What one collection's sync will do, decided before anything is written."""
+
+    coll: Collection
+    token: str | None = None  # to store once everything below is applied
+    fetch: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    error: SourceError | None = None
+
+
+@dataclass
+class SourcePlan:
+    collections: list[CollectionPlan]
+    gone: list[str]  # collections synced before that the source no longer has
+
+
+def plan_source(engine: Engine, source: Source) -> SourcePlan:
+    """The network half of a sync, which writes nothing: the collections and what changed in each.
+
+    `service.sync_all` plans the next source while it applies this one, so the
+    server works on the next listing while nudge writes the last one. Raises
+    SourceError when the source cannot be read at all.
+    """
+    collections = sorted(source.collections(), key=lambda c: c.kind != "contacts")
+    with Session(engine) as s:
+        known = set(
+            s.exec(select(SourceRecord.collection).where(SourceRecord.source == source.name).distinct())
+        )
+    if not collections and known:
+        raise SourceError("no collections found; keeping what was synced before")
+    plans = []
+    for coll in collections:
+        try:
+            plans.append(_plan_collection(engine, source, coll))
+        except SourceError as e:
+            plans.append(CollectionPlan(coll, error=e))
+    return SourcePlan(plans, sorted(known - {c.id for c in collections}))
+
+
+def _plan_collection(engine: Engine, source: Source, coll: Collection) -> CollectionPlan:
+    with Session(engine) as s:
+        token = _state(s, source.name, coll.id).token
+        stored = _stored(s, source.name, coll.id)
+    try:
+        changes = source.changes(coll, token)
+    except InvalidSyncToken as e:
+        log.info("%s: %s; doing a full listing", source.name, e)
+        changes = source.changes(coll, None)
+    if changes.complete:
+        plan = diff(changes.changed, stored)
+    else:
+        plan = incremental_diff(changes.changed, changes.deleted, stored)
+    return CollectionPlan(coll, changes.token, plan.fetch, plan.remove)
+
+
 def sync_source(
     engine: Engine,
     source: Source,
     ctx: Context,
     progress: Callable[[int, int], None] | None = None,
+    planned: Future[SourcePlan] | None = None,
 ) -> Report:
-    """Sync every collection of `source`; failures are recorded, never raised."""
+    """Sync every collection of `source`, as `planned` ahead if given; failures are recorded, not raised."""
     report = Report(source.name)
     started = time.monotonic()
     try:
-        collections = sorted(source.collections(), key=lambda c: c.kind != "contacts")
-        with Session(engine) as s:
-            known = set(
-                s.exec(select(SourceRecord.collection).where(SourceRecord.source == source.name).distinct())
-            )
-        if not collections and known:
-            raise SourceError("no collections found; keeping what was synced before")
-        for coll in collections:
+        whole = planned.result() if planned is not None else plan_source(engine, source)
+        for plan in whole.collections:
+            coll = plan.coll
             try:
-                _sync_collection(engine, source, coll, ctx, report, progress)
+                if plan.error is not None:
+                    raise plan.error
+                _sync_collection(engine, source, plan, ctx, report, progress)
             except SourceError as e:
                 report.errors.append(f"{coll.name or coll.id}: {e}")
                 record_error(engine, source.name, coll.id, str(e), ctx.now)
-        for gone in sorted(known - {c.id for c in collections}):
+        for gone in whole.gone:
             log.info("%s: collection %s is gone", source.name, gone)
             with Session(engine) as s:
                 hrefs = list(_stored(s, source.name, gone))
@@ -170,23 +224,12 @@ def sync_source(
 def _sync_collection(
     engine: Engine,
     source: Source,
-    coll: Collection,
+    plan: CollectionPlan,
     ctx: Context,
     report: Report,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    with Session(engine) as s:
-        token = _state(s, source.name, coll.id).token
-        stored = _stored(s, source.name, coll.id)
-    try:
-        changes = source.changes(coll, token)
-    except InvalidSyncToken as e:
-        log.info("%s: %s; doing a full listing", source.name, e)
-        changes = source.changes(coll, None)
-    if changes.complete:
-        plan = diff(changes.changed, stored)
-    else:
-        plan = incremental_diff(changes.changed, changes.deleted, stored)
+    coll = plan.coll
     batches = [plan.fetch[i : i + BATCH] for i in range(0, len(plan.fetch), BATCH)]
     done = 0
     with closing(_prefetched(source, coll, batches)) as fetched:
@@ -198,7 +241,7 @@ def _sync_collection(
     _apply_removals(engine, source.name, plan.remove, ctx, report)
     with atomic(engine) as s:
         state = _state(s, source.name, coll.id)
-        state.token = changes.token
+        state.token = plan.token
         state.last_success_at, state.last_error = ctx.now, None
         s.add(state)
 
@@ -256,7 +299,7 @@ def _apply_batch(
         else:
             parsed.append((item, record))
     with atomic(engine) as s:
-        ingest = Ingest(s, source, ctx)
+        ingest = Ingest(s, source, ctx, None if messages else identity_keys((r for _, r in parsed), ctx))
         report.added += apply_messages(ingest, messages) if messages else 0
         ingest.preload([i.href for i in items])
         ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
