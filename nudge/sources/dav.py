@@ -223,11 +223,10 @@ def etag_listing(client: DavClient, url: str) -> dict[str, str]:
     entries, _ = client.propfind(url, PROPFIND_ETAGS, "1", "listing")
     listing = {}
     for entry in entries:
-        if same_resource(entry.href, url) or clark(DAV, "collection") in entry.children(DAV, "resourcetype"):
-            continue
-        if entry.status not in (None, 200):
-            continue
-        listing[canonical_path(entry.href)] = entry.text(DAV, "getetag") or ""
+        href = canonical_path(entry.href)
+        if same_resource(href, url) or href.endswith("/") or entry.status not in (None, 200):
+            continue  # the collection itself, a sub-collection, or gone
+        listing[href] = entry.text(DAV, "getetag") or ""
     return listing
 
 

@@ -39,8 +39,9 @@ PROPFIND_HOMES = _propfind("card:addressbook-home-set", "cal:calendar-home-set")
 PROPFIND_COLLECTIONS = _propfind(
     "d:resourcetype", "d:displayname", "d:supported-report-set", "cal:supported-calendar-component-set"
 )
-#: A collection's members with their etags: the listing without sync-collection.
-PROPFIND_ETAGS = _propfind("d:resourcetype", "d:getetag")
+#: A collection's members with their etags (a sub-collection's href ends in "/"). Radicale
+#: answers this in half the time of a token-less sync-collection REPORT.
+PROPFIND_ETAGS = _propfind("d:getetag")
 #: A collection's current sync token (RFC 6578 section 4), taken before a first full listing.
 PROPFIND_SYNC_TOKEN = _propfind("d:sync-token")
 
