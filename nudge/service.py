@@ -104,7 +104,7 @@ def sync_all(
             if cfg.enabled:
                 built.append(load_source(cfg))
         sources = built
-    current: set[tuple[str, str]] = set()  # events applied after the last change to people
+    current: set[tuple[str, str]] = set()  # events applied after the last change anywhere
     # Each source is planned (listed, diffed: network only) one after the other in the
     # background, so the server is already listing the next source while this one is written.
     planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudge-plan")
@@ -115,13 +115,13 @@ def sync_all(
             report = sync_source(engine, source, ctx, step, planned)
             log.info("%s", report.line())
             reports.append(report)
-            if report.people_changed:
-                current.clear()
+            if report.added or report.changed or report.archived or report.removed:
+                current.clear()  # what was applied before may read this source's changes differently
             current.update((source.name, href) for href in report.events_seen)
     finally:
         planner.shutdown(wait=False, cancel_futures=True)
-    people_changed = any(r.people_changed for r in reports)
-    refresh_events(engine, ctx, everything=people_changed, skip=current)
+    changed = any(r.added or r.changed for r in reports)
+    refresh_events(engine, ctx, everything=changed, skip=current)
     with atomic(engine) as s:
         mark_acted(s)
         note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)

@@ -74,8 +74,7 @@ class Report:
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    people_changed: bool = False  # a contact or group card added or changed
-    events_seen: set[str] = field(default_factory=set)  # hrefs of the events applied, all after the people
+    events_seen: set[str] = field(default_factory=set)  # hrefs of the events applied (after its contacts)
 
     @property
     def ok(self) -> bool:
@@ -310,12 +309,10 @@ def _apply_batch(
         ingest.preload([i.href for i in items])
         ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
         for item, record in parsed:
-            if isinstance(record, ContactRecord | GroupRecord):
-                if isinstance(record, ContactRecord):
-                    outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
-                else:
-                    outcome = ingest.upsert_group(coll.id, item.href, item.etag, record)
-                report.people_changed |= outcome in ("added", "changed", "group")
+            if isinstance(record, ContactRecord):
+                outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
+            elif isinstance(record, GroupRecord):
+                outcome = ingest.upsert_group(coll.id, item.href, item.etag, record)
             else:
                 outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record, item.format)
                 report.events_seen.add(item.href)
