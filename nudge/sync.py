@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from nudge.db import atomic
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.ingest import Context, Ingest, identity_keys
+from nudge.ingest import Context, Ingest, identity_keys, load_identities
 from nudge.ingest_mail import apply_messages
 from nudge.models import SourceRecord, SyncState
 from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
@@ -97,11 +97,19 @@ def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | GroupRecord | E
     return parse_object(fmt, data, ctx.tz, start, end)
 
 
-def _stored(session: Session, source: str, collection: str) -> dict[str, str]:
-    """href -> etag of what was synced from the collection (Core: a no-op sync reads every row)."""
+def _stored(
+    session: Session, source: str, collection: str, hrefs: Iterable[str] | None = None
+) -> dict[str, str]:
+    """href -> etag of what was synced from the collection (or of just these hrefs)."""
     t: sa.Table = SourceRecord.__table__  # type: ignore[attr-defined]
     query = sa.select(t.c.href, t.c.etag).where(t.c.source == source, t.c.collection == collection)
-    return {href: etag for href, etag in session.connection().execute(query)}
+    if hrefs is None:
+        return {href: etag for href, etag in session.connection().execute(query)}
+    wanted, found = sorted(set(hrefs)), {}
+    for start in range(0, len(wanted), 500):
+        chunk = query.where(t.c.href.in_(wanted[start : start + 500]))
+        found.update({href: etag for href, etag in session.connection().execute(chunk)})
+    return found
 
 
 def _state(session: Session, source: str, collection: str) -> SyncState:
@@ -161,16 +169,19 @@ def plan_source(engine: Engine, source: Source) -> SourcePlan:
 def _plan_collection(engine: Engine, source: Source, coll: Collection) -> CollectionPlan:
     with Session(engine) as s:
         token = _state(s, source.name, coll.id).token
-        stored = _stored(s, source.name, coll.id)
     try:
         changes = source.changes(coll, token)
     except InvalidSyncToken as e:
         log.info("%s: %s; doing a full listing", source.name, e)
         changes = source.changes(coll, None)
-    if changes.complete:
-        plan = diff(changes.changed, stored)
-    else:
-        plan = incremental_diff(changes.changed, changes.deleted, stored)
+    with Session(engine) as s:  # only this source's own sync, later, writes what is read here
+        if changes.complete:
+            plan = diff(changes.changed, _stored(s, source.name, coll.id))
+        else:
+            touched = [*changes.changed, *changes.deleted]  # an increment needs only these
+            plan = incremental_diff(
+                changes.changed, changes.deleted, _stored(s, source.name, coll.id, touched)
+            )
     return CollectionPlan(coll, changes.token, plan.fetch, plan.remove)
 
 
@@ -359,21 +370,25 @@ def refresh_events(
     count = 0
     for source, hrefs in due.items():
         with atomic(engine) as s:
-            ingest = Ingest(s, source, ctx)
+            ingest = Ingest(s, source, ctx, keys=())  # the identities come once the events are read
             ingest.preload(hrefs)
+            events: list[tuple[SourceRecord, EventRecord]] = []
             for href in hrefs:
                 sr = ingest.record(href)
                 if sr is None or sr.raw is None:
                     continue
-                fmt = sr.format or "ical"
                 try:
-                    record = _parse(fmt, sr.raw, ctx)
+                    record = _parse(sr.format or "ical", sr.raw, ctx)
                 except ParseError as e:  # it parsed before; be safe anyway
                     log.warning("%s: %s no longer parses: %s", source, href, e.reason)
                     sr.recheck_at, sr.raw = None, None
                     continue
                 if isinstance(record, EventRecord):
-                    ingest.upsert_event(sr.collection, href, sr.etag, sr.raw, record, fmt)
+                    events.append((sr, record))
                 count += 1
+            ingest.identities.update(load_identities(s, identity_keys((r for _, r in events), ctx)))
+            for sr, record in events:
+                assert sr.raw is not None
+                ingest.upsert_event(sr.collection, sr.href, sr.etag, sr.raw, record, sr.format or "ical")
             ingest.finish()
     return count
