@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httplib2
 import pytest
-from google.oauth2.credentials import Credentials
 from googleapiclient.http import HttpMockSequence
 
 from nudge import google_auth
@@ -33,6 +32,7 @@ from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.gmail import HEADERS, GmailOptions, GmailSource, header_block
 from nudge.sources.google import GoogleContactsSource, GoogleOptions
 from tests.builders import ME
+from tests.sources.test_google import store_token as google_token
 
 DATA = Path(__file__).parent.parent / "data" / "google"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -254,17 +254,8 @@ class FakeGmail:
 
 
 def store_token(account: str = "default", scopes: Iterable[str] = ALL_SCOPES, expired: bool = False) -> Path:
-    expiry = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=-1 if expired else 1)
-    creds = Credentials(
-        token="ya29.valid",
-        refresh_token="1//refresh-secret",
-        token_uri=TOKEN_URI,
-        client_id="id.apps.googleusercontent.com",
-        client_secret="client-secret",
-        scopes=list(scopes),
-        expiry=expiry,
-    )
-    return google_auth.save_credentials(account, creds)
+    """A stored grant that includes the Gmail scope unless told otherwise."""
+    return google_token(account, expired, scopes)
 
 
 @pytest.fixture

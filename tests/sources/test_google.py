@@ -301,7 +301,9 @@ class _Refused(Exception):
 # --- fixtures -------------------------------------------------------------------------------
 
 
-def store_token(account: str = "default", expired: bool = False) -> Path:
+def store_token(
+    account: str = "default", expired: bool = False, scopes: Iterable[str] = google_auth.SCOPES
+) -> Path:
     expiry = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=-1 if expired else 1)
     creds = Credentials(
         token="ya29.valid",
@@ -309,7 +311,7 @@ def store_token(account: str = "default", expired: bool = False) -> Path:
         token_uri=TOKEN_URI,
         client_id="id.apps.googleusercontent.com",
         client_secret="client-secret",
-        scopes=list(google_auth.SCOPES),
+        scopes=list(scopes),
         expiry=expiry,
     )
     return google_auth.save_credentials(account, creds)
