@@ -154,7 +154,7 @@ def init(
 @handled
 def sync() -> None:
     """Sync every source now and print one line per source; then read replies to the digest."""
-    from nudge import replies, service
+    from nudge import service
 
     cfg = settings()
     engine = store(cfg)
@@ -180,7 +180,7 @@ def sync() -> None:
             typer.echo(f"  skipped {sk.href} (UID {sk.uid or '?'}): {sk.reason}")
         if len(r.skipped) > 20:
             typer.echo(f"  ... and {len(r.skipped) - 20} more (see the log)")
-    polled = replies.poll_configured(engine, cfg, now())
+    polled = service.poll_replies(engine, cfg, now())
     if polled is not None:
         if polled.error:
             typer.echo(f"replies to the digest: FAILED: {polled.error}")

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from nudge import delivery, digest, metrics, planner, prompts, replies, reply_commands, secrets
+from nudge import delivery, digest, metrics, planner, prompts, secrets
 from nudge.config import WEEKDAYS, Settings, config_dir, parse_hhmm
 from nudge.db import atomic, open_db
 from nudge.errors import DeliveryError, UserError
@@ -34,6 +34,7 @@ from nudge.models import (
     Note,
     Planned,
     Referral,
+    Reply,
     Suggestion,
     SyncState,
     Touch,
@@ -44,6 +45,9 @@ from nudge.sources.base import Source
 from nudge.sync import Report, plan_source, refresh_events, sync_source
 from nudge.touches import Rules
 from nudge.warmth import roll_forward, score
+
+if TYPE_CHECKING:
+    from nudge.replies import PollReport
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +130,17 @@ def sync_all(
         mark_acted(s)
         note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)
     if configured and read_replies:
-        replies.poll_configured(engine, settings, now)
+        poll_replies(engine, settings, now)
     return reports
+
+
+def poll_replies(engine: Engine, settings: Settings, now: datetime) -> PollReport | None:
+    """Apply replies to the digest, if an imap source reads them (else None); never raises."""
+    if settings.reply_source is None:
+        return None
+    from nudge import replies  # only for those who use it: the daemon at rest stays small
+
+    return replies.poll_configured(engine, settings, now)
 
 
 def mark_acted(session: Session) -> None:
@@ -382,11 +395,27 @@ def build_view(
             metrics=(last_week(s, settings, plan.day) or None) if plan.day.weekday() == 0 else None,
             sign=settings.me.name,
             library=prompts.load(config_dir() / "prompts.toml"),
-            replies=tuple(
-                digest.ReplyNote(t.id, t.received, t.applied, t.problems) for t in replies.untold(s, settings)
-            ),
-            reply_help=reply_commands.HELP if settings.reply_source is not None else "",
+            replies=_reply_notes(s, settings),
+            reply_help=_reply_help(settings),
         )
+
+
+def _reply_notes(session: Session, settings: Settings) -> tuple[digest.ReplyNote, ...]:
+    if session.exec(select(Reply.id).where(col(Reply.reported_on).is_(None))).first() is None:
+        return ()  # the usual morning: nothing to tell, nothing more to import
+    from nudge import replies
+
+    return tuple(
+        digest.ReplyNote(t.id, t.received, t.applied, t.problems) for t in replies.untold(session, settings)
+    )
+
+
+def _reply_help(settings: Settings) -> str:
+    if settings.reply_source is None:
+        return ""
+    from nudge.reply_commands import HELP
+
+    return HELP
 
 
 def templates_dir(settings: Settings) -> Path:
@@ -552,7 +581,10 @@ def _mark_sent(session: Session, run: DigestRun, when: datetime, told: Sequence[
     """The day is delivered: its job changes, unanswered emails and replies have been told."""
     run.state, run.sent_at, run.updated_at = "sent", when, when
     session.add(run)
-    replies.mark_told(session, told, run.date)
+    if told:
+        from nudge import replies
+
+        replies.mark_told(session, told, run.date)
     shown = select(Suggestion.contact_id).where(Suggestion.digest_date == run.date)
     session.execute(
         sa.update(Moment)

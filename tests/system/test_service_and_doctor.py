@@ -211,3 +211,26 @@ def test_stopping_while_a_job_finishes_does_not_deadlock(tmp_path: Path) -> None
     release.set()
     stopper.join(5)
     assert not stopper.is_alive()  # ... and then stops, no deadlock
+
+
+def test_the_daemon_rests_between_jobs_with_no_idle_connections(tmp_path: Path) -> None:
+    book = tmp_path / "book.vcf"
+    book.write_text(vcard("a", "Ana Ruiz", emails=("ana@example.org",), categories=("top100",)))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "n.db"}"\n'
+        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{book}"]\n'
+    )
+    d = daemon.Daemon(str(cfg))
+    d.sync_job()
+    assert d.engine.pool.checkedin() == 0  # closed after the job, page caches with them
+    book.write_text(book.read_text() + vcard("b", "Ben Ott", emails=("ben@example.org",)))
+    d.sync_job()  # and the next job simply connects again
+    assert d.status.last_sync_ok
+    from sqlmodel import Session, select
+
+    from nudge.models import Contact
+
+    with Session(d.engine) as s:
+        assert sorted(c.name for c in s.exec(select(Contact))) == ["Ana Ruiz", "Ben Ott"]
+    d.engine.dispose()
