@@ -295,6 +295,7 @@ def worker(db: Path, runs: int, profile: bool) -> dict[str, Any]:
     """Import, open the existing store, render `runs` times; report times and peak RSS."""
     t0 = time.perf_counter()
     from nudge import digest, service
+    from nudge import view as views
 
     t_import = time.perf_counter() - t0
     settings = settings_for(db)
@@ -319,10 +320,10 @@ def worker(db: Path, runs: int, profile: bool) -> dict[str, Any]:
     plan, people = service.make_plan(engine, settings, NOW, day)
     phases["load people + plan"] = time.perf_counter() - t
     t = time.perf_counter()
-    view = service.build_view(engine, settings, plan, people, NOW)
+    view = views.build_view(engine, settings, plan, people, NOW)
     phases["facts + view"] = time.perf_counter() - t
     t = time.perf_counter()
-    digest.render(view, service.templates_dir(settings))
+    digest.render(view, views.templates_dir(settings))
     phases["jinja2 render"] = time.perf_counter() - t
 
     # The method's commands on the same store (after the RSS figures above were read).

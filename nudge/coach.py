@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nudge import metrics, planner, ranking, service
+from nudge import metrics, planner, ranking, service, view
 from nudge.config import Settings, parse_hhmm
 from nudge.models import Contact, Referral, Touch
 
@@ -113,7 +113,7 @@ def stats(session: Session, settings: Settings, now: datetime, weeks: int) -> St
     today = now.astimezone(settings.tz).date()
     this_monday = today - timedelta(days=today.weekday())
     mondays = [this_monday - timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
-    table = service.funnel(session, settings, mondays)
+    table = view.funnel(session, settings, mondays)
     people = service.load_people(session, settings, now, today)
     return Stats(table, metrics.trend(table), cadence_health(people, now))
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import service
+from nudge import service, view
 from nudge.config import Settings
 from nudge.db import atomic
 from nudge.models import Contact, Moment, SyncState, Touch
@@ -186,7 +186,7 @@ def test_a_revoked_grant_fails_only_its_sources(
     assert "run `nudge auth google --account default`" in gc.line()
     assert mem.ok and mem.added == 1
     with Session(engine) as s:
-        failing = service.failing_sources(s, settings)
+        failing = view.failing_sources(s, settings)
     assert len(failing) == 2 and all("nudge auth google --account default" in f for f in failing)
     assert all("refresh-secret" not in f for f in failing)
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import service, sync
+from nudge import service, sync, view
 from nudge.config import Settings
 from nudge.db import atomic
 from nudge.errors import SourceError
@@ -323,7 +323,7 @@ def test_a_failing_source_does_not_stop_the_others(
     with Session(engine) as s:
         state = s.exec(select(SyncState).where(SyncState.source == "down", SyncState.collection == "")).one()
         assert state.last_error is not None and "503" in state.last_error
-        assert service.failing_sources(s, settings) == (
+        assert view.failing_sources(s, settings) == (
             "Source down is failing: server said 503 Service Unavailable",
         )
 
