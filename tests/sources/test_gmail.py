@@ -32,6 +32,7 @@ from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.gmail import HEADERS, GmailOptions, GmailSource, header_block
 from nudge.sources.google import GoogleContactsSource, GoogleOptions
 from tests.builders import ME
+from tests.sources.test_google import FakeHTTP
 from tests.sources.test_google import store_token as google_token
 
 DATA = Path(__file__).parent.parent / "data" / "google"
@@ -60,20 +61,19 @@ PART_REASONS = {400: "failedPrecondition", 403: "insufficientPermissions", 429: 
 # --- the fake ----------------------------------------------------------------------------------
 
 
-class FakeGmail:
+class FakeGmail(FakeHTTP):
     """A stateful gmail.googleapis.com (profile, messages, history, batch) and token endpoint."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.history_id = 9000
         self.seq = 0
         self.messages: dict[str, dict[str, Any]] = {}
         self.history: list[tuple[int, str, tuple[str, ...]]] = []  # (id, message id, labels at add)
         self.page_size = 500
         self.expired_before = 0  # startHistoryId below this gets 404
-        self.faults: list[tuple[str, int, dict[str, Any]]] = []  # (needle in URI, status, body)
         self.part_faults: dict[str, list[int]] = {}  # message id -> statuses its next gets return
         self.on_list: Callable[[], None] | None = None  # runs after each messages.list page
-        self.log: list[str] = []  # every request, batch parts as "PART GET ..."
         self.batch_sizes: list[int] = []
 
     # writers
@@ -121,24 +121,12 @@ class FakeGmail:
         self.history_id += 3
 
     # the HTTP side
-    def request(
-        self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **_: Any
-    ) -> tuple[httplib2.Response, bytes]:
-        self.log.append(f"{method} {uri}")
-        for i, (needle, status, payload) in enumerate(self.faults):
-            if needle in uri:
-                del self.faults[i]
-                return self.reply(payload, status)
+    def answer(self, uri: str, method: str, body: Any, headers: Any) -> tuple[httplib2.Response, bytes]:
         if uri.startswith(TOKEN_URI):
             return self.reply({"access_token": "ya29.fresh", "expires_in": 3599, "token_type": "Bearer"})
         if urlsplit(uri).path == "/batch":
-            return self._batch(body, headers or {})
+            return self._batch(body, headers)
         return self.reply(*self._route(method, uri))
-
-    @staticmethod
-    def reply(payload: Any, status: int = 200) -> tuple[httplib2.Response, bytes]:
-        resp = httplib2.Response({"status": str(status), "content-type": "application/json"})
-        return resp, json.dumps(payload).encode()
 
     def _route(self, method: str, uri: str) -> tuple[Any, int]:
         url = urlsplit(uri)

@@ -122,10 +122,41 @@ GONE_CALENDAR = error(410, "fullSyncRequired", "Sync token is no longer valid, a
 # --- the fake ----------------------------------------------------------------------------
 
 
-class FakeGoogle:
+class FakeHTTP:
+    """What every fake Google endpoint shares: a request log, injected faults, JSON replies.
+
+    A fault `(needle, status, body)` answers the next request whose URI holds
+    `needle`; everything else goes to the subclass's `answer`.
+    """
+
+    def __init__(self) -> None:
+        self.faults: list[tuple[str, int, dict[str, Any]]] = []
+        self.log: list[str] = []
+
+    def request(
+        self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **_: Any
+    ) -> tuple[httplib2.Response, bytes]:
+        self.log.append(f"{method} {uri}")
+        for i, (needle, status, payload) in enumerate(self.faults):
+            if needle in uri:
+                del self.faults[i]
+                return self.reply(payload, status)
+        return self.answer(uri, method, body, headers or {})
+
+    def answer(self, uri: str, method: str, body: Any, headers: Any) -> tuple[httplib2.Response, bytes]:
+        raise NotImplementedError
+
+    @staticmethod
+    def reply(payload: Any, status: int = 200) -> tuple[httplib2.Response, bytes]:
+        resp = httplib2.Response({"status": str(status), "content-type": "application/json"})
+        return resp, json.dumps(payload).encode()
+
+
+class FakeGoogle(FakeHTTP):
     """A stateful stand-in for people.googleapis.com, www.googleapis.com/calendar and the token endpoint."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.seq = 0
         self.people: dict[str, dict[str, Any]] = {}
         self.groups = {"myContacts": ("myContacts", "My Contacts", "SYSTEM_CONTACT_GROUP")}
@@ -135,9 +166,7 @@ class FakeGoogle:
         self.ical: dict[tuple[str, str], str] = {}  # kept for tombstones, which do not show it
         self.page_size = 1000
         self.expired_before = 0  # sync tokens older than this get 410
-        self.faults: list[tuple[str, int, dict[str, Any]]] = []
         self.refresh_error: str | None = None
-        self.log: list[str] = []
 
     # writers
     def _bump(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
@@ -172,14 +201,7 @@ class FakeGoogle:
         self.events[cal][eid] = tomb
 
     # the HTTP side
-    def request(
-        self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **_: Any
-    ) -> tuple[httplib2.Response, bytes]:
-        self.log.append(f"{method} {uri}")
-        for i, (needle, status, payload) in enumerate(self.faults):
-            if needle in uri:
-                del self.faults[i]
-                return self.reply(payload, status)
+    def answer(self, uri: str, method: str, body: Any, headers: Any) -> tuple[httplib2.Response, bytes]:
         url = urlsplit(uri)
         q = {k: v if k == "resourceNames" else v[0] for k, v in parse_qs(url.query).items()}
         path = unquote(url.path)
@@ -200,11 +222,6 @@ class FakeGoogle:
                 return self.reply(found) if found else self.reply(error(404, "notFound", "Not Found"), 404)
             return self._events(cal, q)
         return self.reply(error(404, "notFound", f"no route for {path}"), 404)
-
-    @staticmethod
-    def reply(payload: Any, status: int = 200) -> tuple[httplib2.Response, bytes]:
-        resp = httplib2.Response({"status": str(status), "content-type": "application/json"})
-        return resp, json.dumps(payload).encode()
 
     def _token(self) -> tuple[httplib2.Response, bytes]:
         if self.refresh_error:
