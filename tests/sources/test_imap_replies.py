@@ -7,11 +7,13 @@ INBOX becomes touches, and an unanswered email puts its sender on the list.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -55,12 +57,26 @@ def config_file(server: Dovecot, tmp_path: Path, extra: str = "") -> tuple[Path,
     return cfg, user, me
 
 
-def setup(
-    server: Dovecot, make_settings: Callable[..., Settings], engine: Engine, now: datetime
-) -> tuple[Settings, str, DigestRun]:
-    user, _ = server.add_user()
+@dataclass(frozen=True)
+class Sent:
+    """A digest delivered to a new mailbox user, whose INBOX the reply source reads."""
+
+    settings: Settings
+    user: str
+    me: str
+    run: DigestRun
+
+
+@pytest.fixture
+def sent(
+    dovecot: Dovecot,  # noqa: F811
+    make_settings: Callable[..., Settings],
+    engine: Engine,
+    now: datetime,
+) -> Sent:
+    user, _ = dovecot.add_user()
     me = f"{user}@example.com"
-    opts = server.options(user).model_dump(exclude_defaults=True)
+    opts = dovecot.options(user).model_dump(exclude_defaults=True)
     settings = make_settings(
         me={"name": "Me", "emails": [me], "region": "DE"},
         sources=[{"type": "memory", "name": "book"}, {"type": "imap", "name": "mail", **opts}],
@@ -77,17 +93,16 @@ def setup(
     assert service.send_digest(engine, settings, now).state == "sent"
     with Session(engine) as s:
         run = s.exec(select(DigestRun)).one()
-    return settings, user, run
+    return Sent(settings, user, me, run)
 
 
 def test_replies_in_the_inbox_are_applied_once_and_marked_seen(
+    sent: Sent,
     dovecot: Dovecot,  # noqa: F811
-    make_settings: Callable[..., Settings],
     engine: Engine,
     now: datetime,
 ) -> None:
-    settings, user, run = setup(dovecot, make_settings, engine, now)
-    me = settings.me.emails[0]
+    settings, user, me, run = sent.settings, sent.user, sent.me, sent.run
     at = now + timedelta(hours=2)
     mine = message(
         me, me, "Re: Be curious today", "r1@x", at, "done 1\nnote 2: new baby\n", In_Reply_To=run.message_id
@@ -285,13 +300,12 @@ def test_nudge_sync_reads_replies_and_nudge_replies_lists_them(
 
 
 def test_odd_replies_in_the_inbox_never_stop_the_poll(
+    sent: Sent,
     dovecot: Dovecot,  # noqa: F811
-    make_settings: Callable[..., Settings],
     engine: Engine,
     now: datetime,
 ) -> None:
-    settings, user, run = setup(dovecot, make_settings, engine, now)
-    me = settings.me.emails[0]
+    settings, user, me, run = sent.settings, sent.user, sent.me, sent.run
     at = now + timedelta(hours=1)
     poisoned = (  # a header the standard library's modern parser chokes on, from a stranger
         f"From: eve@evil.example\r\nTo: {me}\r\nMessage-ID: <@x>\r\nIn-Reply-To: {run.message_id}\r\n"
@@ -312,13 +326,12 @@ def test_odd_replies_in_the_inbox_never_stop_the_poll(
 
 
 def test_a_reply_applied_before_a_crash_is_marked_seen_on_the_next_poll(
+    sent: Sent,
     dovecot: Dovecot,  # noqa: F811
-    make_settings: Callable[..., Settings],
     engine: Engine,
     now: datetime,
 ) -> None:
-    settings, user, run = setup(dovecot, make_settings, engine, now)
-    me = settings.me.emails[0]
+    settings, user, me, run = sent.settings, sent.user, sent.me, sent.run
     at = now + timedelta(hours=1)
     raw = message(me, me, "Re: today", "crash@x", at, "done 1", In_Reply_To=run.message_id)
     uid = dovecot.append(user, "INBOX", raw, date=at)
