@@ -53,7 +53,9 @@ def handled(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NudgeError as e:
-            typer.echo(f"nudge: {e}", err=True)
+            from nudge.secrets import mask
+
+            typer.echo(f"nudge: {mask(str(e))}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -254,7 +256,8 @@ def digest(
     ):
         typer.echo("Today is not one of digest.workdays; nothing sent (use --force to send anyway).")
         return
-    result = service.send_digest(engine, cfg, when, day=target, force=force, dry_run=preview)
+    # Another process sending this day (the daemon) is waited for a little, then named.
+    result = service.send_digest(engine, cfg, when, day=target, force=force, dry_run=preview, wait=10.0)
     if as_json:
         typer.echo(json.dumps(plan_json(result), indent=2, ensure_ascii=False))
     elif result.state == "dry_run":

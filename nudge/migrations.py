@@ -251,6 +251,12 @@ def m0006_group_tiers(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0007_digest_claim(conn: Connection) -> None:
+    """Who is sending a day, for stores without file locks (PostgreSQL): a lease on its DigestRun."""
+    conn.execute(sa.text("ALTER TABLE digestrun ADD COLUMN claimed_by VARCHAR"))
+    conn.execute(sa.text("ALTER TABLE digestrun ADD COLUMN claimed_until TIMESTAMP"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -258,6 +264,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_notes_and_prompts", m0004_notes_and_prompts),
     ("0005_mail_and_replies", m0005_mail_and_replies),
     ("0006_group_tiers", m0006_group_tiers),
+    ("0007_digest_claim", m0007_digest_claim),
 ]
 
 _applied = sa.Table(

@@ -208,6 +208,8 @@ class DigestRun(SQLModel, table=True):
     sent_at: datetime | None = _ts()
     error: str | None = None
     updated_at: datetime | None = _ts()
+    claimed_by: str | None = None  # host:pid:token of the process sending it (a store without file locks)
+    claimed_until: datetime | None = _ts()  # its claim lapses then, should the process hang
 
 
 class Reply(SQLModel, table=True):

@@ -197,7 +197,7 @@ def test_stopping_while_a_job_finishes_does_not_deadlock(tmp_path: Path) -> None
     working, release = threading.Event(), threading.Event()
 
     def job() -> None:
-        with d.busy:
+        with d.mailing:  # a digest being sent
             working.set()
             release.wait(5)
         d.scheduler.get_job("digest")  # what publish_status does after a digest
