@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
 import socket
@@ -35,6 +36,8 @@ from sqlmodel import col
 from nudge.db import atomic
 from nudge.errors import Busy, UserError
 from nudge.models import DigestRun
+
+log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=30)  # longer than any send: connect, TLS, login and DATA each time out sooner
 POLL = 0.05  # seconds between looks while waiting for a claim
@@ -66,6 +69,7 @@ def file_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
         raise UserError(f"cannot create the lock file {path}: {e.strerror}") from None
     try:
         deadline = time.monotonic() + wait
+        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,6 +78,9 @@ def file_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     pid = holder_of(path)
                     raise Busy(busy.format(pid=pid or "unknown"), pid) from None
+                if not told:
+                    log.info("waiting up to %.0f s for PID %s: %s", wait, holder_of(path), path.name)
+                    told = True
                 time.sleep(POLL)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

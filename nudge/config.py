@@ -385,6 +385,13 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+_UNQUOTED = {  # strict types given as a quoted string
+    "int_type": "write the number without quotes",
+    "float_type": "write the number without quotes",
+    "bool_type": "write true or false without quotes",
+}
+
+
 def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
     """Turn pydantic's errors into `section.key: what is wrong` lines."""
     lines = []
@@ -395,6 +402,8 @@ def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against config.example.toml)"
+        elif err["type"] in _UNQUOTED and isinstance(err.get("input"), str):
+            msg += f", not the text {err['input']!r}: {_UNQUOTED[err['type']]}"
         if msg.startswith("sources[") and ": " in msg:  # raised by a model validator
             lines.append(msg)
         else:

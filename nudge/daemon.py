@@ -224,6 +224,8 @@ class Daemon:
         self.status.retries = 0
         if result.state == "sent":
             log.info("sent the digest for %s: %s (%s)", result.day, result.subject, result.where)
+        elif result.state == "already_sent":
+            log.info("the digest for %s is already sent (%s)", result.day, result.where)
         elif result.state == "ambiguous":
             log.warning(
                 "the digest for %s may have gone out before an interruption; not sending it twice", result.day
@@ -259,6 +261,8 @@ class Daemon:
         if catch_up_due(self.settings, now, state):
             log.info("today's digest is due and not sent (%s); sending it now", state or "never tried")
             self.digest_job()
+        elif state == "sent":
+            log.info("the digest for %s is already sent", day)
 
     def tick(self) -> None:
         """Watchdog ping, and catching up after the machine slept."""

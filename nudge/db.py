@@ -113,9 +113,11 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
             try:
                 folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             except OSError as e:
+                blocker = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+                why = f"{blocker} is a file, not a folder" if not blocker.is_dir() else e.strerror
                 raise UserError(
-                    f"database_url: cannot make the folder {folder} for the database: {e.strerror} "
-                    "(is part of that path a file?); point database_url at a folder you can write"
+                    f"database_url: cannot make the folder {folder} for the database: {why}; "
+                    "point database_url at a folder you can write"
                 ) from None
         engine = sa.create_engine(parsed)
         path = str(Path(parsed.database or ":memory:").expanduser())

@@ -24,7 +24,7 @@ class Check:
     def line(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
         text = f"[{mark}] {self.name}: {self.detail}"
-        return text + (f"\n       fix: {self.fix}" if self.fix and not self.ok else "")
+        return secrets.mask(text + (f"\n       fix: {self.fix}" if self.fix and not self.ok else ""))
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -68,15 +68,18 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
 
 
 def _database(settings: config.Settings) -> Iterator[Check]:
-    from nudge.db import make_engine
+    from nudge.db import make_engine, shown_url
 
-    shown = settings.database.split("@")[-1]
+    shown = shown_url(settings.database)
     try:
-        engine = make_engine(settings.database)
+        engine = make_engine(settings.database, settings.database_wait)
         done = migrations.applied(engine)
         missing = [name for name, _ in migrations.MIGRATIONS if name not in done]
         with Session(engine) as s:
             count = s.exec(select(func.count()).select_from(Contact)).one() if not missing else 0
+    except NudgeError as e:
+        yield Check("database", False, str(e), "check database_url")
+        return
     except Exception as e:
         yield Check("database", False, f"{shown}: {type(e).__name__}: {e}", "check database_url")
         return
@@ -92,7 +95,7 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
 
     states: dict[str, SyncState] = {}
     try:
-        with Session(make_engine(settings.database)) as s:
+        with Session(make_engine(settings.database, settings.database_wait)) as s:
             states = {st.source: st for st in s.exec(select(SyncState).where(SyncState.collection == ""))}
     except Exception:  # a fresh or broken database: reported above
         states = {}

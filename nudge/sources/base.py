@@ -34,9 +34,9 @@ Format = Literal["vcard", "ical", "google_person", "google_event", "email"]
 
 
 class SourceOptions(BaseModel):
-    """Base of each source type's options: unknown keys are errors."""
+    """Base of each source type's options: unknown keys and wrong types (`timeout = "30"`) are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class PasswordOptions(SourceOptions):

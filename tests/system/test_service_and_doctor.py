@@ -234,3 +234,34 @@ def test_the_daemon_rests_between_jobs_with_no_idle_connections(tmp_path: Path) 
     with Session(d.engine) as s:
         assert sorted(c.name for c in s.exec(select(Contact))) == ["Ana Ruiz", "Ben Ott"]
     d.engine.dispose()
+
+
+def test_a_password_in_a_source_url_never_shows_in_doctor_sync_or_the_log(tmp_path: Path) -> None:
+    """`url = "http://bob:pw@host/"` is a real login: refused nowhere, shown nowhere."""
+    import socket
+    import sys
+
+    with socket.socket() as closed:  # a port where nothing listens: every attempt fails, naming the URL
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "n.db"}"\n[me]\nemails = ["me@example.com"]\n'
+        f'[[sources]]\ntype = "carddav"\nname = "dav"\nurl = "http://bob:dav-s3cret@127.0.0.1:{port}/dav/"\n'
+        "timeout = 2\n"
+    )
+    cfg.chmod(0o600)
+    checks = {c.name: c for c in doctor.run_checks(str(cfg))}
+    assert not checks["source dav"].ok and f"127.0.0.1:{port}" in checks["source dav"].detail
+    result = runner.invoke(app, ["--config", str(cfg), "doctor"])
+    assert f"127.0.0.1:{port}" in result.output and "dav-s3cret" not in result.output
+    done = subprocess.run(
+        [sys.executable, "-m", "nudge", "-vv", "--config", str(cfg), "sync"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and "cannot connect" in done.stdout
+    assert "dav-s3cret" not in done.stdout + done.stderr
+    assert "dav-s3cret" not in (tmp_path / "n.db").read_bytes().decode("latin-1")  # nor the stored error
