@@ -17,8 +17,6 @@ delivers a day inside it, so two processes can never both move it to `sending`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import logging
 import os
 import secrets
 import socket
@@ -34,62 +32,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from nudge.db import atomic
-from nudge.errors import Busy, UserError
+from nudge.errors import Busy
+from nudge.locks import POLL, file_lock, lock_path
 from nudge.models import DigestRun
 
-log = logging.getLogger(__name__)
-
 LEASE = timedelta(minutes=30)  # longer than any send: connect, TLS, login and DATA each time out sooner
-POLL = 0.05  # seconds between looks while waiting for a claim
-
-
-def lock_path(url: sa.URL, purpose: str) -> Path | None:
-    """`<database>.<purpose>.lock` beside an SQLite file; None for other stores."""
-    name = url.database or ""
-    if url.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
-        return None
-    return Path(name).expanduser().with_name(Path(name).name + f".{purpose}.lock")
-
-
-def holder_of(path: Path) -> int | None:
-    """The PID written in a lock file, if any."""
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return int(text) if text.isdigit() else None
-
-
-@contextmanager
-def file_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
-    """Hold an exclusive flock on `path` (waiting up to `wait` s), else Busy(busy with {pid})."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as e:
-        raise UserError(f"cannot create the lock file {path}: {e.strerror}") from None
-    try:
-        deadline = time.monotonic() + wait
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    pid = holder_of(path)
-                    raise Busy(busy.format(pid=pid or "unknown"), pid) from None
-                if not told:
-                    log.info("waiting up to %.0f s for PID %s: %s", wait, holder_of(path), path.name)
-                    told = True
-                time.sleep(POLL)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)  # still ours: the next holder writes its own PID after us
-    finally:
-        os.close(fd)  # closing drops the flock
 
 
 @dataclass(frozen=True)

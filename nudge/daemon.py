@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MAX_RETRY = 900.0  # seconds between send attempts, at most
 WAKE_JUMP = 120.0  # wall clock running this far ahead of the monotonic clock means we slept
 FIRST_SYNC_WAIT = 60.0  # a catch-up digest waits this long at most for the start-up sync
-STOP_GRACE = 10.0  # seconds SIGTERM waits for a sync to reach the end of its batch
+STOP_GRACE = 5.0  # seconds SIGTERM waits for a sync to reach the end of its batch
 
 
 def utcnow() -> datetime:
@@ -281,8 +281,9 @@ class Daemon:
             return
         job = self.scheduler.get_job("digest")
         parts = []
-        if job is not None and job.next_run_time is not None:
-            parts.append(f"next digest {job.next_run_time:%a %H:%M}")
+        when = getattr(job, "next_run_time", None)  # absent until the scheduler runs
+        if when is not None:
+            parts.append(f"next digest {when:%a %H:%M}")
         if self.status.last_sync is not None:
             minutes = int((utcnow() - self.status.last_sync).total_seconds() // 60)
             ok = "" if self.status.last_sync_ok else " (a source failed)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from nudge import migrations
 from nudge.errors import StoreError, UserError
+from nudge.locks import file_lock, lock_path
 
 WAIT = 60.0  # seconds a writer waits for another process's transaction, unless configured
 _WRITE = "nudge_write"  # execution option: this transaction will write (BEGIN IMMEDIATE)
@@ -139,9 +140,14 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
 def open_db(url: str, migrate: bool = True, wait: float = WAIT) -> Engine:
     """Open the store and bring its schema up to date."""
     engine = make_engine(url, wait)
+    path = lock_path(engine.url, "migrate")
+    # Two processes opening a new store at once (the daemon, a CLI command) would both
+    # apply the same migration; the second waits for the first and then finds nothing to do.
+    held = file_lock(path, wait, "the database is being upgraded by PID {pid}") if path else nullcontext()
     try:
         if migrate:
-            migrations.migrate(engine)
+            with held:
+                migrations.migrate(engine)
     except StoreError:
         raise
     except sa.exc.DBAPIError as e:

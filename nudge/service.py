@@ -370,13 +370,13 @@ def _record_failure(engine: Engine, day: date, error: Exception, now: datetime) 
     """
     try:
         with atomic(engine) as s:
-            run = s.exec(select(DigestRun).where(DigestRun.date == day)).first()
-            if run is None or run.state == "sent" or isinstance(error, Busy):
+            run = _run(s, day)
+            if run.state == "sent" or isinstance(error, Busy):
                 return
             if run.state == "sending" and not isinstance(error, DeliveryError):
                 return
             run.state, run.updated_at = "failed", now
-            run.error = str(error) or type(error).__name__
+            run.error = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
             s.add(run)
     except Exception:  # the store itself is failing: the caller reports the first error
         log.debug("could not record the failed digest for %s", day, exc_info=True)

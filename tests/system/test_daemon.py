@@ -449,3 +449,29 @@ def test_cli_digest_during_a_send_never_sends_the_day_twice(
         assert len(inbox.received) == before + 1, f"trial {trial}: two digests\n{text}"
         assert cli.exitcode == 0 and "Today's digest was already sent" in text, text
         assert f"waiting up to 10 s for PID {daemon.pid}" in text
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback server that accepts connections and never answers: a sync against it hangs."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def test_a_hung_sync_neither_delays_the_digest_nor_sigterm(setup: Setup, silent_server: int) -> None:
+    hung = (
+        f'[[sources]]\ntype = "carddav"\nname = "hung"\nurl = "http://127.0.0.1:{silent_server}/dav/"\n'
+        "timeout = 300\n"
+    )
+    setup.write(digest_in=4, extra=hung)
+    proc = setup.start()
+    wait_for(lambda: "nudge daemon started" in setup.log(), what="start-up")
+    wait_for(lambda: setup.delivered() == 1, what="the digest while the sync hangs")
+    assert "hung:" not in setup.log()  # the sync is still waiting for the server
+    began = time.monotonic()
+    assert setup.stop(proc) == 0
+    assert time.monotonic() - began < 15  # STOP_GRACE, not the source's 300 s timeout
+    assert "exiting without it" in setup.log()
