@@ -320,9 +320,8 @@ def log_cmd(
         touch = people.log_touch(
             s, cfg, contact, now(), kind or parsed_kind, text, parse_when(at, cfg), direction, outcome
         )
-        typer.echo(
-            f"Logged {touch.kind} with {contact.name} on {touch.at.astimezone(cfg.tz):%a %d %b %H:%M}."
-        )
+        said = f"Logged {touch.kind} with {contact.name} on {touch.at.astimezone(cfg.tz):%a %d %b %H:%M}."
+    typer.echo(said)  # only once it is committed
 
 
 @app.command()
@@ -343,11 +342,12 @@ def snooze(
         contact = people.find(s, name)
         if duration.strip().lower() in ("off", "none", "0"):
             contact.snoozed_until = None
-            typer.echo(f"{contact.name} is no longer snoozed.")
+            said = f"{contact.name} is no longer snoozed."
         else:
             contact.snoozed_until = people.parse_duration(duration, now().astimezone(cfg.tz).date())
-            typer.echo(f"{contact.name} is snoozed until {contact.snoozed_until:%a %d %b %Y}.")
+            said = f"{contact.name} is snoozed until {contact.snoozed_until:%a %d %b %Y}."
         s.add(contact)
+    typer.echo(said)
 
 
 @app.command()
@@ -367,7 +367,8 @@ def tier(
     with atomic(store(cfg)) as s:
         contact = people.find(s, name)
         people.set_tier(s, cfg, contact, tier_name, now())
-        typer.echo(f"{contact.name}: tier {contact.tier or 'none'}.")
+        said = f"{contact.name}: tier {contact.tier or 'none'}."
+    typer.echo(said)
 
 
 def _referral(direction: str, partner: str, note: str, counterpart: str, at: str | None) -> None:
@@ -379,9 +380,10 @@ def _referral(direction: str, partner: str, note: str, counterpart: str, at: str
         contact = people.find(s, partner)
         ref = people.add_referral(s, contact, direction, note, counterpart, parse_when(at, cfg) or now())
         verb = "to" if direction == "given" else "from"
-        typer.echo(
+        said = (
             f"Recorded a referral {direction} {verb} {contact.name} on {ref.at.astimezone(cfg.tz):%d %b %Y}."
         )
+    typer.echo(said)
 
 
 @referral_app.command("given")
