@@ -461,6 +461,7 @@ def silent_server() -> Iterator[int]:
     sock.close()
 
 
+@pytest.mark.slow
 def test_a_hung_sync_neither_delays_the_digest_nor_sigterm(setup: Setup, silent_server: int) -> None:
     hung = (
         f'[[sources]]\ntype = "carddav"\nname = "hung"\nurl = "http://127.0.0.1:{silent_server}/dav/"\n'
