@@ -28,8 +28,8 @@ _WRITE = "nudge_write"  # execution option: this transaction will write (BEGIN I
 
 # (SQLite primary error name, what it means for the user and what to do); {path} is the file.
 _PROBLEMS: dict[str, str] = {
-    "SQLITE_BUSY": "the database {path} stayed locked by another nudge process for more than {wait:g} s "
-    "(a long sync?); run the command again when it is done, or raise database_wait",
+    "SQLITE_BUSY": "the database {path} stayed locked by another process for more than {wait:g} s "
+    "(a long nudge sync?); run the command again when it is done, or raise database_wait",
     "SQLITE_LOCKED": "the database {path} is locked; run the command again",
     "SQLITE_NOTADB": "{path} is not an SQLite database (or it is encrypted): point database_url "
     "at another file, or move this one away and nudge starts a new store",
