@@ -12,6 +12,7 @@ the event is no touch for him any more.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from typing import Protocol
 import pytest
 import sqlalchemy as sa
 import time_machine
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -29,9 +32,11 @@ from nudge.config import Settings
 from nudge.db import atomic
 from nudge.models import Sighting, Touch
 from nudge.people import find
+from nudge.sources.memory import MemorySource
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
 from tests.system.test_cli import nudge
+from tests.system.test_sync_properties import cards, events, fresh, load, snapshot
 
 ANA = "ana.ruiz@example.org"
 BEN = "ben.ott@example.net"
@@ -378,3 +383,37 @@ def test_the_same_event_in_two_sources_with_a_stranger_on_it_syncs_in_both(
     (files.dir / "contacts.vcf").write_text(vcard("zed", "Zed Ulm", emails=(stranger,)))
     files.sync(now)
     assert len(touches_of(files.engine, "zed")) == 1
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book1=cards, cal1=events, book2=cards, cal2=events)
+def test_no_change_at_the_source_loses_an_outcome_or_a_note(
+    book1: dict,  # type: ignore[type-arg]
+    cal1: dict,  # type: ignore[type-arg]
+    book2: dict,  # type: ignore[type-arg]
+    cal2: dict,  # type: ignore[type-arg]
+) -> None:
+    """Whatever happens to the address book and calendar, every outcome and note stays with its person."""
+    MemorySource.reset()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, engine = fresh(Path(tmp))
+        load("m", book1, cal1)
+        service.sync_all(engine, cfg, NOW)
+        with atomic(engine) as s:
+            attached = []
+            for t in s.exec(select(Touch).where(Touch.kind == "meeting")):
+                t.note, t.outcome = f"note {t.id}", "conversation"
+                s.add(t)
+                attached.append((t.contact_id, t.note))
+        load("m", book2, cal2)
+        service.sync_all(engine, cfg, NOW + timedelta(days=1))
+        after = snapshot(engine)
+        with Session(engine) as s:
+            kept = [
+                (t.contact_id, t.note) for t in s.exec(select(Touch).where(Touch.outcome == "conversation"))
+            ]
+            assert all(t.source == "cli" for t in s.exec(select(Touch).where(col(Touch.origin).is_not(None))))
+        assert sorted(kept) == sorted(attached)
+        service.sync_all(engine, cfg, NOW + timedelta(days=1))
+        assert snapshot(engine) == after  # and a sync applied twice still changes nothing
+        engine.dispose()
