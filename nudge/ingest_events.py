@@ -193,18 +193,14 @@ class EventIngest:
         wanted: dict[tuple[int, str], Effect] = {}
         for e in effects:
             cid = self.identities.get(("email", e.email))
-            if e.planned or cid is None:
-                seen = planned.setdefault(cid, []) if cid is not None else sighted.setdefault(e.email, [])
-                if (e.planned and cid is None) or any(same_meeting(k, e.external_id) for k in seen):
-                    continue
-                seen.append(e.external_id)
-                if e.planned:
-                    assert cid is not None
+            if e.planned:
+                if cid is not None and _first(planned.setdefault(cid, []), e.external_id):
                     s.add(Planned(**self._planned(cid, uid, e)))
-                else:
+            elif cid is None:
+                if _first(sighted.setdefault(e.email, []), e.external_id):
                     s.add(Sighting(**self._sighting(uid, e)))
-                continue
-            wanted.setdefault((cid, e.external_id), e)
+            else:
+                wanted.setdefault((cid, e.external_id), e)
         todo: list[tuple[int, Effect]] = []
         for (cid, key), e in wanted.items():  # the same occurrence first, so no looser match takes it
             touch = next((t for t in mine.get(cid, []) if t.external_id == key), None)
@@ -327,20 +323,29 @@ class EventIngest:
             self._apply_effects(uid, [], gone=True)
             return
         heir = next((r for r in holders if r.source == self.source), holders[0])
-        if heir.source != self.source:
+        if heir.source != self.source:  # ORM updates: the objects this session holds follow
             lo, hi = uid_range(uid)
-            for table, rows in (
-                (_T, sa.and_(_T.c.external_id >= lo, _T.c.external_id < hi, _T.c.origin.is_(None))),
-                (_P, _P.c.event_uid == uid),
-                (_S, _S.c.event_uid == uid),
-            ):
-                s.execute(
-                    sa.update(table).where(table.c.source == self.source, rows).values(source=heir.source)
-                )
+            ours = sa.and_(
+                col(Touch.external_id) >= lo, col(Touch.external_id) < hi, col(Touch.origin).is_(None)
+            )
+            s.execute(
+                sa.update(Touch).where(col(Touch.source) == self.source, ours).values(source=heir.source)
+            )
+            for model in (Planned, Sighting):
+                mine = sa.and_(col(model.source) == self.source, col(model.event_uid) == uid)
+                s.execute(sa.update(model).where(mine).values(source=heir.source))
         for r in holders:
             if r.raw is not None:
                 r.recheck_at = self.ctx.now
                 s.add(r)
+
+
+def _first(seen: list[str], key: str) -> bool:
+    """Whether no row of `seen` is this meeting yet (then it is: `key` joins them)."""
+    if any(same_meeting(k, key) for k in seen):
+        return False
+    seen.append(key)
+    return True
 
 
 _FRESH_CHUNK = 200

@@ -417,3 +417,23 @@ def test_no_change_at_the_source_loses_an_outcome_or_a_note(
         service.sync_all(engine, cfg, NOW + timedelta(days=1))
         assert snapshot(engine) == after  # and a sync applied twice still changes nothing
         engine.dispose()
+
+
+@pytest.mark.parametrize("start, end", [("work", "home"), ("home", "work")])
+def test_an_event_moved_to_another_calendar_of_the_source_keeps_its_touches(
+    make_settings: Callable[..., Settings], engine: Engine, now: datetime, start: str, end: str
+) -> None:
+    """Deleted from one collection, created in another: whichever of the two sync sees first."""
+    settings = make_settings(sources=[{"type": "memory", "name": "cal"}])
+    store = MemorySource.store("cal")
+    store.put("c", "contacts", "ana", vcard("ana", "Ana Ruiz", emails=(ANA,)))
+    store.put("c", "contacts", "ben", vcard("ben", "Ben Ott", emails=(BEN,)))
+    store.put("work", "events", "x", vcalendar(vevent("x", T0, (), "Dentist")))  # work is listed first
+    store.put("home", "events", "y", vcalendar(vevent("y", T0, (), "Gym")))
+    store.put(start, "events", "e1", vcalendar(coffee()))
+    assert all(r.ok for r in service.sync_all(engine, settings, now))
+    attach(engine)
+    store.delete(start, "e1")
+    store.put(end, "events", "e1", vcalendar(coffee()))
+    assert all(r.ok for r in service.sync_all(engine, settings, now))
+    check(engine, Synced(T0), Synced(T0))
