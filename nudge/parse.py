@@ -70,9 +70,7 @@ class Attendee:
 
 @dataclass(frozen=True)
 class Occurrence:
-    recurrence_id: (
-        str  # ISO time in UTC of its slot in a series, "" for a one-off: with the UID, the touch's key
-    )
+    recurrence_id: str  # its slot's UTC start in a series, "" for a one-off: with the UID, the key
     start: datetime  # aware, UTC
     summary: str = ""
     cancelled: bool = False
