@@ -257,6 +257,12 @@ def m0007_digest_claim(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE digestrun ADD COLUMN claimed_until TIMESTAMP"))
 
 
+def m0008_kept_meetings(conn: Connection) -> None:
+    """Where a calendar touch the user kept came from; event records by UID (the same event elsewhere)."""
+    conn.execute(sa.text("ALTER TABLE touch ADD COLUMN origin VARCHAR"))
+    conn.execute(sa.text("CREATE INDEX ix_sourcerecord_uid ON sourcerecord (uid)"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -265,6 +271,7 @@ MIGRATIONS: list[Migration] = [
     ("0005_mail_and_replies", m0005_mail_and_replies),
     ("0006_group_tiers", m0006_group_tiers),
     ("0007_digest_claim", m0007_digest_claim),
+    ("0008_kept_meetings", m0008_kept_meetings),
 ]
 
 _applied = sa.Table(

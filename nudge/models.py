@@ -73,7 +73,7 @@ class SourceRecord(SQLModel, table=True):
     collection: str = ""
     href: str
     kind: str  # contact | group | event
-    uid: str = ""
+    uid: str = Field(default="", index=True)
     etag: str = ""
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     org: str | None = None
@@ -127,6 +127,14 @@ class Touch(SQLModel, table=True):
     outcome: str | None = None
     summary: str | None = None  # the event title, for "47 days since Coffee on 6 Oct"
     created_at: datetime | None = _ts()
+    # The source of a calendar touch whose event went away while it carried something the
+    # user added: it is theirs now (source "cli"), and comes back to the event if that returns.
+    origin: str | None = None
+
+    @property
+    def has_user_data(self) -> bool:
+        """Whether the user added anything to it (`nudge outcome`, a note): then no sync may delete it."""
+        return bool(self.note or self.outcome)
 
 
 class Planned(SQLModel, table=True):

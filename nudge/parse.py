@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +70,7 @@ class Attendee:
 
 @dataclass(frozen=True)
 class Occurrence:
-    recurrence_id: str  # ISO time in UTC: with the UID, the touch's external id
+    recurrence_id: str  # its slot's UTC start in a series, "" for a one-off: with the UID, the key
     start: datetime  # aware, UTC
     summary: str = ""
     cancelled: bool = False
@@ -342,7 +342,7 @@ def one_off_record(
     `event` maps property names to icalendar's property values (an icalendar Event, or
     what `parse_fast` reads); ATTENDEE may be one value or a list.
     """
-    occ = _occurrence(event, tz)
+    occ = replace(_occurrence(event, tz), recurrence_id="")  # its key must not move when the event does
     start = event["DTSTART"].dt
     if event.get("DTEND") is not None:
         end = as_utc(event["DTEND"].dt, tz)

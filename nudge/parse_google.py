@@ -211,7 +211,7 @@ def _series(
         else:
             start = _when(master.get("start"), zone, tz, uid)
             if window_start <= start <= window_end:
-                found.append(_occurrence(master, start, start.strftime("%Y%m%dT%H%M%SZ")))
+                found.append(_occurrence(master, start, ""))  # a one-off: its key must not move with it
     for e in exceptions:
         if e.get("status") == "cancelled" and not isinstance(e.get("start"), dict):
             continue  # a deleted instance: Google keeps only its id and original time

@@ -242,6 +242,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
                 "summary": t.summary,
                 "note": t.note,
                 "outcome": t.outcome,
+                "origin": t.origin,
             }
             for t in touches
         ],
@@ -281,6 +282,8 @@ def timeline(
             what += f": {text}"
         if t.outcome:
             what += f" → {t.outcome}"
+        if t.origin:
+            what += f" — calendar event since removed (was in {t.origin})"
         events.append((t.at, what))
     events += [(n.at, f"note: {n.text}") for n in notes]
     events += [(m.at, f"{m.kind.replace('_', ' ')}: {m.detail}") for m in moments]
