@@ -55,6 +55,7 @@ from nudge import planner
 
 # `suggested_before` is not in the planner before issue 11: the bench also runs on that code
 TWO_DAYS = "suggested_before" in planner.Person.__dataclass_fields__
+FIRST_SEEN = "first_seen" in planner.Person.__dataclass_fields__
 
 START = date(2026, 1, 5)  # a Monday: the first sync, the first digest
 DAYS = 364
@@ -217,8 +218,8 @@ def nudge_policy(stamp_first_sync: bool) -> Policy:
             shown = suggested.get(m.pid, [])
             if m.joined is not None:
                 joined: datetime | None = at(m.joined, time(6))
-            elif stamp_first_sync or last is None:
-                joined = first  # what `load_people` reads: tier_since, else the contact's creation
+            elif stamp_first_sync or (last is None and not FIRST_SEEN):
+                joined = first  # what `load_people` read before issue 11: tier_since, or the creation
             else:
                 joined = None
             upcoming = [
@@ -237,6 +238,7 @@ def nudge_policy(stamp_first_sync: bool) -> Policy:
                     last_touch_at=last,
                     next_meeting_at=min(upcoming, default=None),
                     last_suggested=shown[-1] if shown else None,
+                    **({"first_seen": first} if FIRST_SEEN else {}),
                     **({"suggested_before": shown[-2] if len(shown) > 1 else None} if TWO_DAYS else {}),
                     birthday=m.birthday,
                 )

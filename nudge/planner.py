@@ -50,6 +50,7 @@ class Person:
     suggested_before: date | None = None  # ... and the one before that
     birthday: str | None = None  # "YYYY-MM-DD" or "--MM-DD"
     moments: tuple[str, ...] = ()  # unseen moment kinds: job_change, inbound
+    first_seen: datetime | None = None  # when nudge first saw them (for the never touched)
 
 
 @dataclass(frozen=True)
@@ -132,21 +133,25 @@ def is_newcomer(p: Person) -> bool:
 def due_of(p: Person, now: datetime) -> float:
     """Overdueness: days since the last touch over the cadence (>= 1 is overdue).
 
-    A newcomer to a tier counts as due from the day they join, rising twice as
-    fast for their first two weeks, so one person added to a list that is running
-    late is still reached soon. Among newcomers, whoever was touched longest ago
-    comes first; people never touched get a stable per-person offset instead, so
-    that a fresh list of a hundred is spread over the first weeks.
+    Someone who joined a tier later counts as due from the day they join, rising
+    twice as fast for their first two weeks, so one person added to a list that is
+    running late is still reached soon; among them, whoever was touched longest ago
+    comes first. Someone in a tier from the start but never touched is due from the
+    day nudge first saw them, rising like everyone else. People never touched get a
+    stable per-person offset, so that a fresh list of a hundred is spread over the
+    first weeks instead of arriving at once.
     """
     touch_due = 0.0
     if p.last_touch_at is not None:
         touch_due = max((now - p.last_touch_at).total_seconds(), 0) / 86400 / p.cadence_days
     if not is_newcomer(p):
         return touch_due
-    start = p.joined_at or now
-    days = max((now - start).total_seconds() / 86400, 0.0)
-    boost = 2 * min(days, NEWCOMER_DAYS) + max(days - NEWCOMER_DAYS, 0.0)
     offset = min(touch_due, 1.0) if p.last_touch_at is not None else _spread(p.id)
+    if p.joined_at is None:  # never touched, in the tier since before nudge knew them
+        days = max((now - (p.first_seen or now)).total_seconds() / 86400, 0.0)
+        return 1.0 + 0.5 * offset + days / p.cadence_days
+    days = max((now - p.joined_at).total_seconds() / 86400, 0.0)
+    boost = 2 * min(days, NEWCOMER_DAYS) + max(days - NEWCOMER_DAYS, 0.0)
     return max(touch_due, 1.0 + 0.5 * offset + boost / p.cadence_days)
 
 

@@ -181,18 +181,6 @@ def warmth_now(contact_sum: float, at: datetime | None, now: datetime, half_life
 REST_WINDOW_DAYS = 60  # longer than any rest after a suggestion (cooldown_workdays <= 20)
 
 
-def joined_at(c: Contact, now: datetime) -> datetime | None:
-    """When `c` joined its tier, for the planner's newcomer ramp.
-
-    A tier found at a source's first sync has no `tier_since`: the person was in it
-    before their history began (None), unless they were never touched at all, whom the
-    ramp then spreads from the day nudge first saw them.
-    """
-    if c.tier_since is not None:
-        return c.tier_since
-    return None if c.last_touch_at is not None else (c.created_at or now)
-
-
 def load_people(session: Session, settings: Settings, now: datetime, day: date) -> list[planner.Person]:
     """Everyone in a tier with a cadence, as the planner sees them on `day` (the one source of
     "due": the digest, `plan`, `contacts`, `top100 list` and `stats` all start here)."""
@@ -235,7 +223,7 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
                 tier=c.tier,
                 cadence_days=c.cadence_days or tiers[c.tier].cadence_days,
                 slot=tiers[c.tier].slot,
-                joined_at=joined_at(c, now),
+                joined_at=c.tier_since,  # None: found at a source's first sync (ingest_tiers)
                 last_touch_at=c.last_touch_at,
                 warmth=warmth_now(c.warmth_sum, c.warmth_at, now, half_life),
                 snoozed_until=c.snoozed_until,
@@ -244,6 +232,7 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
                 suggested_before=shown[1] if len(shown) > 1 else None,
                 birthday=c.birthday,
                 moments=tuple(moments.get(c.id, ())),
+                first_seen=c.created_at or now,
             )
         )
     return people

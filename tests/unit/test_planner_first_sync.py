@@ -1,9 +1,10 @@
 """The planner on the first sync of an old address book: everyone's tier is as old as their history.
 
-After the first sync nobody is a newcomer except people never touched at all (`joined_at` is
-None: they were in the tier before their history began), so the most overdue come first, nobody
-met within the cadence is picked while someone overdue waits, and the picks do not change with
-the minute the digest is planned (no per-person hash decides among people with a history).
+After the first sync everyone's `joined_at` is None (they were in the tier before their
+history began): nobody is a newcomer except people never touched at all, so the most overdue
+come first, nobody met within the cadence is picked while someone overdue waits, and the picks
+do not change with the minute the digest is planned (no per-person hash decides among people
+with a history).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def old_address_book(draw: st.DrawFn) -> tuple[list[Person], date, datetime, Rul
                 tier=tier,
                 cadence_days=cadence,
                 slot=slot,
-                joined_at=None if age is not None else now,  # never touched: spread from today
+                joined_at=None,  # in the tier since before their history (touched or not)
                 last_touch_at=None if age is None else now - age,
+                first_seen=now - timedelta(days=draw(st.integers(0, 3))),  # the first sync
                 birthday=None if bday is None else bday.strftime("--%m-%d"),
             )
         )
@@ -95,3 +97,27 @@ def test_property_the_picks_are_the_same_on_every_run(
     later = now + timedelta(minutes=minutes)  # `nudge digest --dry-run` an hour later, same morning
     assert chosen(plan_day(shuffled, today, now, rules)) == chosen(first)
     assert chosen(plan_day(touched, today, later, rules)) == chosen(first)
+
+
+def test_people_never_touched_at_the_first_sync_are_spread_not_rushed_ahead_of_the_overdue() -> None:
+    now = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
+    seen = now - timedelta(days=10)
+    founder = Person(1, "Never", "top100", 30, "call", joined_at=None, first_seen=seen)
+    joiner = Person(2, "Joined", "top100", 30, "call", joined_at=seen)  # added to the tier 10 days ago
+    spread = due_of(founder, seen) - 1.0
+    assert 0 <= spread < 0.5
+    assert standing(founder, now) == standing(joiner, now) == "new"
+    assert due_of(founder, now) == 1.0 + spread + 10 / 30  # rising like everyone's due
+    assert due_of(joiner, now) > 1.0 + 20 / 30  # a newcomer's ramp: twice as fast for two weeks
+    # on the first morning, everyone silent for 45 days or more comes first
+    overdue = [
+        Person(
+            10 + d, f"Late {d}", "top100", 30, "call", joined_at=None, last_touch_at=now - timedelta(days=d)
+        )
+        for d in (45, 50, 60)
+    ]
+    fresh = [
+        Person(20 + i, f"Never {i}", "top100", 30, "call", joined_at=None, first_seen=now) for i in range(9)
+    ]
+    plan = plan_day([*fresh, *overdue], now.date(), now, Rules())
+    assert [k.person.name for k in plan.calls[:3]] == ["Late 60", "Late 50", "Late 45"]
