@@ -17,6 +17,7 @@ Policies, over the same worlds (one per seed):
     .venv/bin/python bench/planner_year.py                 # 70 % and 90 % follow-through, 20 worlds
     .venv/bin/python bench/planner_year.py --follow 0.7 --seeds 5
     .venv/bin/python bench/planner_year.py --stamp-first-sync   # tiers found at the first sync start that day
+    .venv/bin/python bench/planner_year.py --no-vacations       # the same year without the three vacations
 
 The world's free parameters (`WORLD`: how often each person meets you or writes, how far ahead
 meetings are booked) were set before nudge's planner was tuned, so that the plain rule gives the
@@ -62,11 +63,11 @@ DAYS = 364
 TOP, PARTNERS, JOINERS = 100, 15, 20
 TOP_CADENCE, PARTNER_CADENCE = 30, 21
 DAILY, PARTNER_COUNT = 5, 1
-VACATIONS = (
+VACATIONS = [
     (date(2026, 3, 30), date(2026, 4, 3)),
     (date(2026, 8, 3), date(2026, 8, 14)),
     (date(2026, 12, 21), date(2027, 1, 1)),
-)
+]
 PLANNED_DAYS = 14  # touches.planned_days: how far ahead the store knows meetings
 DIGEST = time(7, 30)
 MEETING_HOUR = 14
@@ -387,7 +388,10 @@ def main() -> int:
     ap.add_argument(
         "--stamp-first-sync", action="store_true", help="tiers found at the first sync start today"
     )
+    ap.add_argument("--no-vacations", action="store_true", help="a year without vacations")
     args = ap.parse_args()
+    if args.no_vacations:
+        VACATIONS.clear()
     follows = args.follow or [0.7, 0.9]
     policies: dict[str, Policy] = {"nudge": nudge_policy(args.stamp_first_sync), "plain": plain_policy}
     ok = True
