@@ -293,7 +293,7 @@ def tier_origin(source: str | None) -> str:
 
 
 def tier_line(info: Mapping[str, Any], tz: tzinfo) -> str:
-    """'partner (from the address book 'files', since the first sync; also in top100 there: ...)'."""
+    """'partner (from the address book 'files'; since before nudge's first sync; also in top100 ...)'."""
     parts = [tier_origin(info["tier_source"])]
     since = info["tier_since"]
     if since:

@@ -174,7 +174,7 @@ def rest_workdays(due: float, cooldown: int) -> int:
 
 
 def resting(p: Person, today: date, now: datetime, rules: Rules) -> bool:
-    """Skipped lately and still resting (partners only after two workdays running, see the docstring)."""
+    """Skipped lately and still resting (a partner only after two workdays running: see the top)."""
     if p.last_suggested is None or p.last_suggested >= today:
         return False
     if p.last_touch_at is not None and p.last_touch_at.date() >= p.last_suggested:
