@@ -16,7 +16,7 @@ from urllib.parse import quote
 import jinja2
 
 from nudge import prompts
-from nudge.planner import Pick, Plan
+from nudge.planner import Pick, Plan, has_moment
 from nudge.warmth import label
 
 COLOURS = {"hot": "#d9480f", "warm": "#f59f00", "cooling": "#74c0fc", "cold": "#1c7ed6"}
@@ -177,9 +177,9 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
         elif reason == "early":
             days, words = _since(pick, facts, today, tz)
             left = max(p.cadence_days - days, 1)
+            room = "" if has_moment(pick) else ", and there is room today"  # else the moment is why
             lines.append(
-                f"{words}, cadence {p.cadence_days}: "
-                f"due in {left} day{'s' if left != 1 else ''}, and there is room today"
+                f"{words}, cadence {p.cadence_days}: due in {left} day{'s' if left != 1 else ''}{room}"
             )
     return tuple(lines)
 

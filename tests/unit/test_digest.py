@@ -136,6 +136,11 @@ def test_why_now_lines() -> None:
     assert digest.why_now(early, coffee, TODAY, TZ) == (
         "40 days since coffee on 14 Oct, cadence 60: due in 20 days, and there is room today",
     )
+    birthday = planner.Pick(person(6, "F", cadence_days=60), 0.67, 1.17, ("birthday", "early"), birthday_in=2)
+    assert digest.why_now(birthday, coffee, TODAY, TZ) == (
+        "birthday Wednesday",
+        "40 days since coffee on 14 Oct, cadence 60: due in 20 days",
+    )
     joined = planner.Pick(
         person(4, "D", joined_at=datetime(2026, 11, 16, 9, tzinfo=UTC)), 1.3, 1.3, ("job_change", "joined")
     )
