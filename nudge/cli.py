@@ -435,6 +435,7 @@ def contacts(
                 "label": r.label,
                 "last_touch_at": r.last_touch_at.isoformat() if r.last_touch_at else None,
                 "due": round(r.due, 2) if r.due is not None else None,
+                "standing": r.standing,
                 "org": r.org or None,
                 "archived": r.archived,
             }
@@ -455,7 +456,7 @@ def contacts(
             r.tier,
             f"{r.warmth:.0f} {r.label}",
             last,
-            f"{r.due:.2f}" if r.due is not None else "",
+            people.due_text(r.due, r.standing) if r.due is not None else "",
             r.org,
         )
     Console().print(table)
@@ -483,7 +484,9 @@ def show(
         if info[key]:
             typer.echo(f"  {key.replace('_', ' ')}: {info[key]}")
     if info["tier"]:
-        typer.echo(f"  tier: {info['tier']} ({people.tier_origin(str(info['tier_source'] or ''))})")
+        typer.echo(f"  tier: {people.tier_line(info, cfg.tz)}")
+        if info["due"] is not None:
+            typer.echo(f"  {people.due_text(info['due'], info['standing'])}")  # type: ignore[arg-type]
     typer.echo(f"  warmth: {info['warmth']:.0f} ({info['warmth_label']})")
     for key in ("emails", "phones"):
         if info[key]:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -21,9 +21,10 @@ from nudge import claim, delivery, digest, planner, secrets
 from nudge.config import WEEKDAYS, Settings, parse_hhmm
 from nudge.db import atomic, open_db
 from nudge.errors import Busy, DeliveryError, Interrupted, UserError
-from nudge.identity import fold, normalise_email
+from nudge.identity import normalise_email
 from nudge.ingest import Context, refresh_contacts
 from nudge.ingest_mail import note_unanswered
+from nudge.ingest_tiers import tier_groups
 from nudge.models import (
     Contact,
     DigestRun,
@@ -62,7 +63,7 @@ def ingest_context(settings: Settings, now: datetime) -> Context:
             planned_days=t.planned_days,
         ),
         region=settings.me.region,
-        tier_groups={fold(g): name for name, tier in settings.tiers.items() for g in tier.groups},
+        tier_groups=tier_groups(settings.tiers),
         half_life_days=t.half_life_days,
         tz=settings.tz,
         now=now,
@@ -200,7 +201,12 @@ def warmth_now(contact_sum: float, at: datetime | None, now: datetime, half_life
     return score(roll_forward(contact_sum, at, now, half_life))
 
 
+REST_WINDOW_DAYS = 60  # longer than any rest after a suggestion (cooldown_workdays <= 20)
+
+
 def load_people(session: Session, settings: Settings, now: datetime, day: date) -> list[planner.Person]:
+    """Everyone in a tier with a cadence, as the planner sees them on `day` (the one source of
+    "due": the digest, `plan`, `contacts`, `top100 list` and `stats` all start here)."""
     tiers = settings.tiers
     half_life = settings.touches.half_life_days
     meetings = dict(
@@ -210,13 +216,17 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
             .group_by(col(Planned.contact_id))
         ).all()
     )
-    suggested = dict(
-        session.exec(
-            select(Suggestion.contact_id, func.max(Suggestion.digest_date))
-            .where(col(Suggestion.digest_date) < day, col(Suggestion.digest_date).in_(delivered_days()))
-            .group_by(col(Suggestion.contact_id))
-        ).all()
-    )
+    suggested: dict[int, list[date]] = {}
+    for cid, when in session.exec(
+        select(col(Suggestion.contact_id), col(Suggestion.digest_date))
+        .where(
+            col(Suggestion.digest_date) < day,
+            col(Suggestion.digest_date) >= day - timedelta(days=REST_WINDOW_DAYS),
+            col(Suggestion.digest_date).in_(delivered_days()),
+        )
+        .order_by(col(Suggestion.digest_date).desc())
+    ):
+        suggested.setdefault(cid, []).append(when)
     moments: dict[int, list[str]] = {}
     for cid, kind in session.exec(
         select(Moment.contact_id, Moment.kind).where(col(Moment.seen_at).is_(None))
@@ -228,6 +238,7 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
     people = []
     for c in tiered:
         assert c.id is not None and c.tier is not None
+        shown = suggested.get(c.id, [])
         people.append(
             planner.Person(
                 id=c.id,
@@ -235,14 +246,16 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
                 tier=c.tier,
                 cadence_days=c.cadence_days or tiers[c.tier].cadence_days,
                 slot=tiers[c.tier].slot,
-                joined_at=c.tier_since or c.created_at or now,
+                joined_at=c.tier_since,  # None: found at a source's first sync (ingest_tiers)
                 last_touch_at=c.last_touch_at,
                 warmth=warmth_now(c.warmth_sum, c.warmth_at, now, half_life),
                 snoozed_until=c.snoozed_until,
                 next_meeting_at=meetings.get(c.id),
-                last_suggested=suggested.get(c.id),
+                last_suggested=shown[0] if shown else None,
+                suggested_before=shown[1] if len(shown) > 1 else None,
                 birthday=c.birthday,
                 moments=tuple(moments.get(c.id, ())),
+                first_seen=c.created_at or now,
             )
         )
     return people
