@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
+import phonenumbers
 
 from nudge import prompts
 from nudge.planner import Pick, Plan, has_moment
@@ -130,8 +131,23 @@ class View:
     reply_help: str = ""  # how to reply with commands; empty when replies are not read
 
 
-def short_date(value: date) -> str:
+def short_date(value: date, today: date | None = None) -> str:
+    """'6 Oct'; '6 Oct 2025' when more than a year before `today`, where the month alone misleads."""
+    if today is not None and (today - value).days > 365:
+        return f"{value.day} {value:%b} {value.year}"
     return f"{value.day} {value:%b}"
+
+
+def phone_text(e164: str, region: str = "") -> str:
+    """A number as the user dials it: national in their own region ('030 1234567'), international
+    elsewhere ('+1 415-555-0134'). The `tel:` link keeps the E.164 form."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = bool(region) and phonenumbers.region_code_for_number(number) == region.upper()
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return str(phonenumbers.format_number(number, style))
 
 
 def tier_words(tier: str) -> str:
@@ -148,7 +164,7 @@ def _since(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[int, str]
     days = (today - local).days
     if days <= 0:
         return 0, f"{what} today"
-    return days, f"{days} day{'s' if days != 1 else ''} since {what} on {short_date(local)}"
+    return days, f"{days} day{'s' if days != 1 else ''} since {what} on {short_date(local, today)}"
 
 
 def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...]:
@@ -170,7 +186,8 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
         elif reason == "new":
             lines.append(f"new to your {tier_words(p.tier)}, no contact yet")
         elif reason == "joined":
-            since = f" since {short_date(p.joined_at.astimezone(tz).date())}" if p.joined_at else ""
+            joined = p.joined_at.astimezone(tz).date() if p.joined_at else None
+            since = f" since {short_date(joined, today)}" if joined else ""
             lines.append(f"new to your {tier_words(p.tier)}{since}; {_since(pick, facts, today, tz)[1]}")
         elif reason == "overdue":
             lines.append(f"{_since(pick, facts, today, tz)[1]}, cadence {p.cadence_days}")
@@ -184,10 +201,10 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
     return tuple(lines)
 
 
-def quoted_note(facts: Facts, tz: tzinfo) -> str | None:
+def quoted_note(facts: Facts, tz: tzinfo, today: date | None = None) -> str | None:
     if not facts.last_note or facts.last_note_at is None:
         return None
-    return f"On {short_date(facts.last_note_at.astimezone(tz).date())} you noted: “{facts.last_note}”"
+    return f"On {short_date(facts.last_note_at.astimezone(tz).date(), today)} you noted: “{facts.last_note}”"
 
 
 def prompt_for(
@@ -234,6 +251,7 @@ def _entry(
     tz: tzinfo,
     library: prompts.Library,
     taken: set[str],
+    region: str,
 ) -> Entry:
     p = pick.person
     prompt = prompt_for(pick, facts, today, library, taken)
@@ -249,11 +267,11 @@ def _entry(
         warmth=warmth,
         warmth_label=lab,
         colour=COLOURS[lab],
-        tel=facts.phone,
+        tel=phone_text(facts.phone, region) if facts.phone else None,
         tel_href=f"tel:{facts.phone}" if facts.phone else None,
         email=facts.email,
         mailto=f"mailto:{quote(facts.email, safe='@.+-_')}" if facts.email else None,
-        last_note=quoted_note(facts, tz),
+        last_note=quoted_note(facts, tz, today),
         prompt=prompt,
         slot=p.slot,
         given=facts.given,
@@ -284,15 +302,17 @@ def build_view(
     library: prompts.Library | None = None,
     replies: tuple[ReplyNote, ...] = (),
     reply_help: str = "",
+    region: str = "",
 ) -> View:
+    """`region` is the user's (ISO 3166): their numbers read national, others international."""
     lib = library if library is not None else prompts.load()
     taken: set[str] = set()  # two people in one digest never get the same prompt
     entries = tuple(
-        _entry(i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib, taken)
+        _entry(i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib, taken, region)
         for i, k in enumerate(plan.calls, 1)
     )
     partners = tuple(
-        _entry(len(entries) + i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib, taken)
+        _entry(len(entries) + i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib, taken, region)
         for i, k in enumerate(plan.partners, 1)
     )
     empty = ""

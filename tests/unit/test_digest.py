@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -232,3 +233,48 @@ def test_capacity_warning_shown() -> None:
     view = digest.build_view(plan_of(*crowd), {}, [], TZ)
     text = digest.render(view)[1]
     assert "Can't keep up:" in text and "9.3 calls a workday" in text
+
+
+def test_numbers_read_national_at_home_and_international_elsewhere() -> None:
+    assert digest.phone_text("+4930123456", "DE") == "030 123456"
+    assert digest.phone_text("+14155550134", "DE") == "+1 415-555-0134"
+    assert digest.phone_text("+14155550134", "US") == "(415) 555-0134"
+    assert digest.phone_text("+4930123456") == "+49 30 123456"  # no region known: international
+    assert digest.phone_text("not a number", "DE") == "not a number"
+
+
+def test_the_digest_shows_numbers_for_the_users_region_and_links_e164() -> None:
+    ana = person(1, "Ana Ruiz")
+    facts = {1: digest.Facts(phone="+4930123456", email="ana@example.org")}
+    _, text, html = digest.render(digest.build_view(plan_of(ana), facts, [], TZ, region="DE"))
+    assert "tel: 030 123456" in text
+    assert 'href="tel:+4930123456"' in html and "030 123456" in html
+    _, text, _ = digest.render(digest.build_view(plan_of(ana), facts, [], TZ, region="US"))
+    assert "tel: +49 30 123456" in text
+
+
+def test_dates_more_than_a_year_back_carry_their_year() -> None:
+    assert digest.short_date(date(2025, 10, 6), TODAY) == "6 Oct 2025"
+    assert digest.short_date(date(2025, 11, 23), TODAY) == "23 Nov"  # a year to the day: still clear
+    assert digest.short_date(date(2025, 11, 22), TODAY) == "22 Nov 2025"
+    assert digest.short_date(date(2025, 10, 6)) == "6 Oct"  # no today: as before
+    long_ago = NOW - timedelta(days=413)
+    old = planner.Pick(person(1, "A", last_touch_at=long_ago), 13.0, 13.0, ("overdue",))
+    facts = digest.Facts(last_touch_at=long_ago, last_note="moving to Lisbon", last_note_at=long_ago)
+    assert digest.why_now(old, facts, TODAY, TZ) == ("413 days since contact on 6 Oct 2025, cadence 30",)
+    assert digest.quoted_note(facts, TZ, TODAY) == "On 6 Oct 2025 you noted: “moving to Lisbon”"
+    _, text, html = digest.render(digest.build_view(plan_of(old.person), {1: facts}, [], TZ))
+    for part in (text, html):
+        assert "413 days since contact on 6 Oct 2025" in part and "On 6 Oct 2025 you noted" in part
+
+
+def test_the_html_is_mail_safe_and_carries_its_light_look_inline() -> None:
+    """No external resources; the dark variant in one <style>; tap targets sized by inline styles."""
+    ana = person(1, "Ana Ruiz")
+    facts = {1: digest.Facts(phone="+4930123456", email="ana@example.org")}
+    html = digest.render(digest.build_view(plan_of(ana), facts, [("Ana Ruiz", 42.0)], TZ))[2]
+    assert "src=" not in html and "<link" not in html and "url(" not in html
+    assert html.count("<style") == 1 and "@media (prefers-color-scheme: dark)" in html
+    links = re.findall(r'<a [^>]*href="(?:tel|mailto):[^"]*"[^>]*style="([^"]*)"', html)
+    assert len(links) == 2
+    assert all("min-height:44px" in s and "min-width:44px" in s for s in links)
