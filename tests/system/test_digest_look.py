@@ -5,6 +5,7 @@ The store is realistic on purpose: long names and notes, non-ASCII, a job change
 referral-partner block, Monday's metrics, a failing source, and 100 people in the "at a glance" strip.
 Each test renders the same digest and measures the page with JavaScript in the browser; every
 screenshot it takes is kept under the test's tmp dir (`pytest --basetemp=DIR` to find them).
+docs/digest-390.png and docs/digest-1200.png are DIR/digest-look0/digest-{390,1200}-light.png.
 """
 
 from __future__ import annotations
@@ -181,6 +182,10 @@ def build_digest(root: Path) -> tuple[str, str]:
         _last_week(s, settings, by_name)
     service.sync_all(engine, settings, NOW - timedelta(hours=1))
     result = service.render_day(engine, settings, NOW, DAY)
+    assert result.plan is not None  # the picks this file expects: each special person, no filler
+    assert {k.person.name for k in (*result.plan.calls, *result.plan.partners)} == {
+        who.name for who in SPECIAL
+    }
     engine.dispose()
     MemorySource.reset()
     return result.text, result.html
@@ -342,9 +347,12 @@ def test_nothing_is_wider_than_the_screen(look: Callable[..., Rendered], width: 
     seen = look(width, dark)
     assert seen.facts["scrollWidth"] <= seen.facts["innerWidth"] == width, seen.screenshot
     assert seen.screenshot.stat().st_size > 0
-    # and email-safe: nothing loaded but the document itself (no images, fonts or stylesheets)
+    # and email-safe: nothing loaded but the document itself (no images, fonts or stylesheets),
+    # and well under the 102 kB past which Gmail clips a message
+    page = seen.screenshot.parent / "digest.html"
     assert seen.facts["external"] == []
-    assert seen.facts["requests"] == [seen.screenshot.parent.joinpath("digest.html").as_uri()]
+    assert seen.facts["requests"] == [page.as_uri()]
+    assert page.stat().st_size < 60_000
 
 
 @pytest.mark.parametrize("width", WIDTHS)
