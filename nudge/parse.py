@@ -7,6 +7,7 @@ skip and count a bad object instead of stopping.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,15 +15,17 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import icalendar
-import recurring_ical_events
 import vobject
 
-from nudge.identity import normalise_email
+from nudge import recurrence
+from nudge.identity import fold, normalise_email, normalise_phone
 
 if TYPE_CHECKING:
     from nudge.parse_email import MessageRecord
 
-MAX_OCCURRENCES = 2000  # per series within the window: daily for five years fits
+MAX_OCCURRENCES = recurrence.MAX_OCCURRENCES
+# vobject logs "Skipped line" itself, beside nudge's own "skipped ... (UID ...)" line.
+logging.getLogger("vobject.base").setLevel(logging.CRITICAL)
 
 
 class ParseError(ValueError):
@@ -32,6 +35,36 @@ class ParseError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.uid = uid
+
+
+# Control characters: C0 but tab, DEL, C1. Line breaks of any kind are the ones a
+# single-line field (a name, a summary: later a mail header) turns into a space.
+_BREAKS = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_line(text: str) -> str:
+    """A single-line text field without control characters; line breaks become spaces."""
+    if _CONTROLS.search(text) or _BREAKS.search(text):
+        text = _CONTROLS.sub("", _BREAKS.sub(" ", text)).strip()
+    return text
+
+
+def clean_text(text: str) -> str:
+    """A multi-line text field (a note): line breaks kept as \\n, other control characters dropped."""
+    if _CONTROLS.search(text) or _BREAKS.search(text):
+        text = _CONTROLS.sub("", _BREAKS.sub("\n", text))
+    return text
+
+
+def _cleaned(record: Any, lines: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:
+    """Clean a frozen record's text fields in place (None and tuples of strings allowed)."""
+    for name, clean in [*((n, clean_line) for n in lines), *((n, clean_text) for n in texts)]:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            object.__setattr__(record, name, clean(value))
+        elif isinstance(value, tuple):
+            object.__setattr__(record, name, tuple(c for v in value if (c := clean(v))))
 
 
 @dataclass(frozen=True)
@@ -46,6 +79,9 @@ class ContactRecord:
     categories: tuple[str, ...] = ()
     note: str | None = None
 
+    def __post_init__(self) -> None:
+        _cleaned(self, ("uid", "name", "phones", "org", "title", "categories"), ("note",))
+
 
 @dataclass(frozen=True)
 class GroupRecord:
@@ -59,6 +95,9 @@ class GroupRecord:
     name: str
     members: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        _cleaned(self, ("uid", "name"))
+
 
 @dataclass(frozen=True)
 class Attendee:
@@ -66,6 +105,9 @@ class Attendee:
     name: str = ""
     declined: bool = False
     person: bool = True  # False for rooms and resources (CUTYPE)
+
+    def __post_init__(self) -> None:
+        _cleaned(self, ("name",))
 
 
 @dataclass(frozen=True)
@@ -76,6 +118,9 @@ class Occurrence:
     cancelled: bool = False
     organizer: str | None = None  # normalised email
     attendees: tuple[Attendee, ...] = ()
+
+    def __post_init__(self) -> None:
+        _cleaned(self, ("summary",))
 
 
 @dataclass(frozen=True)
@@ -158,6 +203,73 @@ def member_key(uid: str) -> str:
     return uid[len(_URN_UUID) :] if uid.startswith(_URN_UUID) else uid
 
 
+# --- Keys for objects without UID ---------------------------------------------------------
+
+DERIVED = "nudge-key-"  # prefix of the keys nudge makes for objects without UID
+NO_KEY = "#no-key-"  # split_calendar's placeholder for an event without UID or DTSTART
+_GROUP_OF = re.compile(r"^[A-Za-z0-9-]+\.")
+_ABPERSON = re.compile(r"\\?:AB(?:Person|Group)$", re.IGNORECASE)
+
+
+def _lines(text: str) -> list[tuple[str, str]]:
+    """(NAME, value) of each unfolded content line, without `item1.` groups or parameters."""
+    out = []
+    for line in _FOLD.sub("", unfold_quoted_printable(text)).splitlines():
+        head, colon, value = line.partition(":")
+        if colon:
+            out.append((_GROUP_OF.sub("", head.split(";", 1)[0]).strip().upper(), value.strip()))
+    return out
+
+
+def _derived(material: str) -> str:
+    return DERIVED + hashlib.sha1(material.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+def card_key(text: str) -> str:
+    """A stable key for a vCard without UID ("" if it has nothing to build one from).
+
+    Apple's X-ABUID when present (group cards list members by it); else the first
+    e-mail, else the first phone (E.164 when written with +country, else its digits),
+    else the folded name. Two cards with the same key are told apart by the files
+    source; a key that changes (a new first e-mail) is matched up again by sync.
+    """
+    lines = _lines(text)
+    for name, value in lines:
+        if name == "X-ABUID" and (abuid := _ABPERSON.sub("", value).strip()):
+            return abuid
+    emails = [e for name, value in lines if name == "EMAIL" and (e := normalise_email(value))]
+    if emails:
+        return _derived(f"email:{emails[0]}")
+    for name, value in lines:
+        if name == "TEL" and (digits := re.sub(r"[^0-9+]", "", value)):
+            return _derived(f"tel:{normalise_phone(value, '') or digits}")
+    names = [value for name, value in lines if name == "FN" and value]
+    names += [" ".join(value.split(";")) for name, value in lines if name == "N"]
+    for value in names:
+        if folded := fold(clean_line(value.replace("\\", ""))):
+            return _derived(f"name:{folded}")
+    return ""
+
+
+def event_key(text: str) -> str:
+    """A stable key for an event without UID: its first VEVENT's DTSTART, SUMMARY and ORGANIZER.
+
+    Not the hash of its text, which changes with every export (DTSTAMP); a moved
+    event without UID is a new event.
+    """
+    blocks = split_components(text, "VEVENT")
+    wanted = {"DTSTART": "", "SUMMARY": "", "ORGANIZER": ""}
+    for line in _FOLD.sub("", blocks[0] if blocks else text).splitlines():
+        head, colon, value = line.partition(":")
+        name = head.split(";", 1)[0].strip().upper()
+        if colon and name in wanted and not wanted[name]:
+            wanted[name] = f"{head.partition(';')[2]}:{value.strip()}" if name == "DTSTART" else value
+    if not wanted["DTSTART"]:
+        return ""
+    organizer = normalise_email(wanted["ORGANIZER"]) or ""
+    return _derived(f"event:{wanted['DTSTART']}|{fold(wanted['SUMMARY'])}|{organizer}")
+
+
 def parse_vcard(text: str) -> ContactRecord | GroupRecord:
     try:
         card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
@@ -166,6 +278,7 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
     if card.name != "VCARD":
         raise ParseError(f"not a vCard but {card.name}")
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
+    uid = clean_line(uid) or card_key(text)
     for prop in GROUP_KINDS:  # vCard 4 KIND, and Apple's / Nextcloud's 3.0 spelling
         kinds = [_text(v).lower() for v in _values(card, prop)]
         if kinds and kinds[0] == "group":
@@ -184,7 +297,7 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
 
 def _group_from(card: Any, uid: str) -> GroupRecord:
     if not uid:
-        raise ParseError("a group card without UID", uid)
+        raise ParseError("a group card without UID or name", uid)
     try:
         name = _text(_values(card, "fn")[0]) if "fn" in card.contents else ""
         members = [member_key(_text(v)) for prop in MEMBERS for v in _values(card, prop)]
@@ -199,20 +312,19 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
     def get(name: str) -> list[Any]:
         return values.get(name, [])
 
-    name = _text(get("fn")[0]) if get("fn") else ""
+    name = clean_line(_text(get("fn")[0])) if get("fn") else ""
     if not name and get("n"):
         n = get("n")[0]
-        name = " ".join(
-            p for p in (_text(n.prefix), _text(n.given), _text(n.additional), _text(n.family)) if p
-        )
+        parts = (_text(n.prefix), _text(n.given), _text(n.additional), _text(n.family))
+        name = " ".join(c for p in parts if (c := clean_line(p)))
     emails = tuple(dict.fromkeys(e for v in get("email") if (e := normalise_email(_text(v)))))
-    phones = tuple(dict.fromkeys(_text(v) for v in get("tel") if _text(v)))
+    phones = tuple(dict.fromkeys(t for v in get("tel") if (t := clean_line(_text(v)))))
     if not name:
         name = emails[0] if emails else ""
     if not name:
         raise ParseError("no name and no email", uid)
     if not uid:
-        raise ParseError("no UID", uid)
+        raise ParseError("no UID and nothing to make a key from", uid)
     org_values = get("org")
     org = None
     if org_values:  # ORG is "Company;Department;..."; the company is the first part
@@ -295,13 +407,15 @@ def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         raise ParseError("no VEVENT")
-    uid = str(events[0].get("UID", "")).strip()
+    uid = clean_line(str(events[0].get("UID", "")).strip()) or event_key(text)
     if not uid:
-        raise ParseError("no UID")
+        raise ParseError("no UID and no DTSTART")
     try:
         return _expand(cal, events, uid, tz, window_start, window_end)
     except ParseError:
         raise
+    except (recurrence.TooManyOccurrences, recurrence.BadRule) as e:
+        raise ParseError(str(e), uid) from e
     except Exception as e:
         raise ParseError(f"bad event: {short_reason(e)}", uid) from e
 
@@ -316,21 +430,8 @@ def _expand(
     recurring = any(e.get("RRULE") is not None or e.get("RDATE") is not None for e in events)
     if len(events) == 1 and not recurring and events[0].get("RECURRENCE-ID") is None:
         return one_off_record(events[0], uid, tz, window_start, window_end)
-    query = recurring_ical_events.of(cal, skip_bad_series=True)
-    found: list[Occurrence] = []
-    for e in query.after(window_start):
-        occ = _occurrence(e, tz)
-        if occ.start > window_end:
-            break
-        if occ.start >= window_start:
-            found.append(occ)
-        if len(found) >= MAX_OCCURRENCES:  # an hourly "event" is not a meeting series
-            break
-    occurrences = tuple(sorted(found, key=lambda o: o.start))
-    after = None
-    for e in query.after(window_end):
-        after = as_utc(e["DTSTART"].dt, tz)
-        break
+    inside, after = recurrence.expand(cal, tz, window_start, window_end)
+    occurrences = tuple(sorted((_occurrence(e, tz) for e in inside), key=lambda o: o.start))
     return EventRecord(uid=uid, occurrences=occurrences, next_after_window=after, recurring=recurring)
 
 
@@ -421,6 +522,8 @@ def split_components(text: str, name: str) -> list[str]:
             if current is not None:
                 blocks.append("\r\n".join(current) + "\r\n")
             current = [line]
+        elif current is None and upper.endswith(begin):  # glued to garbage (or a stray BOM)
+            current = [line.strip()[-len(begin) :]]
         elif current is not None:
             current.append(line)
             if upper == end:
@@ -439,11 +542,29 @@ def block_uid(block: str) -> str:
     return ""
 
 
+_TZID_PARAM = re.compile(r';TZID=("[^"]*"|[^;:]*)', re.IGNORECASE)
+_TZID_LINE = re.compile(r"^TZID(?:;[^:]*)?:(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
 def split_calendar(text: str) -> list[tuple[str, str]]:
-    """(uid, calendar text) per UID: its VEVENTs plus every VTIMEZONE of the file."""
-    timezones = "".join(split_components(text, "VTIMEZONE"))
+    """(uid, calendar text) per UID: its VEVENTs plus the VTIMEZONEs they name.
+
+    Only the zones an object uses go with it, so one broken VTIMEZONE skips the
+    events in that zone and no others. An event without UID is keyed by
+    `event_key`.
+    """
+    zones: dict[str, str] = {}
+    for block in split_components(text, "VTIMEZONE"):
+        m = _TZID_LINE.search(_FOLD.sub("", block))
+        zones.setdefault(m.group(1).strip() if m else "", block)
     by_uid: dict[str, list[str]] = {}
     for i, block in enumerate(split_components(text, "VEVENT")):
-        by_uid.setdefault(block_uid(block) or f"#missing-uid-{i}", []).append(block)
+        by_uid.setdefault(block_uid(block) or event_key(block) or f"{NO_KEY}{i}", []).append(block)
     head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//nudge//split//EN\r\n"
-    return [(uid, head + timezones + "".join(blocks) + "END:VCALENDAR\r\n") for uid, blocks in by_uid.items()]
+    out = []
+    for uid, blocks in by_uid.items():
+        events = "".join(blocks)
+        used = {tzid.strip('"').strip() for tzid in _TZID_PARAM.findall(_FOLD.sub("", events))}
+        timezones = "".join(block for tzid, block in zones.items() if tzid in used)
+        out.append((uid, head + timezones + events + "END:VCALENDAR\r\n"))
+    return out

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nudge.parse import (
+    DERIVED,
+    NO_KEY,
     Attendee,
     ContactRecord,
     EventRecord,
@@ -228,9 +230,12 @@ def test_vcard_base64_encoded_name_is_not_stored_as_a_bytes_repr() -> None:
     assert parse_vcard(text).name == "Ana"
 
 
-def test_vcard_without_uid_is_a_parse_error() -> None:
-    with pytest.raises(ParseError, match="no UID"):
-        parse_vcard(card("FN:Ana Ruiz", "EMAIL:ana@example.com"))
+def test_vcard_without_uid_is_keyed_by_its_first_email() -> None:
+    rec = parse_vcard(card("FN:Ana Ruiz", "EMAIL:Ana@Example.com", "EMAIL:ana@two.org"))
+    assert isinstance(rec, ContactRecord)
+    assert rec.uid.startswith(DERIVED)
+    again = parse_vcard(card("FN:Ana Ruiz-Kaya", "EMAIL:ana@example.com", "TEL:+49 30 1234567"))
+    assert again.uid == rec.uid  # same first address: the same key, whatever else changed
 
 
 @pytest.mark.parametrize(
@@ -429,7 +434,7 @@ def test_ical_partstat_declined_is_marked(partstat: str, declined: bool) -> None
         ("garbage", "unreadable"),
         ("", "unreadable"),
         (vcalendar(), "no VEVENT"),
-        (calendar("BEGIN:VEVENT", "DTSTART:20260110T100000Z", "END:VEVENT"), "no UID"),
+        (calendar("BEGIN:VEVENT", "SUMMARY:x", "END:VEVENT"), "no UID and no DTSTART"),
         (calendar("BEGIN:VEVENT", "UID:x", "END:VEVENT"), "no DTSTART"),
         (calendar("BEGIN:VEVENT", "UID:x", "DTSTART:notadate", "END:VEVENT"), "bad event"),
         (vcard("u1", "Ana"), "no VEVENT"),  # a card where an event was expected
@@ -490,11 +495,19 @@ def test_split_calendar_copies_vtimezones_into_every_object() -> None:
     assert one(objects["b"]).occurrences[0].start == datetime(2026, 1, 11, 4, 30, tzinfo=UTC)
 
 
-def test_split_calendar_event_without_uid_gets_a_placeholder_key() -> None:
-    text = calendar("BEGIN:VEVENT", "DTSTART:20260110T100000Z", "END:VEVENT")
+def test_split_calendar_event_without_uid_is_keyed_as_parse_keys_it() -> None:
+    text = calendar("BEGIN:VEVENT", "DTSTAMP:20260101T000000Z", "DTSTART:20260110T100000Z", "END:VEVENT")
     [(uid, data)] = split_calendar(text)
-    assert uid.startswith("#missing-uid")
-    with pytest.raises(ParseError, match="no UID"):
+    assert uid.startswith(DERIVED)
+    assert one(data).uid == uid
+    [(again, _)] = split_calendar(text.replace("DTSTAMP:20260101", "DTSTAMP:20261231"))
+    assert again == uid  # a re-export stamps a new DTSTAMP: the key stays
+
+
+def test_split_calendar_event_without_uid_or_start_gets_a_placeholder() -> None:
+    [(uid, data)] = split_calendar(calendar("BEGIN:VEVENT", "SUMMARY:x", "END:VEVENT"))
+    assert uid.startswith(NO_KEY)
+    with pytest.raises(ParseError, match="no UID and no DTSTART"):
         one(data)
 
 
