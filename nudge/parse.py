@@ -40,13 +40,14 @@ class ParseError(ValueError):
 # Control characters: C0 but tab, DEL, C1. Line breaks of any kind are the ones a
 # single-line field (a name, a summary: later a mail header) turns into a space.
 _BREAKS = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_SPACED_BREAKS = re.compile(r" *(?:\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029])+ *")
 _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def clean_line(text: str) -> str:
     """A single-line text field without control characters; line breaks become spaces."""
     if _CONTROLS.search(text) or _BREAKS.search(text):
-        text = _CONTROLS.sub("", _BREAKS.sub(" ", text)).strip()
+        text = _CONTROLS.sub("", _SPACED_BREAKS.sub(" ", text)).strip()
     return text
 
 
@@ -274,7 +275,7 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
     try:
         card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
     except Exception as e:
-        raise ParseError(f"unreadable vCard: {short_reason(e)}") from e
+        raise ParseError(f"unreadable vCard: {short_reason(e)}", block_uid(text)) from e
     if card.name != "VCARD":
         raise ParseError(f"not a vCard but {card.name}")
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
@@ -403,7 +404,7 @@ def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
     try:
         cal = icalendar.Calendar.from_ical(text)
     except Exception as e:
-        raise ParseError(f"unreadable iCalendar: {short_reason(e)}") from e
+        raise ParseError(f"unreadable iCalendar: {short_reason(e)}", block_uid(text)) from e
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         raise ParseError("no VEVENT")

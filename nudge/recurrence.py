@@ -109,6 +109,7 @@ def bound_series(event: Any, tz: tzinfo, window_start: datetime, cap: datetime) 
     start = event["DTSTART"].dt
     begin = _utc(start, tz)
     ends: list[tuple[vRecur, str, datetime]] = []
+    empty: list[vRecur] = []  # stand-ins for rules that never match, where their UNTIL matters
     for rule in rules:
         freq = _first(rule, "FREQ")
         if not isinstance(freq, str) or freq.upper() not in _RANK:
@@ -117,13 +118,17 @@ def bound_series(event: Any, tz: tzinfo, window_start: datetime, cap: datetime) 
         if interval is not None and (not isinstance(interval, int) or interval < 1):
             raise BadRule(f"bad RRULE: INTERVAL={interval}")
         if _never(rule, start):
+            until = _first(rule, "UNTIL")
+            if isinstance(until, date) and _utc(until, tz) < begin:
+                # The library leaves DTSTART out of a series that ended before it began.
+                empty.append(vRecur({"FREQ": ["YEARLY"], "UNTIL": [until]}))
             continue
         text = f"RRULE:{_text(rule)} from {begin:%Y-%m-%d}"
         ends.append((rule, text, _bound_end(rule, text, start, begin, tz, cap)))
     if len(ends) < len(rules):  # rules without any instance: DTSTART (and RDATEs) remain
         event.pop("RRULE")
-        if ends:
-            event["RRULE"] = [rule for rule, _, _ in ends]
+        if ends or empty:
+            event["RRULE"] = [rule for rule, _, _ in ends] + empty
     if len(ends) == 1 and ends[0][2] > window_start and _shift(event, ends[0][0], begin, window_start):
         begin = _utc(event["DTSTART"].dt, tz)
     for rule, text, end in ends:
@@ -181,8 +186,11 @@ def _bound_end(
     count = _first(rule, "COUNT")
     if isinstance(count, int) and count > 0:
         _check_work(rule, text, begin, end, count)
+        if not isinstance(start, datetime) and _RANK[str(_first(rule, "FREQ")).upper()] < _RANK["DAILY"]:
+            return end  # hours of an all-day series: an UNTIL would be cut to a date; left as it is
         rule.pop("COUNT")
-        rule["UNTIL"] = [_typed(end, start, tz)]
+        if until is None:
+            rule["UNTIL"] = [_typed(end, start, tz)]
         last = _nth(rule, start, count)
         if last is not None:
             rule["UNTIL"] = [last]
@@ -217,6 +225,8 @@ def _shift(event: Any, rule: vRecur, begin: datetime, window_start: datetime) ->
     freq = str(_first(rule, "FREQ")).upper()
     interval = _first(rule, "INTERVAL") or 1
     start = event["DTSTART"].dt
+    if rule.get("COUNT"):  # counted from DTSTART: it stays
+        return False
     if freq in _SECONDS:
         step = _SECONDS[freq] * interval
         if not isinstance(start, datetime) and step % 86400:

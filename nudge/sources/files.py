@@ -86,7 +86,7 @@ def decode(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             lines.append(line.decode("cp1252", errors="replace"))
             fallback += 1
-    return "\n".join(lines), f"{fallback} lines not UTF-8, read as Windows-1252"
+    return "\n".join(lines), f"{fallback} line{'s' if fallback > 1 else ''} not UTF-8, read as Windows-1252"
 
 
 @dataclass
