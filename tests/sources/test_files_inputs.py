@@ -59,14 +59,17 @@ def vdir(root: Path) -> None:
 
 def test_a_vdir_tree_is_one_collection_per_folder(tmp_path: Path) -> None:
     vdir(tmp_path)
+    (tmp_path / "google.vcf").write_text(vcard("g", "Gus Export"))  # an export beside it: its own
     src = source(tmp_path)
     colls = src.collections()
     assert [(c.name, c.kind) for c in colls] == [
+        ("google.vcf", "contacts"),
         ("work", "events"),
         ("Personal", "contacts"),  # vdirsyncer's displayname
         ("work", "contacts"),
     ]
     assert everything(src) == {
+        ("google.vcf", "contacts"): ["Gus Export"],
         ("work", "events"): ["e1", "e2"],
         ("Personal", "contacts"): ["Ana Ruiz", "Ben Ott"],
         ("work", "contacts"): ["Cem Kaya"],
@@ -92,12 +95,6 @@ def test_an_item_deleted_from_a_vdir_is_gone_from_its_collection(tmp_path: Path)
     (tmp_path / "contacts" / "personal" / "d4e5f6.vcf").unlink()
     after = src.list(personal)  # the folder is still there: no error, one object fewer
     assert len(before) == 2 and list(after) == [h for h in before if "a1b2c3" in h]
-
-
-def test_folders_of_export_files_keep_one_collection_per_file(tmp_path: Path) -> None:
-    (tmp_path / "google.vcf").write_text(vcard("a", "Ana Ruiz") + vcard("b", "Ben Ott"))
-    (tmp_path / "outlook.ics").write_text(vcalendar(vevent("e", START)))
-    assert [c.name for c in source(tmp_path).collections()] == ["google.vcf", "outlook.ics"]
 
 
 # --- encodings --------------------------------------------------------------------------------------

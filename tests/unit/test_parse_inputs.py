@@ -82,11 +82,6 @@ def test_fast_and_library_paths_key_a_card_without_uid_alike() -> None:
     assert fast is not None and fast == contact(text) and fast.uid == card_key(text)
 
 
-def test_a_card_with_no_uid_and_nothing_to_key_it_by_is_refused() -> None:
-    with pytest.raises(ParseError, match="no name and no email"):
-        parse_vcard(card("NOTE:only a note"))
-
-
 # --- control characters ---------------------------------------------------------------------------
 
 
@@ -133,11 +128,8 @@ def test_a_card_glued_to_garbage_or_a_stray_bom_is_found() -> None:
     text += "\ufeffBEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nFN:Ben\r\nEND:VCARD\r\n"
     blocks = split_components(text, "VCARD")
     assert [contact(b).uid for b in blocks] == ["a", "b"]
-
-
-def test_a_begin_inside_a_note_does_not_split_a_card() -> None:
-    text = card("UID:a", "FN:Ana", "NOTE:copy this: BEGIN:VCARD")
-    assert split_components(text, "VCARD") == [text]
+    inside = card("UID:c", "FN:Cem", "NOTE:copy this: BEGIN:VCARD")  # only outside a card
+    assert split_components(text + inside, "VCARD")[2:] == [inside]
 
 
 OFFICE = (
