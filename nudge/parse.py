@@ -42,6 +42,7 @@ class ParseError(ValueError):
 _BREAKS = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _SPACED_BREAKS = re.compile(r" *(?:\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029])+ *")
 _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_DIRTY = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")  # either of the two
 
 
 def clean_line(text: str) -> str:
@@ -81,7 +82,9 @@ class ContactRecord:
     note: str | None = None
 
     def __post_init__(self) -> None:
-        _cleaned(self, ("uid", "name", "phones", "org", "title", "categories"), ("note",))
+        fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "")
+        if _DIRTY.search("".join((*fields, *self.phones, *self.categories))):
+            _cleaned(self, ("uid", "name", "phones", "org", "title", "categories"), ("note",))
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ class GroupRecord:
     members: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _cleaned(self, ("uid", "name"))
+        if _DIRTY.search(self.uid + self.name):
+            _cleaned(self, ("uid", "name"))
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ class Attendee:
     person: bool = True  # False for rooms and resources (CUTYPE)
 
     def __post_init__(self) -> None:
-        _cleaned(self, ("name",))
+        if _DIRTY.search(self.name):
+            _cleaned(self, ("name",))
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,8 @@ class Occurrence:
     attendees: tuple[Attendee, ...] = ()
 
     def __post_init__(self) -> None:
-        _cleaned(self, ("summary",))
+        if _DIRTY.search(self.summary):
+            _cleaned(self, ("summary",))
 
 
 @dataclass(frozen=True)
