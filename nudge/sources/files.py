@@ -1,10 +1,11 @@
 """Local files: vCard (.vcf) address books and iCalendar (.ics) calendars.
 
 A file listed in `paths`, or found directly in a listed folder, is a
-collection. A sub-folder (any depth, hidden ones skipped) is one collection per
-kind, as vdirsyncer, khal and khard store them: one item per file, the folder
-the address book or calendar; a listed folder with vdirsyncer's `displayname`
-or `color` metadata is one too. Each card, or each UID's events, is an object
+collection (an export). A sub-folder (any depth, hidden ones skipped) is one
+collection per kind, as vdirsyncer, khal and khard store them: one item per
+file, the folder the address book or calendar. A listed folder is one too when
+it has vdirsyncer's `displayname` or `color` metadata, or when its files hold
+one object each (khard pointed at one address book). Each card, or each UID's events, is an object
 whose etag is the hash of its text; objects without UID are keyed by
 `parse.card_key` / `parse.event_key`. A missing or unreadable file is a
 SourceError, so a file that is briefly away never archives its contacts.
@@ -154,17 +155,29 @@ class FilesSource(Source):
             )
             if not items:
                 continue
-            if folder == top and not any((folder / m).is_file() for m in METADATA):
-                colls += [Collection(str(p.resolve()), SUFFIXES[p.suffix.lower()], p.name) for p in items]
-                continue
-            name = _display_name(folder)
+            vdir = folder != top or any((folder / m).is_file() for m in METADATA)
             for kind in ("contacts", "events"):
                 members = [p.resolve() for p in items if SUFFIXES[p.suffix.lower()] == kind]
-                if members:
+                if not members:
+                    continue
+                if vdir or self._one_each(members, kind):
                     cid = f"{folder.resolve()}{os.sep}{_GLOB[kind]}"
                     self._members[cid] = members
-                    colls.append(Collection(cid, kind, name))
+                    colls.append(Collection(cid, kind, _display_name(folder)))
+                else:
+                    colls += [Collection(str(p), kind, p.name) for p in members]
         return colls
+
+    def _one_each(self, files: list[Path], kind: Kind) -> bool:
+        """Whether these files (more than one) each hold one object, as a vdir's items do.
+
+        khard is often pointed at one address book's folder; read as a collection per
+        file, its thousands of items would cost a sync thousands of collections.
+        """
+        try:
+            return len(files) > 1 and all(len(self._read(p, kind, False).objects) <= 1 for p in files)
+        except SourceError:  # an unreadable file: each its own collection, and its own error
+            return False
 
     def _objects(self, collection: Collection) -> dict[str, Item | BadItem]:
         members = self._members.get(collection.id)

@@ -122,7 +122,7 @@ def test_no_paths_and_unknown_keys_are_rejected() -> None:
 
 def test_a_folder_is_scanned_for_vcf_and_ics_files(tmp_path: Path) -> None:
     (tmp_path / "b.vcf").write_text(vcard("b", "Ben Ott"))
-    (tmp_path / "A.VCF").write_text(vcard("a", "Ana Ruiz"))
+    (tmp_path / "A.VCF").write_text(vcard("a", "Ana Ruiz") + vcard("c", "Cem Kaya"))  # an export of many
     (tmp_path / "work.ics").write_text(vcalendar(vevent("e", START)))
     (tmp_path / "notes.txt").write_text("not a card")
     (tmp_path / ".git").mkdir()

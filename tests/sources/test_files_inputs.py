@@ -85,6 +85,11 @@ def test_the_storage_root_or_one_collection_folder_may_be_listed(tmp_path: Path)
     personal = source(tmp_path / "contacts" / "personal")
     assert [c.name for c in personal.collections()] == ["Personal"]
     assert everything(personal) == {("Personal", "contacts"): ["Ana Ruiz", "Ben Ott"]}
+    # ...and without it too, when each of its files holds one card
+    (tmp_path / "contacts" / "personal" / "displayname").unlink()
+    (tmp_path / "contacts" / "personal" / "g7h8i9.vcf").write_text(vcard("g7h8i9", "Gus Berg"))
+    plain = source(tmp_path / "contacts" / "personal")
+    assert everything(plain) == {("personal", "contacts"): ["Ana Ruiz", "Ben Ott", "Gus Berg"]}
 
 
 def test_an_item_deleted_from_a_vdir_is_gone_from_its_collection(tmp_path: Path) -> None:
