@@ -104,6 +104,25 @@ def test_a_re_export_without_uids_changes_nothing_but_the_changed_emails(
     assert people(engine) == after
 
 
+def test_an_apple_export_keys_cards_by_x_abuid_and_its_group_gives_the_tier(
+    tmp_path: Path, make_settings: Callable[..., Settings], engine: Engine
+) -> None:
+    abuid = "5AD380FD-B2DE-4261-BA99-DE1D1DB52FBE"
+    person = google_card(
+        "Ana Ruiz", "EMAIL;type=INTERNET;type=pref:ana@example.com", f"X-ABUID:{abuid}\\:ABPerson"
+    )
+    group = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Top 100;;;;\r\nFN:Top 100\r\nX-ADDRESSBOOKSERVER-KIND:group\r\n"
+        f"X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:{abuid.lower()}\r\nX-ABUID:0C1A2B3C-0001:ABGroup\r\nEND:VCARD\r\n"
+    )
+    export = tmp_path / "Apple Contacts.vcf"
+    export.write_text(person + group)
+    report = sync_once(engine, files_settings(make_settings, export))
+    assert (report.contacts, report.skipped) == (1, [])
+    with Session(engine) as s:
+        assert find(s, "Ana Ruiz").tier == "top100"
+
+
 def test_a_card_removed_from_a_uid_less_export_is_still_archived(
     tmp_path: Path, make_settings: Callable[..., Settings], engine: Engine
 ) -> None:
