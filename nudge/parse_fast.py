@@ -24,7 +24,8 @@ import icalendar
 from icalendar.prop import vDDDTypes
 from vobject.vcard import NAME_ORDER, Name
 
-from nudge.parse import ContactRecord, EventRecord, card_key, contact_from, one_off_record
+from nudge.parse import ContactRecord, EventRecord, contact_from, one_off_record
+from nudge.parse_text import card_key
 
 _NAME = re.compile(r"[A-Za-z0-9-]+")
 # One content line: name, parameters with one plain or quoted value each, value.

@@ -28,8 +28,9 @@ from nudge.identity import fold
 from nudge.ingest import Context, Ingest, identity_keys, load_identities, phone_keys
 from nudge.ingest_mail import apply_messages
 from nudge.models import Contact, Identity, SourceRecord, SyncState
-from nudge.parse import DERIVED, ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
+from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
 from nudge.parse_email import MessageRecord
+from nudge.parse_text import DERIVED
 from nudge.sources.base import BadItem, Collection, Item, Notice, Source
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ file, the folder the address book or calendar. A listed folder is one too when
 it has vdirsyncer's `displayname` or `color` metadata, or when its files hold
 one object each (khard pointed at one address book). Each card, or each UID's events, is an object
 whose etag is the hash of its text; objects without UID are keyed by
-`parse.card_key` / `parse.event_key`. A missing or unreadable file is a
+`parse_text.card_key` / `parse_text.event_key`. A missing or unreadable file is a
 SourceError, so a file that is briefly away never archives its contacts.
 
 Files are decoded by their BOM (UTF-8, UTF-16, UTF-32), as UTF-16 when they
@@ -26,14 +26,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from nudge.errors import SourceError
-from nudge.parse import (
-    NO_KEY,
-    block_uid,
-    card_key,
-    content_hash,
-    split_calendar,
-    split_components,
-)
+from nudge.parse import content_hash
+from nudge.parse_text import NO_KEY, block_uid, card_key, split_calendar, split_components
 from nudge.sources.base import BadItem, Collection, Format, Item, Kind, Notice, Source, SourceOptions
 
 SUFFIXES: dict[str, Kind] = {".vcf": "contacts", ".vcard": "contacts", ".ics": "events", ".ical": "events"}
