@@ -4,6 +4,10 @@
 parses it, and applies it in batches, each batch one transaction. A sync token
 is stored in the last transaction, after every change it covers, so an
 interrupted sync simply resumes from the old token next time.
+
+One piece (over 400 lines) because the plan, the batches, the matching of
+cards whose derived key changed (`_Vanished`) and the `Report` they all count
+into are one algorithm; split, each part would need the others' internals.
 """
 
 from __future__ import annotations
