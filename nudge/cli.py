@@ -111,7 +111,7 @@ timezone = "{tz}"
 [me]
 name = ""
 emails = []          # your own addresses, e.g. ["me@example.com"]
-region = "US"        # phone numbers without +country are read in this region
+# region = "DE"      # phone numbers without +country; default: your time zone's country
 
 [digest]
 time = "07:30"

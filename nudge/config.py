@@ -49,14 +49,16 @@ class Me(_Section):
         description="Your own addresses: never contacts, and how nudge knows you in calendars.",
     )
     region: str = Field(
-        "US",
-        description="Default phone region (ISO 3166 code) for numbers without a country code.",
+        "",
+        description="Default phone region (ISO 3166 code) for numbers without a country code; "
+        "default: the country of `timezone`, else of the locale. Numbers that do not parse are "
+        "kept as typed.",
     )
 
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z]{2}", v):
+        if v and not re.fullmatch(r"[A-Za-z]{2}", v):
             raise ValueError("must be a two-letter country code such as US or DE")
         return v.upper()
 

@@ -21,7 +21,7 @@ from nudge import claim, delivery, digest, planner, secrets
 from nudge.config import WEEKDAYS, Settings, parse_hhmm
 from nudge.db import atomic, open_db
 from nudge.errors import Busy, DeliveryError, Interrupted, UserError
-from nudge.identity import normalise_email
+from nudge.identity import normalise_email, phone_region
 from nudge.ingest import Context, refresh_contacts
 from nudge.ingest_mail import note_unanswered
 from nudge.ingest_tiers import tier_groups
@@ -62,7 +62,7 @@ def ingest_context(settings: Settings, now: datetime) -> Context:
             history_days=t.history_days,
             planned_days=t.planned_days,
         ),
-        region=settings.me.region,
+        region=phone_region(settings.me.region, settings.tz.key),
         tier_groups=tier_groups(settings.tiers),
         half_life_days=t.half_life_days,
         tz=settings.tz,

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from nudge import digest, metrics, planner, prompts
 from nudge.config import Settings, config_dir
+from nudge.identity import phone_region
 from nudge.models import (
     DigestRun,
     Identity,
@@ -190,7 +191,7 @@ def build_view(
             library=prompts.load(config_dir() / "prompts.toml"),
             replies=_reply_notes(s, settings),
             reply_help=_reply_help(settings),
-            region=settings.me.region,
+            region=phone_region(settings.me.region, settings.tz.key),
         )
 
 
