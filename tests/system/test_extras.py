@@ -11,7 +11,6 @@ test double for the environment; nudge's own code runs unchanged.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import ME, vcard
+from tests.system.test_readme import copy_checkout
 
 ROOT = Path(__file__).resolve().parents[2]
 NUDGE = str(Path(sys.executable).with_name("nudge"))
@@ -218,12 +218,6 @@ def wheel_metadata(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, 
     for k, v in message.items():
         headers.setdefault(k, []).append(v)
     return headers, names
-
-
-def copy_checkout(dest: Path) -> None:
-    """This checkout's files, without the venv, git's own files and build output."""
-    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
-    shutil.copytree(ROOT, dest, ignore=skip)
 
 
 def test_the_distribution_is_ours_with_its_licence(
