@@ -34,7 +34,9 @@ def auth_google(
 ) -> None:
     """Authorise read-only access to Google Contacts and Calendar, and Gmail headers if configured."""
     from nudge import google_auth
+    from nudge.sources import require_extra
 
+    require_extra("google", "nudge auth google")
     cfg = settings()
     secrets_file = client_secrets or google_auth.client_secrets_for(cfg.sources, account)
     if not secrets_file:

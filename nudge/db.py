@@ -130,10 +130,14 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except ImportError as e:
         driver = e.name or "its driver"
-        package = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'"}.get(driver, driver)
+        package = {"psycopg2": "psycopg2-binary"}.get(driver, driver)
+        how = f"install it into nudge's environment (pip install {package})"
+        if driver == "psycopg":
+            from nudge.sources import install_command
+
+            how = f"add nudge's [postgres] extra: {install_command('postgres')}"
         raise UserError(
-            f"database_url: {shown_url(url)} needs the Python package {driver}, which is not installed: "
-            f"install it into nudge's environment (pip install {package})"
+            f"database_url: {shown_url(url)} needs the Python package {driver}, which is not installed: {how}"
         ) from None
 
 

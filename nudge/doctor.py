@@ -44,7 +44,11 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
     try:
         settings = config.load(config_path)
     except ConfigError as e:
-        yield Check("config", False, "; ".join(e.problems), f"edit {e.path or where}")
+        from nudge.sources import install_fix
+
+        # A source whose extra is missing is fixed by installing it, not by editing the config.
+        fix = install_fix(e.problems) or f"edit {e.path or where}"
+        yield Check("config", False, "; ".join(e.problems), fix)
         return
     yield Check(
         "config",
