@@ -160,7 +160,12 @@ def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now:
         if not parsed.commands and not parsed.not_understood:
             problems.append("the reply had no commands")
         row.applied, row.problems = "\n".join(applied), "\n".join(problems)
-        log.info("reply to the digest of %s: %d applied, %d problems", run.date, len(applied), len(problems))
+        log.info(
+            "reply to the digest of %s: %s%s",
+            run.date,
+            "; ".join(applied) or "nothing applied",
+            f"; not applied: {'; '.join(problems)}" if problems else "",
+        )
     session.add(row)
     return row
 
