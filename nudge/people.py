@@ -1,7 +1,10 @@
-"""Finding people by name and changing them on the user's word (log, snooze, tier, referral).
+"""Finding people by name and changing them on the user's word (log, snooze, tier, referral,
+note, outcome), and what the CLI shows of one person.
 
-Names are matched forgivingly (case, accents, prefixes, email); an ambiguous
-name lists the candidates and changes nothing.
+Names are matched forgivingly (case, accents, prefixes, email, `#id`); an
+ambiguous name lists the candidates and changes nothing. Every change made
+here is journaled (journal.py) in its own transaction, for `nudge undo`: these
+functions are the one place hand-made changes are written, so one module.
 """
 
 from __future__ import annotations

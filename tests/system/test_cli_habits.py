@@ -101,21 +101,22 @@ def test_contact_ids_work_wherever_a_name_does(cfg: Path) -> None:
     assert code == 1 and "there is no contact #999" in out
 
 
-@pytest.mark.parametrize(
-    ("at", "stored"),
-    [
-        ("yesterday", "2026-11-22T06:00:00+00:00"),  # same time of day, in Berlin
-        ("3 days ago", "2026-11-20T06:00:00+00:00"),
-        ("last friday 15:00", "2026-11-20T14:00:00+00:00"),  # 15:00 Berlin
-        ("last friday", "2026-11-20T11:00:00+00:00"),  # a day alone is noon, as 2026-11-20 is
-        ("2026-11-20", "2026-11-20T11:00:00+00:00"),
-        ("2026-11-20T09:30", "2026-11-20T08:30:00+00:00"),
-    ],
-)
-def test_log_at_reads_natural_dates(cfg: Path, at: str, stored: str) -> None:
-    code, out = nudge("log", "ben", "call: hi", "--at", at, config=cfg)
-    assert code == 0, out
-    assert show(cfg, "ben")["touches"][0]["at"] == stored
+AT = {
+    "yesterday": "2026-11-22T06:00:00+00:00",  # the same time of day, in Berlin
+    "3 days ago": "2026-11-20T06:00:00+00:00",
+    "last friday 15:00": "2026-11-20T14:00:00+00:00",  # 15:00 in Berlin
+    "last friday": "2026-11-20T11:00:00+00:00",  # a day alone is noon, as an ISO date is
+    "2026-11-20": "2026-11-20T11:00:00+00:00",
+    "2026-11-20T09:30": "2026-11-20T08:30:00+00:00",
+}
+
+
+def test_log_at_reads_natural_dates_and_iso_ones_as_before(cfg: Path) -> None:
+    for at, stored in AT.items():
+        code, out = nudge("log", "ben", f"call: {at}", "--at", at, config=cfg)
+        assert code == 0, out
+        touch = next(t for t in show(cfg, "ben")["touches"] if t["note"] == at)
+        assert touch["at"] == stored, at
 
 
 def test_relative_dates_count_in_the_users_time_zone(tmp_path: Path, clock: time_machine.Coordinates) -> None:
@@ -161,22 +162,22 @@ def test_impossible_dates_and_durations_are_refused(cfg: Path) -> None:
     assert "Traceback" not in out
 
 
-@pytest.mark.parametrize(
-    ("words", "until"),
-    [
-        (("1y",), "2027-11-23"),
-        (("10d",), "2026-12-03"),
-        (("2w",), "2026-12-07"),
-        (("3m",), "2027-02-21"),
-        (("until", "2027-01-15"), "2027-01-15"),
-        (("3 weeks",), "2026-12-14"),
-        (("until next friday",), "2026-11-27"),
-    ],
-)
-def test_snooze_durations(cfg: Path, words: tuple[str, ...], until: str) -> None:
-    code, out = nudge("snooze", "ana r", *words, config=cfg)
-    assert code == 0, out
-    assert show(cfg, "ana r")["snoozed_until"] == until
+SNOOZES = {
+    ("1y",): "2027-11-23",
+    ("10d",): "2026-12-03",  # the short forms stay as they were
+    ("2w",): "2026-12-07",
+    ("3m",): "2027-02-21",
+    ("until", "2027-01-15"): "2027-01-15",
+    ("3 weeks",): "2026-12-14",
+    ("until next friday",): "2026-11-27",
+}
+
+
+def test_snooze_durations_in_short_forms_dates_and_words(cfg: Path) -> None:
+    for words, until in SNOOZES.items():
+        code, out = nudge("snooze", "ana r", *words, config=cfg)
+        assert code == 0, out
+        assert show(cfg, "ana r")["snoozed_until"] == until, words
 
 
 # --- --json on every read command ----------------------------------------------------------
