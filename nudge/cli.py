@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from nudge.config import Settings
+    from nudge.replies import PollReport
+    from nudge.sync import Report
 
 EXIT_CODES = (
     "Exit status: 0 when it worked, 1 when it failed (one line on stderr says why and what to do), "
@@ -211,7 +213,8 @@ def sync(
         raise typer.Exit(1)
 
 
-def sync_json(reports: list[Any], polled: Any, failed: bool) -> dict[str, Any]:
+def sync_json(reports: list[Report], polled: PollReport | None, failed: bool) -> dict[str, Any]:
+    """`sync --json`: per source what the text lines say, and the replies read."""
     return {
         "ok": not failed,
         "sources": [
