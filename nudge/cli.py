@@ -1,6 +1,9 @@
 """The `nudge` command: parse arguments, call service.py, print. Nothing else.
 
 Heavy modules are imported inside the commands so that `nudge --help` is fast.
+One module for the everyday commands, which share the error handler, the
+global options and the date parsing; the method's commands are in
+cli_coach.py, the daemon's in cli_service.py, undo and rm in cli_undo.py.
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from nudge.config import Settings
+    from nudge.replies import PollReport
+    from nudge.sync import Report
+
+EXIT_CODES = (
+    "Exit status: 0 when it worked, 1 when it failed (one line on stderr says why and what to do), "
+    "2 for a usage error (an unknown option, a missing or impossible argument)."
+)
 
 app = typer.Typer(
     help="Relationship-first nudges: who to call today, and why.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -43,6 +54,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class State:
     config: str | None = None
+    verbose: int = 0
 
 
 def handled(fn: F) -> F:
@@ -101,6 +113,7 @@ def main_options(
     from nudge import log
 
     State.config = config
+    State.verbose = verbose
     log.setup(verbose)
 
 
@@ -154,7 +167,9 @@ def init(
 
 @app.command()
 @handled
-def sync() -> None:
+def sync(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
     """Sync every source now and print one line per source; then read replies to the digest."""
     from nudge import service
 
@@ -162,7 +177,7 @@ def sync() -> None:
     engine = store(cfg)
     if not cfg.sources:
         raise NudgeError("no [[sources]] in the config: add one (see config.example.toml)")
-    if sys.stdout.isatty():  # a bar for long first syncs; plain lines in logs and pipes
+    if sys.stdout.isatty() and not as_json:  # a bar for long first syncs; plain lines in logs and pipes
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
@@ -176,20 +191,50 @@ def sync() -> None:
             reports = service.sync_all(engine, cfg, now(), progress=step, read_replies=False)
     else:
         reports = service.sync_all(engine, cfg, now(), read_replies=False)
+    polled = service.poll_replies(engine, cfg, now())
+    failed = not all(r.ok for r in reports) or (polled is not None and bool(polled.error))
+    if as_json:
+        typer.echo(json.dumps(sync_json(reports, polled, failed), indent=2, ensure_ascii=False))
+        if failed:
+            raise typer.Exit(1)
+        return
     for r in reports:
         typer.echo(r.line())
         for sk in r.skipped[:20]:
             typer.echo(f"  skipped {sk.href} (UID {sk.uid or '?'}): {sk.reason}")
         if len(r.skipped) > 20:
             typer.echo(f"  ... and {len(r.skipped) - 20} more (see the log)")
-    polled = service.poll_replies(engine, cfg, now())
     if polled is not None:
         if polled.error:
             typer.echo(f"replies to the digest: FAILED: {polled.error}")
         else:
             typer.echo(f"replies to the digest: {polled.applied} applied, {polled.ignored} ignored")
-    if not all(r.ok for r in reports) or (polled is not None and polled.error):
+    if failed:
         raise typer.Exit(1)
+
+
+def sync_json(reports: list[Report], polled: PollReport | None, failed: bool) -> dict[str, Any]:
+    """`sync --json`: per source what the text lines say, and the replies read."""
+    return {
+        "ok": not failed,
+        "sources": [
+            {
+                "source": r.source,
+                "ok": r.ok,
+                "added": r.added,
+                "changed": r.changed,
+                "archived": r.archived,
+                "events_removed": r.removed,
+                "skipped": [{"href": k.href, "uid": k.uid, "reason": k.reason} for k in r.skipped],
+                "errors": list(r.errors),
+                "seconds": round(r.seconds, 3),
+            }
+            for r in reports
+        ],
+        "replies": None
+        if polled is None
+        else {"applied": polled.applied, "ignored": polled.ignored, "error": polled.error or None},
+    }
 
 
 def _entry_json(e: Any) -> dict[str, Any]:
@@ -274,25 +319,27 @@ def digest(
 
 
 def parse_when(value: str | None, cfg: Settings) -> datetime | None:
+    """`--at`: an ISO date or time, or words ('yesterday', '3 days ago'), in the user's time zone."""
     if value is None:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise NudgeError(f"--at: use YYYY-MM-DD or YYYY-MM-DDTHH:MM, not {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = (
-            parsed.replace(tzinfo=cfg.tz)
-            if "T" in value or " " in value
-            else parsed.replace(hour=12, tzinfo=cfg.tz)
-        )
-    return parsed.astimezone(UTC)
+    from nudge.when import past_moment
+
+    return past_moment(value, cfg.tz, now())
+
+
+AT_HELP = (
+    "When, in the past (local time): 2026-11-20, 2026-11-20T15:00, yesterday, '3 days ago', "
+    "'last friday 15:00'."
+)
 
 
 @app.command("log")
 @handled
 def log_cmd(
-    name: Annotated[str, typer.Argument(help="Who (part of the name, or an email address).")],
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Who (part of the name, an email address, or #id); with --list, optional."),
+    ] = None,
     note: Annotated[
         str,
         typer.Argument(help='What happened, e.g. "call: new job at Acme". A kind prefix sets --kind.'),
@@ -301,18 +348,31 @@ def log_cmd(
         str | None,
         typer.Option(help="call, message, meeting or email (default: from the note, else call)."),
     ] = None,
-    at: Annotated[
-        str | None, typer.Option(help="When, for the past: YYYY-MM-DD or YYYY-MM-DDTHH:MM (local).")
-    ] = None,
+    at: Annotated[str | None, typer.Option(help=AT_HELP)] = None,
     direction: Annotated[str, typer.Option(help="out (you reached out), in (they did) or both.")] = "out",
     outcome: Annotated[
         str | None, typer.Option(help="What came of it: conversation, meeting, referral or opportunity.")
     ] = None,
+    list_: Annotated[
+        bool,
+        typer.Option(
+            "--list", help="List what you entered by hand (touches, notes, referrals) with ids for `rm`."
+        ),
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, help="With --list: how many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="With --list: JSON for scripts.")] = False,
 ) -> None:
-    """Log a call, message, meeting or email with an optional note and outcome."""
+    """Log a call, message, meeting or email with an optional note and outcome (or --list them)."""
     from nudge import people
     from nudge.db import atomic
 
+    if list_:
+        from nudge.cli_undo import list_entries
+
+        list_entries(name, limit, as_json)
+        return
+    if name is None:
+        raise typer.BadParameter("give a name (or --list)", param_hint="NAME")
     cfg = settings()
     parsed_kind, text = people.split_note(note, kind or "call")
     with atomic(store(cfg)) as s:
@@ -329,8 +389,10 @@ def log_cmd(
 def snooze(
     name: Annotated[str, typer.Argument(help="Who.")],
     duration: Annotated[
-        str,
-        typer.Argument(help="How long: 10d, 2w, 3m, or until a date YYYY-MM-DD; 'off' to wake."),
+        list[str],
+        typer.Argument(
+            help="How long: 10d, 2w, 3m, 1y, '3 weeks', until 2027-01-15, until next friday; off to wake."
+        ),
     ],
 ) -> None:
     """Keep someone out of the digest for a while."""
@@ -338,15 +400,16 @@ def snooze(
     from nudge.db import atomic
 
     cfg = settings()
+    text = " ".join(duration)
     with atomic(store(cfg)) as s:
         contact = people.find(s, name)
-        if duration.strip().lower() in ("off", "none", "0"):
-            contact.snoozed_until = None
+        if text.strip().lower() in ("off", "none", "wake"):
+            people.snooze(s, contact, None, now())
             said = f"{contact.name} is no longer snoozed."
         else:
-            contact.snoozed_until = people.parse_duration(duration, now().astimezone(cfg.tz).date())
-            said = f"{contact.name} is snoozed until {contact.snoozed_until:%a %d %b %Y}."
-        s.add(contact)
+            until = people.parse_duration(text, now().astimezone(cfg.tz).date())
+            people.snooze(s, contact, until, now())
+            said = f"{contact.name} is snoozed until {until:%a %d %b %Y}."
     typer.echo(said)
 
 
@@ -378,7 +441,9 @@ def _referral(direction: str, partner: str, note: str, counterpart: str, at: str
     cfg = settings()
     with atomic(store(cfg)) as s:
         contact = people.find(s, partner)
-        ref = people.add_referral(s, contact, direction, note, counterpart, parse_when(at, cfg) or now())
+        ref = people.add_referral(
+            s, contact, direction, note, counterpart, parse_when(at, cfg) or now(), now=now()
+        )
         verb = "to" if direction == "given" else "from"
         said = (
             f"Recorded a referral {direction} {verb} {contact.name} on {ref.at.astimezone(cfg.tz):%d %b %Y}."
@@ -392,7 +457,7 @@ def referral_given(
     partner: Annotated[str, typer.Argument(help="The partner you helped.")],
     note: Annotated[str, typer.Argument(help="What you gave, e.g. 'intro to Lee (CFO at Bolt)'.")] = "",
     counterpart: Annotated[str, typer.Option(help="Who you introduced them to.")] = "",
-    at: Annotated[str | None, typer.Option(help="When (default now): YYYY-MM-DD.")] = None,
+    at: Annotated[str | None, typer.Option(help="When (default now): " + AT_HELP)] = None,
 ) -> None:
     """Record an introduction or referral you gave a partner."""
     _referral("given", partner, note, counterpart, at)
@@ -404,7 +469,7 @@ def referral_received(
     partner: Annotated[str, typer.Argument(help="The partner who sent it.")],
     note: Annotated[str, typer.Argument(help="What you received.")] = "",
     counterpart: Annotated[str, typer.Option(help="Who they sent your way.")] = "",
-    at: Annotated[str | None, typer.Option(help="When (default now): YYYY-MM-DD.")] = None,
+    at: Annotated[str | None, typer.Option(help="When (default now): " + AT_HELP)] = None,
 ) -> None:
     """Record a referral or introduction a partner gave you."""
     _referral("received", partner, note, counterpart, at)
@@ -425,6 +490,7 @@ def contacts(
     cfg = settings()
     with Session(store(cfg)) as s:
         rows = [r for r in people.rows(s, cfg, now(), archived) if tier_name is None or r.tier == tier_name]
+        ids = people.identities(s, [r.id for r in rows]) if as_json else {}
     if as_json:
         out = [
             {
@@ -438,6 +504,8 @@ def contacts(
                 "standing": r.standing,
                 "org": r.org or None,
                 "archived": r.archived,
+                "emails": ids.get(r.id, {}).get("email", []),
+                "phones": ids.get(r.id, {}).get("phone", []),
             }
             for r in rows
         ]
@@ -493,9 +561,11 @@ def show(
             typer.echo(f"  {key}: {', '.join(info[key])}")  # type: ignore[arg-type]
     for p in info["planned"]:  # type: ignore[attr-defined]
         typer.echo(f"  planned {p['at'][:16]}: {p['summary']}")
-    typer.echo("  timeline, newest first:")
+    typer.echo("  timeline, newest first (ids for `nudge rm`):")
     for event in info["timeline"]:  # type: ignore[attr-defined]
-        typer.echo(f"    {event['at'][:10]}  {event['what']}")
+        day = datetime.fromisoformat(event["at"]).astimezone(cfg.tz)
+        ref = f"  [{event['id']}]" if event["id"] else ""
+        typer.echo(f"    {day:%Y-%m-%d}  {event['what']}{ref}")
 
 
 @app.command()
@@ -515,11 +585,40 @@ def demo(
     typer.echo(f"Try: nudge --config {result.config} contacts --tier top100")
 
 
+SHELLS = ("bash", "zsh", "fish")
+
+
+@app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell completion script (see the README for where to put it)."""
+    from typer._completion_classes import completion_init
+    from typer.completion import shell_complete
+
+    if shell not in SHELLS:
+        raise typer.BadParameter(f"use one of {', '.join(SHELLS)}, not {shell!r}", param_hint="SHELL")
+    completion_init()
+    command = typer.main.get_command(app)
+    raise typer.Exit(shell_complete(command, {}, "nudge", COMPLETE_VAR, f"source_{shell}"))
+
+
+COMPLETE_VAR = "_NUDGE_COMPLETE"
+
+
 def main() -> None:
+    instruction = os.environ.get(COMPLETE_VAR, "")
+    if instruction:  # the shell asks for completions: answer in the format of `nudge completion`'s script
+        from typer._completion_classes import completion_init
+
+        completion_init()
+        first, _, second = instruction.partition("_")
+        if first in SHELLS:  # click's spelling (bash_complete) as well as typer's (complete_bash)
+            os.environ[COMPLETE_VAR] = f"{second}_{first}"
     app(prog_name="nudge")
 
 
-from nudge import cli_coach, cli_service  # noqa: E402, F401  (they register their commands on `app`)
+from nudge import cli_coach, cli_service, cli_undo  # noqa: E402, F401  (they register their commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

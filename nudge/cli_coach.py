@@ -25,7 +25,7 @@ def _pct(value: float | None) -> str:
 @top100_app.command("suggest")
 @handled
 def top100_suggest(
-    limit: Annotated[int, typer.Option(help="How many to list.")] = 150,
+    limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 150,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
     """Rank everyone by relationship evidence: meetings, calls, recency, months, both ways, referrals."""
@@ -89,7 +89,7 @@ def top100_remove(names: Annotated[list[str], typer.Argument(help="One or more p
 @top100_app.command("accept")
 @handled
 def top100_accept(
-    top: Annotated[int, typer.Option("--top", help="Take the first N of `top100 suggest`.")] = 100,
+    top: Annotated[int, typer.Option("--top", min=1, help="Take the first N of `top100 suggest`.")] = 100,
 ) -> None:
     """Put the first N suggested people in your top 100 at once (people in another tier keep it)."""
     from sqlmodel import Session
@@ -114,8 +114,10 @@ def top100_accept(
 
 @top100_app.command("list")
 @handled
-def top100_list() -> None:
-    """Your top 100, warmest first, with where each one's tier came from."""
+def top100_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """Your top 100, warmest first, with how due each one is."""
     from sqlmodel import Session
 
     from nudge import people
@@ -123,7 +125,23 @@ def top100_list() -> None:
     cfg = settings()
     with Session(store(cfg)) as s:
         rows = [r for r in people.rows(s, cfg, now()) if r.tier == "top100"]
-    for r in sorted(rows, key=lambda r: -r.warmth):
+    rows.sort(key=lambda r: -r.warmth)
+    if as_json:
+        out = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "warmth": round(r.warmth, 1),
+                "label": r.label,
+                "last_touch_at": r.last_touch_at.isoformat() if r.last_touch_at else None,
+                "due": round(r.due, 2) if r.due is not None else None,
+                "standing": r.standing,
+            }
+            for r in rows
+        ]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    for r in rows:
         typer.echo(f"{r.name:<32} {r.warmth:5.0f} {r.label:<8} {people.due_text(r.due, r.standing)}")
     typer.echo(f"{len(rows)} people.")
 
@@ -131,7 +149,7 @@ def top100_list() -> None:
 @app.command("plan")
 @handled
 def plan_cmd(
-    days: Annotated[int, typer.Option(help="How many days ahead.")] = 30,
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many days ahead.")] = 30,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
     """The coming days' calls, assuming you make them, and whether your cadences fit."""
@@ -174,28 +192,15 @@ def outcome(
     kind: Annotated[str, typer.Argument(help="conversation, meeting, referral or opportunity.")],
 ) -> None:
     """Record what came of your latest touch with someone."""
-    from sqlmodel import col, select
-
     from nudge import people
     from nudge.db import atomic
-    from nudge.models import Touch
 
     if kind not in OUTCOMES:
         raise NudgeError(f"outcome must be one of {', '.join(OUTCOMES)}, not {kind!r}")
     cfg = settings()
     with atomic(store(cfg)) as s:
         contact = people.find(s, name)
-        touch = s.exec(
-            select(Touch)
-            .where(Touch.contact_id == contact.id, col(Touch.at) <= now())
-            .order_by(col(Touch.at).desc())
-        ).first()
-        if touch is None:
-            raise NudgeError(
-                f"no touch with {contact.name} yet: log one with `nudge log {name} ... --outcome {kind}`"
-            )
-        touch.outcome = kind
-        s.add(touch)
+        touch = people.set_outcome(s, cfg, contact, kind, now())
         when = touch.at.astimezone(cfg.tz)
         article = "an" if kind[0] in "aeiou" else "a"
         typer.echo(f"{contact.name}: the {touch.kind} on {when:%d %b} led to {article} {kind}.")
@@ -210,22 +215,21 @@ def note(
     """Add a note about someone without logging a touch."""
     from nudge import people
     from nudge.db import atomic
-    from nudge.models import Note
 
     cfg = settings()
     if not text.strip():
         raise NudgeError("the note is empty")
     with atomic(store(cfg)) as s:
         contact = people.find(s, name)
-        assert contact.id is not None
-        s.add(Note(contact_id=contact.id, at=now(), text=text.strip()))
-        typer.echo(f"Noted for {contact.name}.")
+        people.add_note(s, contact, text, now())
+        said = f"Noted for {contact.name}."
+    typer.echo(said)
 
 
 @app.command()
 @handled
 def stats(
-    weeks: Annotated[int, typer.Option(help="How many weeks back.")] = 12,
+    weeks: Annotated[int, typer.Option(min=1, help="How many weeks back.")] = 12,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
     """The funnel per week (suggested → contacted → conversation → meeting → referral) and cadence health."""
@@ -233,8 +237,6 @@ def stats(
 
     from nudge import coach, metrics
 
-    if weeks < 1:
-        raise NudgeError("--weeks must be at least 1")
     cfg = settings()
     with Session(store(cfg)) as s:
         result = coach.stats(s, cfg, now(), weeks)
@@ -274,17 +276,42 @@ def stats(
 @handled
 def referral_list(
     partner: Annotated[str | None, typer.Argument(help="One partner (default: all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
     """Given and received per partner, the balance, and days since the last exchange."""
     from sqlmodel import Session
 
-    from nudge import coach, people
+    from nudge import coach, journal, people
 
     cfg = settings()
     today = now().astimezone(cfg.tz).date()
     with Session(store(cfg)) as s:
         contact_id = people.find(s, partner).id if partner else None
         ledgers = coach.ledgers(s, contact_id)
+    if as_json:
+        out = [
+            {
+                "partner": led.partner,
+                "given": led.given,
+                "received": led.received,
+                "balance": led.balance,
+                "last_at": led.last_at.isoformat() if led.last_at else None,
+                "days_since_last": coach.days_since(led.last_at, today, cfg),
+                "entries": [
+                    {
+                        "id": journal.entry_id(ref),
+                        "at": ref.at.isoformat(),
+                        "direction": ref.direction,
+                        "note": ref.note,
+                        "counterpart": ref.counterpart,
+                    }
+                    for ref in led.entries
+                ],
+            }
+            for led in ledgers
+        ]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
     if not ledgers:
         typer.echo(
             "No referral partners yet: `nudge tier NAME partner`, then `nudge referral given|received`."
@@ -304,7 +331,8 @@ def referral_list(
 @app.command("replies")
 @handled
 def replies_cmd(
-    limit: Annotated[int, typer.Option(help="How many of the latest replies to list.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest replies to list.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
     """Your replies to the digest: what each one did, and what was not understood or ignored."""
     from sqlmodel import Session, col, select
@@ -312,10 +340,24 @@ def replies_cmd(
     from nudge.models import Reply
 
     cfg = settings()
-    if cfg.reply_source is None:
+    if cfg.reply_source is None and not as_json:
         typer.echo("Replies are not read: add an imap source (and keep replies.enabled = true).")
     with Session(store(cfg)) as s:
         rows = s.exec(select(Reply).order_by(col(Reply.received_at).desc()).limit(limit)).all()
+    if as_json:
+        out = [
+            {
+                "received_at": r.received_at.isoformat(),
+                "state": r.state,
+                "digest_date": r.digest_date.isoformat() if r.digest_date else None,
+                "reported_on": r.reported_on.isoformat() if r.reported_on else None,
+                "applied": r.applied.splitlines(),
+                "problems": r.problems.splitlines(),
+            }
+            for r in rows
+        ]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
     if not rows:
         typer.echo("No replies to the digest yet.")
         return

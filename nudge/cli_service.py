@@ -4,6 +4,7 @@ Registered on the app in cli.py.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -14,11 +15,24 @@ from nudge.errors import NudgeError
 
 @app.command()
 @handled
-def run() -> None:
-    """Run the daemon: sync every sync.interval minutes, send the digest each workday morning."""
-    from nudge import daemon
+def run(
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Sync, read replies, send today's digest if it is due, and exit (for cron); "
+            "exit 1 if anything failed.",
+        ),
+    ] = False,
+) -> None:
+    """Run the daemon: sync every sync.interval minutes, send the digest each workday morning.
 
-    raise typer.Exit(daemon.run(State.config))
+    It logs what it does at INFO (each sync, each digest or why none, each reply, each failure).
+    """
+    from nudge import daemon, log
+
+    log.setup(max(State.verbose, 1))  # the daemon tells its story by default; -vv for debug
+    raise typer.Exit(daemon.once(State.config) if once else daemon.run(State.config))
 
 
 @auth_app.command("google")
@@ -51,11 +65,26 @@ def auth_google(
 
 @app.command()
 @handled
-def doctor() -> None:
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
     """Check config, database, sources, SMTP and the service; exit 1 if anything fails."""
     from nudge import doctor as doctor_mod
 
     failed = 0
+    if as_json:
+        from nudge.secrets import mask
+
+        checks = list(doctor_mod.run_checks(State.config))
+        out = {
+            "ok": all(c.ok for c in checks),
+            "checks": [
+                {"name": c.name, "ok": c.ok, "detail": mask(c.detail), "fix": mask(c.fix) if not c.ok else ""}
+                for c in checks
+            ],
+        }
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        raise typer.Exit(0 if out["ok"] else 1)
     for check in doctor_mod.run_checks(State.config):
         typer.echo(check.line())
         failed += not check.ok

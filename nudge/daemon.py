@@ -22,15 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from nudge import config, service
 from nudge.config import Settings
-from nudge.errors import ConfigError, NudgeError
+from nudge.errors import Busy, ConfigError, NudgeError
 from nudge.models import DigestRun
+
+if TYPE_CHECKING:
+    from nudge.replies import PollReport
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +47,43 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def catch_up_due(settings: Settings, now: datetime, state: str | None) -> bool:
-    """Today's digest should go out now: a workday, past its time, before the cutoff, not sent."""
+def not_due(settings: Settings, now: datetime, state: str | None) -> str:
+    """Why today's digest should not go out now, in words; "" when it should (a workday, past
+    its time, before the cutoff, not sent)."""
     local = now.astimezone(settings.tz)
+    day = f"{local:%a} {local.date()}"
     if local.strftime("%a").lower() not in settings.digest.workdays:
-        return False
-    if state in ("sent", "sending"):
-        return False
+        return f"no digest for {day}: not one of digest.workdays"
+    if state == "sent":
+        return f"the digest for {day} is already sent"
+    if state == "sending":
+        return f"the digest for {day} may have gone out before an interruption; not sending it twice"
     send_at = config.parse_hhmm(settings.digest.time)
     cutoff = config.parse_hhmm(settings.digest.cutoff)
-    return send_at <= local.time().replace(tzinfo=None) < cutoff
+    if local.time().replace(tzinfo=None) < send_at:
+        return f"the digest for {day} is not due yet (digest.time {settings.digest.time})"
+    if local.time().replace(tzinfo=None) >= cutoff:
+        return f"no digest for {day}: it was not sent before digest.cutoff {settings.digest.cutoff}"
+    return ""
+
+
+def catch_up_due(settings: Settings, now: datetime, state: str | None) -> bool:
+    """Today's digest should go out now: a workday, past its time, before the cutoff, not sent."""
+    return not not_due(settings, now, state)
+
+
+def describe_plan(result: service.DigestResult) -> str:
+    """'3 calls (Ana Ruiz, Ben Ott, Zoë Çelik) and partner Lee Chan', or why nobody."""
+    plan, view = result.plan, result.view
+    if plan is None:
+        return "no plan"
+    calls = ", ".join(k.person.name for k in plan.calls)
+    text = f"{len(plan.calls)} call(s) ({calls})" if plan.calls else "no calls"
+    if plan.partners:
+        text += " and partner " + ", ".join(k.person.name for k in plan.partners)
+    if not plan.calls and not plan.partners and view is not None and view.empty_reason:
+        text += f": {view.empty_reason}"
+    return text
 
 
 def retry_delay(settings: Settings, attempt: int) -> float:
@@ -167,6 +197,7 @@ class Daemon:
 
     def sync_job(self) -> None:
         if not self.settings.sources:
+            log.info("no [[sources]] in the config: nothing to sync")
             return
         with self.syncing:
             if self.stopping.is_set():
@@ -181,7 +212,7 @@ class Daemon:
         with self.mailing:
             if self.stopping.is_set():
                 return
-            service.poll_replies(self.engine, self.settings, utcnow())
+            report_replies(service.poll_replies(self.engine, self.settings, utcnow()))
 
     def rest(self) -> None:
         """Between jobs the daemon holds nothing: idle connections (and SQLite's page caches)
@@ -211,8 +242,11 @@ class Daemon:
                 return
             now = utcnow()
             try:
-                service.poll_replies(self.engine, self.settings, now)  # confirm the latest replies
+                report_replies(service.poll_replies(self.engine, self.settings, now))  # confirm them
                 result = service.send_digest(self.engine, self.settings, now)
+            except Busy as e:
+                self._retry_later(now, f"another nudge process is sending it ({e})")
+                return
             except NudgeError as e:
                 self._retry_later(now, str(e))
                 return
@@ -222,14 +256,7 @@ class Daemon:
                 return
         self.rest()
         self.status.retries = 0
-        if result.state == "sent":
-            log.info("sent the digest for %s: %s (%s)", result.day, result.subject, result.where)
-        elif result.state == "already_sent":
-            log.info("the digest for %s is already sent (%s)", result.day, result.where)
-        elif result.state == "ambiguous":
-            log.warning(
-                "the digest for %s may have gone out before an interruption; not sending it twice", result.day
-            )
+        report_digest(result)
         self.publish_status()
 
     def _retry_later(self, now: datetime, error: str) -> None:
@@ -254,15 +281,14 @@ class Daemon:
         with Session(self.engine) as s:
             run = s.exec(select(DigestRun).where(DigestRun.date == day)).first()
         state = run.state if run else None
-        if state == "sending":
-            log.warning(
-                "the digest for %s may have gone out before an interruption; not sending it twice", day
-            )
-        if catch_up_due(self.settings, now, state):
+        why = not_due(self.settings, now, state)
+        if not why:
             log.info("today's digest is due and not sent (%s); sending it now", state or "never tried")
             self.digest_job()
-        elif state == "sent":
-            log.info("the digest for %s is already sent", day)
+        elif state == "sending":
+            log.warning("%s", why)
+        else:
+            log.info("%s", why)
 
     def tick(self) -> None:
         """Watchdog ping, and catching up after the machine slept."""
@@ -360,6 +386,68 @@ class Daemon:
             self.syncing.release()
         self.engine.dispose()
         return stopped
+
+
+def report_digest(result: service.DigestResult) -> None:
+    """One line for the journal: what was planned and where it went, or why it was not sent."""
+    if result.state == "sent":
+        log.info(
+            "sent the digest for %s to %s: “%s”, %s",
+            result.day,
+            result.where,
+            result.subject,
+            describe_plan(result),
+        )
+    elif result.state == "already_sent":
+        log.info("the digest for %s is already sent (%s)", result.day, result.where)
+    elif result.state == "ambiguous":
+        log.warning(
+            "the digest for %s may have gone out before an interruption; not sending it twice", result.day
+        )
+
+
+def report_replies(report: PollReport | None) -> bool:
+    """Whether reading replies went well (or is off); its failure was logged where it happened."""
+    return report is None or not report.error
+
+
+def once(config_path: str | Path | None) -> int:
+    """`nudge run --once`, for cron: sync, read replies, send today's digest if due (the daemon's
+    catch-up rules), then exit: 0 when all went well, 1 when anything failed."""
+    from nudge import claim
+
+    path = str(config_path) if config_path else None
+    settings = config.load(path)
+    with claim.single_instance(settings.database, config.data_dir() / "run.lock"):
+        engine = service.open_store(settings)
+        try:
+            return _once(engine, settings)
+        finally:
+            engine.dispose()
+
+
+def _once(engine: Engine, settings: Settings) -> int:
+    ok = True
+    if settings.sources:
+        reports = service.sync_all(engine, settings, utcnow(), read_replies=False)
+        ok = all(r.ok for r in reports)
+    else:
+        log.info("no [[sources]] in the config: nothing to sync")
+    ok = report_replies(service.poll_replies(engine, settings, utcnow())) and ok
+    now = utcnow()
+    day = now.astimezone(settings.tz).date()
+    with Session(engine) as s:
+        run = s.exec(select(DigestRun).where(DigestRun.date == day)).first()
+    why = not_due(settings, now, run.state if run else None)
+    if why:
+        log.info("%s", why)
+        return 0 if ok else 1
+    try:
+        report_digest(service.send_digest(engine, settings, now, wait=10.0))
+    except NudgeError as e:
+        log.error("digest not sent: %s; the next `nudge run --once` before the cutoff tries again", e)
+        return 1
+    return 0 if ok else 1
 
 
 def run(config_path: str | Path | None) -> int:

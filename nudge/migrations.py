@@ -283,6 +283,28 @@ def m0009_first_sync_tiers(conn: Connection) -> None:
     )
 
 
+def m0010_user_actions(conn: Connection) -> None:
+    """A journal of what the user changed by hand, for `nudge undo`."""
+    md = sa.MetaData()
+    sa.Table("contact", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "useraction",
+        md,
+        _id(),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("batch", sa.String, nullable=False, index=True),
+        sa.Column("via", sa.String, nullable=False),
+        sa.Column("kind", sa.String, nullable=False),
+        _fk("contact"),
+        sa.Column("target", sa.String, nullable=False),
+        sa.Column("before", sa.Text),
+        sa.Column("summary", sa.String, nullable=False),
+        sa.Column("undone_at", _TS),
+        sa.Index("ix_useraction_contact_id", "contact_id"),
+    )
+    md.create_all(conn, tables=[md.tables["useraction"]])
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -293,6 +315,7 @@ MIGRATIONS: list[Migration] = [
     ("0007_digest_claim", m0007_digest_claim),
     ("0008_kept_meetings", m0008_kept_meetings),
     ("0009_first_sync_tiers", m0009_first_sync_tiers),
+    ("0010_user_actions", m0010_user_actions),
 ]
 
 _applied = sa.Table(

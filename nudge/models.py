@@ -233,6 +233,26 @@ class Reply(SQLModel, table=True):
     reported_on: dt.date | None = None  # the digest that told the user about it
 
 
+class UserAction(SQLModel, table=True):
+    """One change the user made by hand (CLI or a reply to the digest), with what it replaced.
+
+    Written in the transaction of the change itself, so `nudge undo` can take it
+    back: `before` holds the previous values (snooze, tier, outcome) or the whole
+    removed row (`rm`), as JSON. Actions of one command share a `batch`.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    batch: str = Field(index=True)
+    via: str = "cli"  # cli | reply
+    kind: str  # touch | note | referral | outcome | snooze | tier | rm
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    target: str = ""  # the entry it made or changed: t12 (touch), n3 (note), r5 (referral)
+    before: str | None = Field(default=None, sa_type=sa.Text())
+    summary: str = ""
+    undone_at: datetime | None = _ts()
+
+
 TABLES: list[type[SQLModel]] = [
     Contact,
     Identity,
@@ -248,4 +268,5 @@ TABLES: list[type[SQLModel]] = [
     Suggestion,
     DigestRun,
     Reply,
+    UserAction,
 ]

@@ -1,7 +1,10 @@
-"""Finding people by name and changing them on the user's word (log, snooze, tier, referral).
+"""Finding people by name and changing them on the user's word (log, snooze, tier, referral,
+note, outcome), and what the CLI shows of one person.
 
-Names are matched forgivingly (case, accents, prefixes, email); an ambiguous
-name lists the candidates and changes nothing.
+Names are matched forgivingly (case, accents, prefixes, email, `#id`); an
+ambiguous name lists the candidates and changes nothing. Every change made
+here is journaled (journal.py) in its own transaction, for `nudge undo`: these
+functions are the one place hand-made changes are written, so one module.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from nudge import journal
 from nudge.config import Settings
 from nudge.errors import UserError
 from nudge.identity import fold
@@ -23,17 +27,29 @@ from nudge.models import Contact, Identity, Moment, Note, Planned, Referral, Tou
 from nudge.planner import Person, due_of, standing
 from nudge.service import load_people
 from nudge.warmth import label, roll_forward, score
+from nudge.when import snooze_end
 
 KINDS = ("call", "message", "meeting", "email")
 DIRECTIONS = ("out", "in", "both")
 OUTCOMES = ("conversation", "meeting", "referral", "opportunity")
 
 
+_CONTACT_ID = re.compile(r"#?(\d{1,18})")
+
+
 def find(session: Session, query: str, include_archived: bool = False) -> Contact:
-    """The one contact `query` names, or a UserError listing the candidates."""
+    """The one contact `query` names (a name, an email address, or its id: `#13` or `13`),
+    or a UserError listing the candidates."""
     q = fold(query)
     if not q:
         raise UserError("give a name")
+    by_id = _CONTACT_ID.fullmatch(q)
+    if by_id:
+        found = session.get(Contact, int(by_id.group(1)))
+        if found is None or (found.archived_at is not None and not include_archived):
+            state = "archived" if found is not None else "no"
+            raise UserError(f"{query!r}: there is {state} contact #{by_id.group(1)}")
+        return found
     stmt = select(Contact)
     if not include_archived:
         stmt = stmt.where(col(Contact.archived_at).is_(None))
@@ -88,7 +104,9 @@ def log_touch(
     at: datetime | None = None,
     direction: str = "out",
     outcome: str | None = None,
+    via: str = "cli",
 ) -> Touch:
+    """A touch the user reports (the CLI, or a reply to the digest: `via`), journaled for `undo`."""
     if kind not in KINDS:
         raise UserError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if outcome is not None and outcome not in OUTCOMES:
@@ -115,28 +133,50 @@ def log_touch(
     session.add(touch)
     session.flush()
     refresh_contacts(session, [contact.id], now, settings.touches.half_life_days)
+    local = when.astimezone(settings.tz)
+    journal.record(
+        session,
+        "touch",
+        contact,
+        now,
+        f"logged a {kind} with {contact.name} on {local:%a %d %b %Y}" + (f": {note}" if note else ""),
+        target=journal.entry_id(touch),
+        via=via,
+    )
     return touch
 
 
 def parse_duration(text: str, today: date) -> date:
-    """'2w', '10d', '3m' or a date 'YYYY-MM-DD' -> the day the snooze ends."""
-    m = re.fullmatch(r"\s*(\d+)\s*([dwm])\s*", text.lower())
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        days = n * {"d": 1, "w": 7, "m": 30}[unit]
-        if days > 3660:
-            raise UserError(f"{text.strip()} is more than ten years; use `nudge tier NAME none` instead")
-        return today + timedelta(days=days)
-    try:
-        until = date.fromisoformat(text.strip())
-    except ValueError:
-        raise UserError(f"use a duration like 10d, 2w, 3m or a date YYYY-MM-DD, not {text!r}") from None
-    if until <= today:
-        raise UserError(f"{until} is not in the future")
-    return until
+    """'2w', '10d', '3m', '1y', a date, 'until next friday', '3 weeks' -> the day the snooze ends."""
+    return snooze_end(text, today)
 
 
-def set_tier(session: Session, settings: Settings, contact: Contact, tier: str, now: datetime) -> None:
+def snooze(session: Session, contact: Contact, until: date | None, now: datetime, via: str = "cli") -> None:
+    """Keep someone out of the digest until `until` (None: wake them), journaled for `undo`."""
+    before = contact.snoozed_until
+    contact.snoozed_until = until
+    session.add(contact)
+    was = f"until {before:%d %b %Y}" if before else "not snoozed"
+    now_ = f"snoozed {contact.name} until {until:%a %d %b %Y}" if until else f"woke {contact.name}"
+    journal.record(
+        session,
+        "snooze",
+        contact,
+        now,
+        f"{now_} (was {was})",
+        before={"snoozed_until": before.isoformat() if before else None},
+        via=via,
+    )
+
+
+def set_tier(
+    session: Session, settings: Settings, contact: Contact, tier: str, now: datetime, via: str = "cli"
+) -> None:
+    before = {
+        "tier": contact.tier,
+        "tier_source": contact.tier_source,
+        "tier_since": contact.tier_since.isoformat() if contact.tier_since else None,
+    }
     if tier.lower() in ("none", "-", ""):
         contact.tier, contact.tier_since = None, None
     elif tier not in settings.tiers:
@@ -145,15 +185,78 @@ def set_tier(session: Session, settings: Settings, contact: Contact, tier: str, 
         contact.tier, contact.tier_since = tier, now
     contact.tier_source = "cli"
     session.add(contact)
+    summary = f"{contact.name}: tier {contact.tier or 'none'} (was {before['tier'] or 'none'})"
+    journal.record(session, "tier", contact, now, summary, before=before, via=via)
 
 
 def add_referral(
-    session: Session, contact: Contact, direction: str, note: str, counterpart: str, at: datetime
+    session: Session,
+    contact: Contact,
+    direction: str,
+    note: str,
+    counterpart: str,
+    at: datetime,
+    now: datetime | None = None,
+    via: str = "cli",
 ) -> Referral:
     assert contact.id is not None
     ref = Referral(contact_id=contact.id, direction=direction, at=at, note=note, counterpart=counterpart)
     session.add(ref)
+    session.flush()
+    to = "to" if direction == "given" else "from"
+    journal.record(
+        session,
+        "referral",
+        contact,
+        now or at,
+        f"a referral {direction} {to} {contact.name}" + (f": {note}" if note else ""),
+        target=journal.entry_id(ref),
+        via=via,
+    )
     return ref
+
+
+def add_note(session: Session, contact: Contact, text: str, now: datetime, via: str = "cli") -> Note:
+    """A note without a touch, journaled for `undo`."""
+    assert contact.id is not None
+    if not text.strip():
+        raise UserError("the note is empty")
+    note = Note(contact_id=contact.id, at=now, text=text.strip())
+    session.add(note)
+    session.flush()
+    summary = f"a note about {contact.name}: {note.text}"
+    journal.record(session, "note", contact, now, summary, target=journal.entry_id(note), via=via)
+    return note
+
+
+def set_outcome(
+    session: Session, settings: Settings, contact: Contact, outcome: str, now: datetime, via: str = "cli"
+) -> Touch:
+    """What came of the latest touch with someone (a calendar meeting too), journaled for `undo`."""
+    if outcome not in OUTCOMES:
+        raise UserError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    touch = session.exec(
+        select(Touch)
+        .where(Touch.contact_id == contact.id, col(Touch.at) <= now)
+        .order_by(col(Touch.at).desc())
+    ).first()
+    if touch is None:
+        raise UserError(f"no touch with {contact.name} yet: log one with `nudge log` and --outcome {outcome}")
+    before = touch.outcome
+    touch.outcome = outcome
+    session.add(touch)
+    journal.record(
+        session,
+        "outcome",
+        contact,
+        now,
+        f"the {touch.kind} with {contact.name} on {touch.at.astimezone(settings.tz):%d %b %Y} "
+        f"led to {outcome} (was {before or 'no outcome'})",
+        target=journal.entry_id(touch),
+        before={"outcome": before},
+        via=via,
+    )
+    return touch
 
 
 @dataclass(frozen=True)
@@ -200,6 +303,19 @@ def rows(session: Session, settings: Settings, now: datetime, archived: bool = F
                 standing(person, now) if person else None,
             )
         )
+    return out
+
+
+def identities(session: Session, contact_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
+    """Each contact's e-mail addresses and phone numbers, by kind, in the order they were found."""
+    out: dict[int, dict[str, list[str]]] = {}
+    wanted = list(contact_ids)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for ident in session.exec(
+            select(Identity).where(col(Identity.contact_id).in_(chunk)).order_by(col(Identity.id))
+        ):
+            out.setdefault(ident.contact_id, {}).setdefault(ident.kind, []).append(ident.value)
     return out
 
 
@@ -257,6 +373,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
         "phones": [i.value for i in ids if i.kind == "phone"],
         "touches": [
             {
+                "id": journal.entry_id(t),
                 "at": t.at.isoformat(),
                 "kind": t.kind,
                 "direction": t.direction,
@@ -273,6 +390,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
         "moments": [{"at": m.at.isoformat(), "kind": m.kind, "detail": m.detail} for m in moments],
         "referrals": [
             {
+                "id": journal.entry_id(r),
                 "at": r.at.isoformat(),
                 "direction": r.direction,
                 "note": r.note,
@@ -280,7 +398,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
             }
             for r in refs
         ],
-        "notes": [{"at": n.at.isoformat(), "text": n.text} for n in notes],
+        "notes": [{"id": journal.entry_id(n), "at": n.at.isoformat(), "text": n.text} for n in notes],
         "timeline": timeline(touches, notes, moments, refs),
     }
 
@@ -310,8 +428,9 @@ def tier_line(info: Mapping[str, Any], tz: tzinfo) -> str:
 def timeline(
     touches: Sequence[Touch], notes: Sequence[Note], moments: Sequence[Moment], refs: Sequence[Referral]
 ) -> list[dict[str, str]]:
-    """Everything that happened with a person, newest first, one line each."""
-    events: list[tuple[datetime, str]] = []
+    """Everything that happened with a person, newest first, one line each, with the ids
+    `nudge rm` takes (moments have none: they come from the sources)."""
+    events: list[tuple[datetime, str, str]] = []
     for t in touches:
         what = f"{t.kind} ({t.direction})"
         text = t.note or t.summary
@@ -321,11 +440,11 @@ def timeline(
             what += f" → {t.outcome}"
         if t.origin:
             what += f" — calendar event since removed (was in {t.origin})"
-        events.append((t.at, what))
-    events += [(n.at, f"note: {n.text}") for n in notes]
-    events += [(m.at, f"{m.kind.replace('_', ' ')}: {m.detail}") for m in moments]
+        events.append((t.at, journal.entry_id(t), what))
+    events += [(n.at, journal.entry_id(n), f"note: {n.text}") for n in notes]
+    events += [(m.at, "", f"{m.kind.replace('_', ' ')}: {m.detail}") for m in moments]
     for r in refs:
         who = f" ({r.counterpart})" if r.counterpart else ""
-        events.append((r.at, f"referral {r.direction}: {r.note}{who}"))
+        events.append((r.at, journal.entry_id(r), f"referral {r.direction}: {r.note}{who}"))
     events.sort(key=lambda e: e[0], reverse=True)
-    return [{"at": at.isoformat(), "what": what} for at, what in events]
+    return [{"at": at.isoformat(), "id": eid, "what": what} for at, eid, what in events]

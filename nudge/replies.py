@@ -30,7 +30,7 @@ from nudge.db import atomic
 from nudge.errors import SourceError, UserError
 from nudge.identity import normalise_email
 from nudge.ingest_mail import note_unanswered
-from nudge.models import Contact, DigestRun, Note, Reply, Suggestion
+from nudge.models import Contact, DigestRun, Reply, Suggestion
 from nudge.parse import content_hash, short_reason
 from nudge.parse_email import message_ids
 from nudge.reply_commands import TOUCH_VERBS, Command, html_to_text, parse_reply
@@ -160,7 +160,12 @@ def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now:
         if not parsed.commands and not parsed.not_understood:
             problems.append("the reply had no commands")
         row.applied, row.problems = "\n".join(applied), "\n".join(problems)
-        log.info("reply to the digest of %s: %d applied, %d problems", run.date, len(applied), len(problems))
+        log.info(
+            "reply to the digest of %s: %s%s",
+            run.date,
+            "; ".join(applied) or "nothing applied",
+            f"; not applied: {'; '.join(problems)}" if problems else "",
+        )
     session.add(row)
     return row
 
@@ -213,22 +218,20 @@ def _act(
     today = now.astimezone(settings.tz).date()
     if command.verb in TOUCH_VERBS:
         kind = TOUCH_VERBS[command.verb]
-        people.log_touch(session, settings, contact, now, kind, command.text, at=at)
+        people.log_touch(session, settings, contact, now, kind, command.text, at=at, via="reply")
         extra = f": {command.text}" if command.text else ""
         return f"logged a {kind} with {contact.name}{extra}"
     if command.verb == "snooze":
         until = people.parse_duration(command.text, today)
-        contact.snoozed_until = until
-        session.add(contact)
+        people.snooze(session, contact, until, now, via="reply")
         return f"snoozed {contact.name} until {_day(until)}"
     if command.verb == "skip":
         until = max(today, day) + timedelta(days=SKIP_DAYS)
         if contact.snoozed_until is None or contact.snoozed_until < until:
-            contact.snoozed_until = until
-            session.add(contact)
+            people.snooze(session, contact, until, now, via="reply")
         return f"skipped {contact.name}: back after {_day(until)}"
     assert command.verb == "note" and contact.id is not None
-    session.add(Note(contact_id=contact.id, at=now, text=command.text))
+    people.add_note(session, contact, command.text, now, via="reply")
     return f"noted for {contact.name}: {command.text}"
 
 

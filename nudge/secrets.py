@@ -56,17 +56,34 @@ def resolve(
             raise UserError(f"{where}.password_env: environment variable {env} is not set")
         return value
     if command:
+        named = f"{where}.password_command `{command}`"
         try:
-            done = subprocess.run(
-                shlex.split(command), capture_output=True, text=True, timeout=60, check=False
+            argv = shlex.split(command)
+        except ValueError as e:
+            raise UserError(f"{named}: cannot be read as a command line ({e})") from None
+        if not argv:
+            raise UserError(
+                f"{where}.password_command is empty: set it to a command that prints the password"
             )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise UserError(f"{where}.password_command: could not run it: {type(e).__name__}") from None
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        except FileNotFoundError:
+            raise UserError(
+                f"{named}: there is no command {argv[0]!r} (is it installed, and on the PATH of nudge?)"
+            ) from None
+        except PermissionError:
+            raise UserError(f"{named}: {argv[0]!r} is not executable") from None
+        except subprocess.TimeoutExpired:
+            raise UserError(
+                f"{named}: gave no answer within 60 s (is it waiting for a passphrase?)"
+            ) from None
+        except OSError as e:
+            raise UserError(f"{named}: could not run it: {type(e).__name__}") from None
         if done.returncode != 0:
-            raise UserError(f"{where}.password_command: exited with status {done.returncode}")
+            raise UserError(f"{named}: exited with status {done.returncode}; run it yourself to see why")
         value = done.stdout.rstrip("\r\n")
         if not value:
-            raise UserError(f"{where}.password_command: printed nothing")
+            raise UserError(f"{named}: printed nothing")
         return value
     return None
 

@@ -119,7 +119,7 @@ def sync_all(
                 raise Interrupted
             step = _step(source.name, progress, stop)
             report = sync_source(engine, source, ctx, step, planned)
-            log.info("%s", report.line())
+            log_report(report)
             reports.append(report)
             if report.added or report.changed or report.archived or report.removed:
                 current.clear()  # what was applied before may read this source's changes differently
@@ -139,6 +139,15 @@ def sync_all(
     if configured and read_replies:
         poll_replies(engine, settings, now)
     return reports
+
+
+def log_report(report: Report) -> None:
+    """The sync of one source in the journal: its counts, or its failure (what it skipped,
+    sync_source has logged one line each)."""
+    if report.ok:
+        log.info("%s", report.line())
+    else:
+        log.warning("%s", report.line())
 
 
 def _step(
