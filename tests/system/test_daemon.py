@@ -429,7 +429,12 @@ def test_cli_digest_during_a_send_never_sends_the_day_twice(
         daemon = forked.start([*config, "run"], daemon_log)
         cli: BaseProcess | None = None
         try:
-            wait_for(lambda n=ehlos: inbox.ehlos > n, what=f"trial {trial}: the daemon connecting")
+            try:
+                wait_for(
+                    lambda n=ehlos: inbox.ehlos > n, timeout=60, what=f"trial {trial}: the daemon connecting"
+                )
+            except AssertionError as e:
+                raise AssertionError(f"{e}\n{text_of(daemon_log)}") from None
             cli = forked.start([*config, "digest"], cli_log)
 
             def at_the_day(n: int = ehlos, log: Path = cli_log, proc: BaseProcess = cli) -> bool:
