@@ -53,7 +53,9 @@ def handled(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NudgeError as e:
-            typer.echo(f"nudge: {e}", err=True)
+            from nudge.secrets import mask
+
+            typer.echo(f"nudge: {mask(str(e))}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -109,7 +111,7 @@ timezone = "{tz}"
 [me]
 name = ""
 emails = []          # your own addresses, e.g. ["me@example.com"]
-region = "US"        # phone numbers without +country are read in this region
+# region = "DE"      # phone numbers without +country; default: your time zone's country
 
 [digest]
 time = "07:30"
@@ -254,7 +256,8 @@ def digest(
     ):
         typer.echo("Today is not one of digest.workdays; nothing sent (use --force to send anyway).")
         return
-    result = service.send_digest(engine, cfg, when, day=target, force=force, dry_run=preview)
+    # Another process sending this day (the daemon) is waited for a little, then named.
+    result = service.send_digest(engine, cfg, when, day=target, force=force, dry_run=preview, wait=10.0)
     if as_json:
         typer.echo(json.dumps(plan_json(result), indent=2, ensure_ascii=False))
     elif result.state == "dry_run":
@@ -317,9 +320,8 @@ def log_cmd(
         touch = people.log_touch(
             s, cfg, contact, now(), kind or parsed_kind, text, parse_when(at, cfg), direction, outcome
         )
-        typer.echo(
-            f"Logged {touch.kind} with {contact.name} on {touch.at.astimezone(cfg.tz):%a %d %b %H:%M}."
-        )
+        said = f"Logged {touch.kind} with {contact.name} on {touch.at.astimezone(cfg.tz):%a %d %b %H:%M}."
+    typer.echo(said)  # only once it is committed
 
 
 @app.command()
@@ -340,11 +342,12 @@ def snooze(
         contact = people.find(s, name)
         if duration.strip().lower() in ("off", "none", "0"):
             contact.snoozed_until = None
-            typer.echo(f"{contact.name} is no longer snoozed.")
+            said = f"{contact.name} is no longer snoozed."
         else:
             contact.snoozed_until = people.parse_duration(duration, now().astimezone(cfg.tz).date())
-            typer.echo(f"{contact.name} is snoozed until {contact.snoozed_until:%a %d %b %Y}.")
+            said = f"{contact.name} is snoozed until {contact.snoozed_until:%a %d %b %Y}."
         s.add(contact)
+    typer.echo(said)
 
 
 @app.command()
@@ -364,7 +367,8 @@ def tier(
     with atomic(store(cfg)) as s:
         contact = people.find(s, name)
         people.set_tier(s, cfg, contact, tier_name, now())
-        typer.echo(f"{contact.name}: tier {contact.tier or 'none'}.")
+        said = f"{contact.name}: tier {contact.tier or 'none'}."
+    typer.echo(said)
 
 
 def _referral(direction: str, partner: str, note: str, counterpart: str, at: str | None) -> None:
@@ -376,9 +380,10 @@ def _referral(direction: str, partner: str, note: str, counterpart: str, at: str
         contact = people.find(s, partner)
         ref = people.add_referral(s, contact, direction, note, counterpart, parse_when(at, cfg) or now())
         verb = "to" if direction == "given" else "from"
-        typer.echo(
+        said = (
             f"Recorded a referral {direction} {verb} {contact.name} on {ref.at.astimezone(cfg.tz):%d %b %Y}."
         )
+    typer.echo(said)
 
 
 @referral_app.command("given")
@@ -430,6 +435,7 @@ def contacts(
                 "label": r.label,
                 "last_touch_at": r.last_touch_at.isoformat() if r.last_touch_at else None,
                 "due": round(r.due, 2) if r.due is not None else None,
+                "standing": r.standing,
                 "org": r.org or None,
                 "archived": r.archived,
             }
@@ -450,7 +456,7 @@ def contacts(
             r.tier,
             f"{r.warmth:.0f} {r.label}",
             last,
-            f"{r.due:.2f}" if r.due is not None else "",
+            people.due_text(r.due, r.standing) if r.due is not None else "",
             r.org,
         )
     Console().print(table)
@@ -478,7 +484,9 @@ def show(
         if info[key]:
             typer.echo(f"  {key.replace('_', ' ')}: {info[key]}")
     if info["tier"]:
-        typer.echo(f"  tier: {info['tier']} ({people.tier_origin(str(info['tier_source'] or ''))})")
+        typer.echo(f"  tier: {people.tier_line(info, cfg.tz)}")
+        if info["due"] is not None:
+            typer.echo(f"  {people.due_text(info['due'], info['standing'])}")  # type: ignore[arg-type]
     typer.echo(f"  warmth: {info['warmth']:.0f} ({info['warmth_label']})")
     for key in ("emails", "phones"):
         if info[key]:

@@ -124,8 +124,7 @@ def top100_list() -> None:
     with Session(store(cfg)) as s:
         rows = [r for r in people.rows(s, cfg, now()) if r.tier == "top100"]
     for r in sorted(rows, key=lambda r: -r.warmth):
-        due = f"due {r.due:.2f}" if r.due is not None else "never touched"
-        typer.echo(f"{r.name:<32} {r.warmth:5.0f} {r.label:<8} {due}")
+        typer.echo(f"{r.name:<32} {r.warmth:5.0f} {r.label:<8} {people.due_text(r.due, r.standing)}")
     typer.echo(f"{len(rows)} people.")
 
 
@@ -265,7 +264,10 @@ def stats(
         typer.echo(f"\nContact rate trend (later half vs earlier half): {100 * result.trend:+.0f} points")
     typer.echo("\nCadence health:")
     for h in result.health:
-        typer.echo(f"  {h.tier:<10} {h.within} within cadence, {h.overdue} overdue, {h.never} never touched")
+        typer.echo(
+            f"  {h.tier:<10} {h.within} within cadence, {h.overdue} overdue, "
+            f"{h.new} new (not contacted since joining)"
+        )
 
 
 @referral_app.command("list")

@@ -86,20 +86,16 @@ class Health:
     tier: str
     within: int
     overdue: int
-    never: int
+    new: int  # not contacted since joining the tier (or never)
 
 
 def cadence_health(people: list[planner.Person], now: datetime) -> list[Health]:
-    out: dict[str, list[int]] = {}
+    """Per tier, how many stand within their cadence, overdue, or new (`planner.standing`)."""
+    out: dict[str, dict[str, int]] = {}
     for p in people:
-        row = out.setdefault(p.tier, [0, 0, 0])
-        if p.last_touch_at is None:
-            row[2] += 1
-        elif planner.due_of(p, now) >= 1:
-            row[1] += 1
-        else:
-            row[0] += 1
-    return [Health(tier, *row) for tier, row in sorted(out.items())]
+        row = out.setdefault(p.tier, {"within": 0, "overdue": 0, "new": 0})
+        row[planner.standing(p, now)] += 1
+    return [Health(tier, **row) for tier, row in sorted(out.items())]
 
 
 @dataclass(frozen=True)

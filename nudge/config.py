@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nudge import secrets
 from nudge.errors import ConfigError
 
 APP = "nudge"
@@ -37,7 +38,8 @@ def default_config_path() -> Path:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # Strict: `port = "25"` or `enabled = "yes"` is a mistake to report, not to guess at.
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True)
 
 
 class Me(_Section):
@@ -47,14 +49,16 @@ class Me(_Section):
         description="Your own addresses: never contacts, and how nudge knows you in calendars.",
     )
     region: str = Field(
-        "US",
-        description="Default phone region (ISO 3166 code) for numbers without a country code.",
+        "",
+        description="Default phone region (ISO 3166 code) for numbers without a country code; "
+        "default: the country of `timezone`, else of the locale. Numbers that do not parse are "
+        "kept as typed.",
     )
 
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z]{2}", v):
+        if v and not re.fullmatch(r"[A-Za-z]{2}", v):
             raise ValueError("must be a two-letter country code such as US or DE")
         return v.upper()
 
@@ -224,13 +228,35 @@ class Replies(_Section):
 class SourceConfig(BaseModel):
     """One entry of [[sources]]; each type validates its own options."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     type: str = Field(
         description="files, carddav, caldav, google_contacts, google_calendar, imap, gmail "
         "(and memory, for tests)."
     )
     name: str = Field("", description="A short unique name; defaults to type and position.")
     enabled: bool = Field(True, description="Set false to keep the entry but skip it.")
+
+    @model_validator(mode="after")
+    def _url_login(self) -> SourceConfig:
+        """`url = "https://user:pw@host/"`: the login moves to username/password, the URL keeps
+        only the address, so no message that names the URL can show the password."""
+        extra = self.model_extra or {}
+        url = extra.get("url")
+        if not isinstance(url, str):
+            return self
+        user, password, bare = secrets.split_url_login(url)
+        if password is None and not user:
+            return self
+        if user and extra.get("username", user) != user:
+            raise ValueError(f"url: names the user {user!r} but username is {extra['username']!r}")
+        extra["url"] = bare
+        if user:
+            extra["username"] = user
+        if password is not None:
+            if extra.get("password", password) != password:
+                raise ValueError("url: holds a password and so does password; give it once")
+            extra["password"] = password
+        return self
 
     @property
     def options(self) -> dict[str, Any]:
@@ -242,7 +268,15 @@ class Settings(_Section):
     database_url: str = Field(
         "",
         description="SQLAlchemy URL; default: SQLite in the XDG data dir. "
-        "postgresql+psycopg://... for a shared deployment.",
+        "postgresql+psycopg://... for a shared deployment. A password in it counts as an inline "
+        "password: the config must then be readable by you alone.",
+    )
+    database_wait: float = Field(
+        60,
+        gt=0,
+        le=3600,
+        description="Seconds a change waits for another nudge process to finish writing (a long "
+        "sync) before giving up with an error.",
     )
     maildir: str = Field(
         "",
@@ -353,6 +387,13 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+_UNQUOTED = {  # strict types given as a quoted string
+    "int_type": "write the number without quotes",
+    "float_type": "write the number without quotes",
+    "bool_type": "write true or false without quotes",
+}
+
+
 def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
     """Turn pydantic's errors into `section.key: what is wrong` lines."""
     lines = []
@@ -363,6 +404,8 @@ def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against config.example.toml)"
+        elif err["type"] in _UNQUOTED and isinstance(err.get("input"), str):
+            msg += f", not the text {err['input']!r}: {_UNQUOTED[err['type']]}"
         if msg.startswith("sources[") and ": " in msg:  # raised by a model validator
             lines.append(msg)
         else:
@@ -408,11 +451,17 @@ def load(explicit: str | Path | None = None) -> Settings:
     if path is None:
         return validate({})
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(["config file not found (run `nudge init` to create one)"], str(path)) from None
     except OSError as e:
-        raise ConfigError([f"cannot read: {e.strerror}"], str(path)) from e
+        raise ConfigError([f"cannot read: {e.strerror}"], str(path)) from None
+    except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"line {line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); save the file as UTF-8"],
+            str(path),
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -422,13 +471,25 @@ def load(explicit: str | Path | None = None) -> Settings:
     return settings
 
 
+def inline_secrets(settings: Settings) -> list[str]:
+    """The keys that hold a password in the config itself (a URL's password included)."""
+    keys = []
+    if settings.smtp is not None and settings.smtp.password:
+        keys.append("smtp.password")
+    if secrets.split_url_login(settings.database_url)[1] is not None:
+        keys.append("database_url")
+    for i, src in enumerate(settings.sources):
+        if src.options.get("password"):
+            keys.append(f"sources[{i}].password")
+    return keys
+
+
 def _refuse_exposed_secret(settings: Settings, path: Path) -> None:
-    inline = settings.smtp is not None and bool(settings.smtp.password)
-    inline = inline or any("password" in s.options for s in settings.sources)
+    inline = inline_secrets(settings)
     if inline and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
             [
-                "an inline password is in a file others can read: run "
+                f"a password ({', '.join(inline)}) is in a file others can read: run "
                 f"`chmod 600 {path}` or use password_env / password_command"
             ],
             str(path),

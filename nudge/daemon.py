@@ -3,6 +3,11 @@
 APScheduler only says *when*; the database says *whether*: a missed or failed
 morning is caught up from the DigestRun row at start-up, after the machine
 wakes, and by retries until the cutoff, and send_digest never sends a day twice.
+
+One daemon per store (a lock file beside it names its PID). Sync and mail are
+separate lanes: a long or hung sync never delays the digest (each sync batch
+is a transaction, so the digest reads a consistent store), and SIGTERM stops a
+sync between batches.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from sqlmodel import Session, select
 
 from nudge import config, service
 from nudge.config import Settings
-from nudge.errors import ConfigError, DeliveryError, NudgeError
+from nudge.errors import ConfigError, NudgeError
 from nudge.models import DigestRun
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY = 900.0  # seconds between send attempts, at most
 WAKE_JUMP = 120.0  # wall clock running this far ahead of the monotonic clock means we slept
+FIRST_SYNC_WAIT = 60.0  # a catch-up digest waits this long at most for the start-up sync
+STOP_GRACE = 5.0  # seconds SIGTERM waits for a sync to reach the end of its batch
 
 
 def utcnow() -> datetime:
@@ -79,15 +86,16 @@ class Status:
 
 
 class Daemon:
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, settings: Settings | None = None) -> None:
         self.config_path = config_path
-        self.settings = config.load(config_path)
+        self.settings = settings or config.load(config_path)
         self.engine: Engine = service.open_store(self.settings)
         self.notify = Notifier()
         self.status = Status()
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
-        self.busy = threading.Lock()  # one job at a time touches the store
+        self.syncing = threading.Lock()  # one sync at a time
+        self.mailing = threading.Lock()  # one digest or reply poll at a time; never waits for a sync
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.scheduler = BackgroundScheduler(timezone=self.settings.tz)
@@ -144,28 +152,36 @@ class Daemon:
     # --- jobs ------------------------------------------------------------------------
 
     def startup_job(self) -> None:
-        """Sync first, so a caught-up digest is built on fresh data."""
+        """Sync first, so a caught-up digest is built on fresh data; a hung sync delays it
+        by FIRST_SYNC_WAIT at most (a second catch-up is scheduled for then)."""
+        from apscheduler.triggers.date import DateTrigger
+
+        self.scheduler.add_job(
+            self.catch_up,
+            DateTrigger(utcnow() + timedelta(seconds=FIRST_SYNC_WAIT)),
+            id="catch-up",
+            replace_existing=True,
+        )
         self.sync_job()
         self.catch_up()
 
     def sync_job(self) -> None:
         if not self.settings.sources:
             return
-        with self.busy:
+        with self.syncing:
             if self.stopping.is_set():
                 return
-            reports = service.sync_all(self.engine, self.settings, utcnow())
+            reports = service.sync_all(self.engine, self.settings, utcnow(), stop=self.stopping.is_set)
             self.rest()
         self.status.last_sync = utcnow()
         self.status.last_sync_ok = all(r.ok for r in reports)
         self.publish_status()
 
     def replies_job(self) -> None:
-        with self.busy:
+        with self.mailing:
             if self.stopping.is_set():
                 return
             service.poll_replies(self.engine, self.settings, utcnow())
-            self.rest()
 
     def rest(self) -> None:
         """Between jobs the daemon holds nothing: idle connections (and SQLite's page caches)
@@ -178,30 +194,38 @@ class Daemon:
         import ctypes
         import gc
 
-        self.engine.dispose()
+        if not self.mailing.acquire(blocking=False):
+            return  # a digest is being sent: it rests after
+        try:
+            self.engine.dispose()
+        finally:
+            self.mailing.release()
         gc.collect()
         with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
     def digest_job(self) -> None:
-        with self.busy:
+        """Send today's digest; whatever goes wrong, the day is retried with backoff until the cutoff."""
+        with self.mailing:
             if self.stopping.is_set():
                 return
-            service.poll_replies(self.engine, self.settings, utcnow())  # confirm the latest replies
             now = utcnow()
             try:
+                service.poll_replies(self.engine, self.settings, now)  # confirm the latest replies
                 result = service.send_digest(self.engine, self.settings, now)
-            except DeliveryError as e:
+            except NudgeError as e:
                 self._retry_later(now, str(e))
                 return
-            except NudgeError as e:
-                log.error("digest not sent: %s", e)
+            except Exception as e:  # a bug must not leave the day unsent: log it, try again later
+                log.exception("digest failed unexpectedly")
+                self._retry_later(now, f"{type(e).__name__}: {e}")
                 return
-        with self.busy:
-            self.rest()
+        self.rest()
         self.status.retries = 0
         if result.state == "sent":
             log.info("sent the digest for %s: %s (%s)", result.day, result.subject, result.where)
+        elif result.state == "already_sent":
+            log.info("the digest for %s is already sent (%s)", result.day, result.where)
         elif result.state == "ambiguous":
             log.warning(
                 "the digest for %s may have gone out before an interruption; not sending it twice", result.day
@@ -237,6 +261,8 @@ class Daemon:
         if catch_up_due(self.settings, now, state):
             log.info("today's digest is due and not sent (%s); sending it now", state or "never tried")
             self.digest_job()
+        elif state == "sent":
+            log.info("the digest for %s is already sent", day)
 
     def tick(self) -> None:
         """Watchdog ping, and catching up after the machine slept."""
@@ -255,8 +281,9 @@ class Daemon:
             return
         job = self.scheduler.get_job("digest")
         parts = []
-        if job is not None and job.next_run_time is not None:
-            parts.append(f"next digest {job.next_run_time:%a %H:%M}")
+        when = getattr(job, "next_run_time", None)  # absent until the scheduler runs
+        if when is not None:
+            parts.append(f"next digest {when:%a %H:%M}")
         if self.status.last_sync is not None:
             minutes = int((utcnow() - self.status.last_sync).total_seconds() // 60)
             ok = "" if self.status.last_sync_ok else " (a source failed)"
@@ -272,9 +299,13 @@ class Daemon:
         except ConfigError as e:
             log.error("config reload failed, keeping the running config: %s", e)
             return
-        with self.busy:
-            if fresh.database != self.settings.database:
-                self.engine = service.open_store(fresh)
+        with self.syncing, self.mailing:
+            if fresh.database != self.settings.database or fresh.database_wait != self.settings.database_wait:
+                try:
+                    self.engine = service.open_store(fresh)
+                except NudgeError as e:
+                    log.error("config reload failed, keeping the running config: %s", e)
+                    return
             self.settings = fresh
             self.schedule()
         log.info("config reloaded")
@@ -303,21 +334,39 @@ class Daemon:
                 self.reload()
         self.notify("STOPPING=1")
         log.info("stopping after the current job")
-        self.stop()
+        if not self.stop():
+            log.warning(
+                "the sync did not reach the end of a batch within %.0f s; exiting without it "
+                "(its unfinished batch is rolled back, the next sync redoes it)",
+                STOP_GRACE,
+            )
+            logging.shutdown()
+            os._exit(0)  # its thread would otherwise hold the interpreter open
         return 0
 
-    def stop(self) -> None:
-        """Let the running job finish its transaction, then stop the scheduler.
+    def stop(self) -> bool:
+        """Let a send finish, and a sync reach the end of its batch; then stop the scheduler.
 
-        Not shutdown(wait=True): APScheduler holds its job-store lock while it
-        waits, and a job that ends with get_job/add_job would wait for it forever.
+        False when the sync did not stop within STOP_GRACE (a server that does
+        not answer). Not shutdown(wait=True): APScheduler holds its job-store lock
+        while it waits, and a job that ends with get_job/add_job would wait forever.
         """
         self.stopping.set()
         self.scheduler.pause()
-        with self.busy:
+        stopped = self.syncing.acquire(timeout=STOP_GRACE)
+        with self.mailing:
             self.scheduler.shutdown(wait=False)
+        if stopped:
+            self.syncing.release()
         self.engine.dispose()
+        return stopped
 
 
 def run(config_path: str | Path | None) -> int:
-    return Daemon(str(config_path) if config_path else None).run()
+    """Run the daemon, once per store: a second `nudge run` exits with Busy naming the first."""
+    from nudge import claim
+
+    path = str(config_path) if config_path else None
+    settings = config.load(path)
+    with claim.single_instance(settings.database, config.data_dir() / "run.lock"):
+        return Daemon(path, settings).run()

@@ -44,15 +44,29 @@ def digest_key(msg_id: str) -> tuple[str, str] | None:
     return (m[1], m[2]) if m else None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_value(value: str) -> str:
+    """One line for a header: control characters (CR, LF, NUL, ...) become a space.
+
+    A name read from an address book can hold anything; a newline in a header
+    would be refused by the email package (or, elsewhere, inject a header), and
+    one bad name must never block the digest it heads. Folding long values is
+    left to the email policy, which does it correctly.
+    """
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
 def build_message(
     subject: str, text: str, html: str, sender: str, to: str, msg_id: str, when: datetime
 ) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = sender
-    msg["To"] = to
+    msg["Subject"] = header_value(subject)
+    msg["From"] = header_value(sender)
+    msg["To"] = header_value(to)
     msg["Date"] = format_datetime(when)
-    msg["Message-ID"] = msg_id or make_msgid()
+    msg["Message-ID"] = header_value(msg_id) or make_msgid()
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Mailer"] = "nudge"
     msg.set_content(text)

@@ -7,15 +7,17 @@ the packaged one. HTML is autoescaped, so a name or note can never inject markup
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
+import phonenumbers
 
 from nudge import prompts
-from nudge.planner import Pick, Plan
+from nudge.planner import Pick, Plan, has_moment
 from nudge.warmth import label
 
 COLOURS = {"hot": "#d9480f", "warm": "#f59f00", "cooling": "#74c0fc", "cold": "#1c7ed6"}
@@ -129,20 +131,52 @@ class View:
     reply_help: str = ""  # how to reply with commands; empty when replies are not read
 
 
-def short_date(value: date) -> str:
+def short_date(value: date, today: date | None = None) -> str:
+    """'6 Oct'; '6 Oct 2025' when more than a year before `today`, where the month alone misleads."""
+    if today is not None and (today - value).days > 365:
+        return f"{value.day} {value:%b} {value.year}"
     return f"{value.day} {value:%b}"
 
 
-def _ago(days: int) -> str:
-    return "today" if days == 0 else ("yesterday" if days == 1 else f"{days} days")
+def phone_text(e164: str, region: str = "") -> str:
+    """A number as the user dials it: national in their own region ('030 1234567'), international
+    elsewhere ('+1 415-555-0134'). The `tel:` link keeps the E.164 form."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = bool(region) and phonenumbers.region_code_for_number(number) == region.upper()
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return str(phonenumbers.format_number(number, style))
+
+
+def tier_words(tier: str) -> str:
+    """How a tier reads in a sentence: 'top 100', 'referral partners', or its own name."""
+    return {"top100": "top 100", "partner": "referral partners"}.get(tier, tier)
+
+
+def _since(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[int, str]:
+    """Days since the last touch, and '40 days since coffee on 6 Oct' (or 'email today')."""
+    at = facts.last_touch_at or pick.person.last_touch_at
+    assert at is not None
+    local = at.astimezone(tz).date()
+    what = facts.last_touch_summary or facts.last_touch_kind or "contact"
+    days = (today - local).days
+    if days <= 0:
+        return 0, f"{what} today"
+    return days, f"{days} day{'s' if days != 1 else ''} since {what} on {short_date(local, today)}"
 
 
 def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...]:
-    """Short reasons, most telling first: '47 days since Coffee on 6 Oct'."""
+    """Why this person is picked today, in words, most telling first; never empty.
+
+    '40 days since coffee on 6 Oct, cadence 30', 'new to your top 100, no contact yet'.
+    """
+    p = pick.person
     lines: list[str] = []
     for reason in pick.reasons:
-        if reason == "job_change" and facts.job_change:
-            lines.append(f"changed jobs: {facts.job_change}")
+        if reason == "job_change":
+            lines.append(f"changed jobs: {facts.job_change}" if facts.job_change else "changed jobs")
         elif reason in ("birthday", "birthday_soon") and pick.birthday_in is not None:
             n = pick.birthday_in
             when = "today" if n == 0 else "tomorrow" if n == 1 else WEEKDAY[(today.weekday() + n) % 7]
@@ -150,34 +184,51 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
         elif reason == "inbound":
             lines.append(facts.inbound or "wrote to you and has no answer yet")
         elif reason == "new":
-            lines.append(f"new in your {pick.person.tier}: no contact logged yet")
-        elif reason == "overdue" and facts.last_touch_at is not None:
-            local = facts.last_touch_at.astimezone(tz).date()
-            days = (today - local).days
-            what = facts.last_touch_summary or facts.last_touch_kind or "contact"
-            lines.append(f"{days} days since {what} on {short_date(local)}")
-    if pick.due >= 1.5 and pick.person.last_touch_at is not None:
-        lines.append(f"overdue: the cadence is {pick.person.cadence_days} days")
+            lines.append(f"new to your {tier_words(p.tier)}, no contact yet")
+        elif reason == "joined":
+            joined = p.joined_at.astimezone(tz).date() if p.joined_at else None
+            since = f" since {short_date(joined, today)}" if joined else ""
+            lines.append(f"new to your {tier_words(p.tier)}{since}; {_since(pick, facts, today, tz)[1]}")
+        elif reason == "overdue":
+            lines.append(f"{_since(pick, facts, today, tz)[1]}, cadence {p.cadence_days}")
+        elif reason == "early":
+            days, words = _since(pick, facts, today, tz)
+            left = max(p.cadence_days - days, 1)
+            room = "" if has_moment(pick) else ", and there is room today"  # else the moment is why
+            lines.append(
+                f"{words}, cadence {p.cadence_days}: due in {left} day{'s' if left != 1 else ''}{room}"
+            )
     return tuple(lines)
 
 
-def quoted_note(facts: Facts, tz: tzinfo) -> str | None:
+def quoted_note(facts: Facts, tz: tzinfo, today: date | None = None) -> str | None:
     if not facts.last_note or facts.last_note_at is None:
         return None
-    return f"On {short_date(facts.last_note_at.astimezone(tz).date())} you noted: “{facts.last_note}”"
+    return f"On {short_date(facts.last_note_at.astimezone(tz).date(), today)} you noted: “{facts.last_note}”"
 
 
-def prompt_for(pick: Pick, facts: Facts, today: date, library: prompts.Library) -> str:
-    """One curiosity prompt for this person's situation, not asked in the last 90 days."""
+def prompt_for(
+    pick: Pick, facts: Facts, today: date, library: prompts.Library, taken: Collection[str] = ()
+) -> str:
+    """One curiosity prompt for this person's situation, not asked in the last 90 days, and
+    not one that someone else in the same digest (`taken`) already got."""
     days = None
     if facts.last_touch_at is not None:
         days = (datetime.combine(today, datetime.min.time(), tzinfo=UTC) - facts.last_touch_at).days
     situations = prompts.situations_for(
         pick.reasons, pick.person.slot, days, facts.last_touch_kind, facts.last_note is not None
     )
-    return prompts.choose(
-        library, situations, facts.recent_prompts, prompts.today_seed(pick.person.id, today)
+    chosen = prompts.choose(
+        library, situations, facts.recent_prompts, prompts.today_seed(pick.person.id, today), taken
     )
+    if chosen is not None:
+        return chosen
+    first = pick.person.name.split(maxsplit=1)[0] if pick.person.name.split() else pick.person.name
+    fallback, n = f"What has been on your mind lately, {first}?", 1
+    while fallback in taken:  # a library smaller than the digest, and two people of one name
+        n += 1
+        fallback = f"What has been on your mind lately, {first} ({n})?"
+    return fallback
 
 
 def give_first(facts: Facts, name: str) -> str:
@@ -192,8 +243,19 @@ def give_first(facts: Facts, name: str) -> str:
     return f"Ask {first} who they are trying to meet this quarter."
 
 
-def _entry(number: int, pick: Pick, facts: Facts, today: date, tz: tzinfo, library: prompts.Library) -> Entry:
+def _entry(
+    number: int,
+    pick: Pick,
+    facts: Facts,
+    today: date,
+    tz: tzinfo,
+    library: prompts.Library,
+    taken: set[str],
+    region: str,
+) -> Entry:
     p = pick.person
+    prompt = prompt_for(pick, facts, today, library, taken)
+    taken.add(prompt)
     warmth = round(p.warmth)
     lab = label(p.warmth)
     return Entry(
@@ -205,12 +267,12 @@ def _entry(number: int, pick: Pick, facts: Facts, today: date, tz: tzinfo, libra
         warmth=warmth,
         warmth_label=lab,
         colour=COLOURS[lab],
-        tel=facts.phone,
+        tel=phone_text(facts.phone, region) if facts.phone else None,
         tel_href=f"tel:{facts.phone}" if facts.phone else None,
         email=facts.email,
         mailto=f"mailto:{quote(facts.email, safe='@.+-_')}" if facts.email else None,
-        last_note=quoted_note(facts, tz),
-        prompt=prompt_for(pick, facts, today, library),
+        last_note=quoted_note(facts, tz, today),
+        prompt=prompt,
         slot=p.slot,
         given=facts.given,
         received=facts.received,
@@ -240,13 +302,17 @@ def build_view(
     library: prompts.Library | None = None,
     replies: tuple[ReplyNote, ...] = (),
     reply_help: str = "",
+    region: str = "",
 ) -> View:
+    """`region` is the user's (ISO 3166): their numbers read national, others international."""
     lib = library if library is not None else prompts.load()
+    taken: set[str] = set()  # two people in one digest never get the same prompt
     entries = tuple(
-        _entry(i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib) for i, k in enumerate(plan.calls, 1)
+        _entry(i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib, taken, region)
+        for i, k in enumerate(plan.calls, 1)
     )
     partners = tuple(
-        _entry(len(entries) + i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib)
+        _entry(len(entries) + i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib, taken, region)
         for i, k in enumerate(plan.partners, 1)
     )
     empty = ""

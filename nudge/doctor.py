@@ -24,7 +24,7 @@ class Check:
     def line(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
         text = f"[{mark}] {self.name}: {self.detail}"
-        return text + (f"\n       fix: {self.fix}" if self.fix and not self.ok else "")
+        return secrets.mask(text + (f"\n       fix: {self.fix}" if self.fix and not self.ok else ""))
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -61,6 +61,7 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
         )
     yield from _database(settings)
     yield from _sources(settings, now)
+    yield from _phones(settings)
     yield _smtp(settings)
     if settings.reply_source is not None:
         yield _replies(settings)
@@ -68,15 +69,18 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
 
 
 def _database(settings: config.Settings) -> Iterator[Check]:
-    from nudge.db import make_engine
+    from nudge.db import make_engine, shown_url
 
-    shown = settings.database.split("@")[-1]
+    shown = shown_url(settings.database)
     try:
-        engine = make_engine(settings.database)
+        engine = make_engine(settings.database, settings.database_wait)
         done = migrations.applied(engine)
         missing = [name for name, _ in migrations.MIGRATIONS if name not in done]
         with Session(engine) as s:
             count = s.exec(select(func.count()).select_from(Contact)).one() if not missing else 0
+    except NudgeError as e:
+        yield Check("database", False, str(e), "check database_url")
+        return
     except Exception as e:
         yield Check("database", False, f"{shown}: {type(e).__name__}: {e}", "check database_url")
         return
@@ -92,7 +96,7 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
 
     states: dict[str, SyncState] = {}
     try:
-        with Session(make_engine(settings.database)) as s:
+        with Session(make_engine(settings.database, settings.database_wait)) as s:
             states = {st.source: st for st in s.exec(select(SyncState).where(SyncState.collection == ""))}
     except Exception:  # a fresh or broken database: reported above
         states = {}
@@ -110,6 +114,7 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
             source = load_source(cfg)
             try:
                 found = source.collections()
+                notices = source.notices()
             finally:
                 source.close()
         except NudgeError as e:
@@ -123,7 +128,16 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
         if folders:
             kinds += ": " + ", ".join(folders)
         detail = f"{len(found)} collections ({kinds}) in {took:.1f}s, {last}"
-        if state and state.last_error:
+        detail += "".join(f"; note: {n.text}" for n in notices if not n.problem)
+        problems = [n.text for n in notices if n.problem]
+        if problems:
+            yield Check(
+                name,
+                False,
+                f"{detail}; " + "; ".join(problems),
+                f"point sources entry {cfg.name!r} at your exported .vcf/.ics files or their folder",
+            )
+        elif state and state.last_error:
             yield Check(
                 name,
                 False,
@@ -132,6 +146,27 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
             )
         else:
             yield Check(name, True, detail)
+
+
+def _phones(settings: config.Settings) -> Iterator[Check]:
+    """Numbers that did not parse in the phone region are kept as typed: say how many, and why."""
+    from nudge.db import make_engine
+    from nudge.identity import phone_region
+    from nudge.ingest import count_unparsed_phones
+
+    try:
+        with Session(make_engine(settings.database)) as s:
+            count = count_unparsed_phones(s)
+    except Exception:  # a fresh or broken database: reported above
+        return
+    if count:
+        region = phone_region(settings.me.region, settings.tz.key) or "none"
+        yield Check(
+            "phones",
+            True,
+            f"{count} phone numbers kept unparsed (as typed; phone region {region}): "
+            "set me.region if they are national numbers of another country",
+        )
 
 
 def _replies(settings: config.Settings) -> Check:

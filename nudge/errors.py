@@ -39,3 +39,23 @@ class InvalidSyncToken(SourceError):
 
 class DeliveryError(UserError):
     """The digest could not be delivered; the day is recorded as failed."""
+
+
+class StoreError(UserError):
+    """The database cannot be used as it is (locked, damaged, read-only, disk full); nothing was written."""
+
+
+class Busy(UserError):
+    """Another nudge process holds what this one needs (today's send, the daemon's place)."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        self.pid = pid
+        super().__init__(message)
+
+
+class Interrupted(BaseException):
+    """A stop was asked for (SIGTERM): unwinds a sync between batches, past `except Exception`.
+
+    Each batch is its own transaction, so what was applied stays and the rest
+    is picked up by the next sync.
+    """

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from nudge.identity import normalise_phone
+from nudge.identity import normalise_phone, phone_as_typed
 from nudge.ingest_events import EventIngest
 from nudge.ingest_tiers import contacts_of, refresh_tiers, tier_of
 from nudge.models import Contact, GroupMember, Identity, Moment, Sighting, SourceRecord, Touch
@@ -79,6 +79,7 @@ class Ingest(EventIngest):
         self.regroup: set[str] = set()  # group members (member keys) whose groups changed
         self._people: list[_NewPerson] = []  # contacts to insert with the batch
         self._claimed: dict[tuple[str, str], _NewPerson] = {}  # their identities
+        self.unparsed_phones = 0  # numbers on the cards applied that were kept as typed
 
     def preload(self, hrefs: list[str]) -> None:
         """Fetch the records for a batch in a few queries instead of one each."""
@@ -104,8 +105,23 @@ class Ingest(EventIngest):
 
     # --- contacts -------------------------------------------------------
 
+    def rekey(self, old: str, new: str) -> None:
+        """Move the stored record of `old` to the href `new` (a card whose derived key changed)."""
+        sr = self.record(old)
+        if sr is None:
+            return
+        self._records.pop(old, None)
+        self._absent.add(old)
+        sr.href = new
+        self._records[new] = sr
+        self._absent.discard(new)
+        self.session.add(sr)
+
     def upsert_contact(self, collection: str, href: str, etag: str, rec: ContactRecord) -> str:
-        """Create or update the contact behind `href`; returns 'added' or 'changed'.
+        """Create or update the contact behind `href`; returns 'added', 'merged' or 'changed'.
+
+        'merged': a card seen for the first time whose person is already a contact
+        (by an address or phone), or is new in this batch from another card.
 
         A card seen for the first time whose person is new (or new in this batch)
         is collected and inserted with the batch (`_insert_people`); anything
@@ -127,8 +143,11 @@ class Ingest(EventIngest):
             sr.collection, sr.etag, sr.uid, sr.contact_id = collection, etag, rec.uid, None
             self.session.add(sr)
             return "ignored"
-        phones = [p for p in (normalise_phone(t, ctx.region) for t in rec.phones) if p]
-        keys = [("email", e) for e in emails] + [("phone", p) for p in dict.fromkeys(phones)]
+        phones, typed = phone_keys(rec.phones, ctx.region)
+        self.unparsed_phones += len(typed)
+        keys = [("email", e) for e in emails] + phones  # the merge keys
+        owned = keys + [t for t in typed if t not in keys]  # a number kept as typed merges nothing
+        outcome = "changed" if sr is not None else "added"
         contact: Contact | None = None
         if sr is not None and sr.contact_id is not None:
             contact = self.session.get(Contact, sr.contact_id)
@@ -136,15 +155,15 @@ class Ingest(EventIngest):
             for key in keys:
                 if key in self.identities:
                     contact = self.session.get(Contact, self.identities[key])
+                    outcome = "merged" if sr is None else outcome
                     break
                 if key in self._claimed and sr is None:
-                    self._claimed[key].add(href, collection, etag, rec, keys, self)
-                    return "added"
-        outcome = "changed" if sr is not None else "added"
+                    self._claimed[key].add(href, collection, etag, rec, owned, self)
+                    return "merged"
         if contact is None and sr is None:
             person = _NewPerson(name=rec.name)
             self._people.append(person)
-            person.add(href, collection, etag, rec, keys, self)
+            person.add(href, collection, etag, rec, owned, self)
             return outcome
         if contact is None:
             contact = Contact(name=rec.name, created_at=now, warmth_at=now)
@@ -160,7 +179,7 @@ class Ingest(EventIngest):
         contact.birthday = rec.birthday or contact.birthday
         contact.archived_at = None
         self.retier.add(contact.id)
-        for key in keys:
+        for key in owned:
             owner = self.identities.get(key)
             if owner is None and key in self._claimed:
                 log.debug("%s: %s already belongs to a new contact", href, key[0])
@@ -324,6 +343,29 @@ _UPDATE_WARMTH = (
 )
 
 
+def phone_keys(phones: Iterable[str], region: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A card's numbers as identities: (E.164 ones, ones kept as typed because they do not parse).
+
+    Both are stored as the contact's phones (shown, dialled as written); only
+    E.164 numbers merge cards into one contact.
+    """
+    parsed: dict[tuple[str, str], None] = {}
+    typed: dict[tuple[str, str], None] = {}
+    for raw in phones:
+        number = normalise_phone(raw, region)
+        if number:
+            parsed["phone", number] = None
+        elif value := phone_as_typed(raw):
+            typed["phone", value] = None
+    return list(parsed), list(typed)
+
+
+def count_unparsed_phones(session: Session) -> int:
+    """Stored numbers that are kept as typed (not E.164): for `nudge doctor`."""
+    values = session.exec(select(Identity.value).where(Identity.kind == "phone"))
+    return sum(1 for value in values if normalise_phone(value, "") != value)
+
+
 def identity_keys(
     records: Iterable[ContactRecord | GroupRecord | EventRecord], ctx: Context
 ) -> set[tuple[str, str]]:
@@ -332,7 +374,8 @@ def identity_keys(
     for rec in records:
         if isinstance(rec, ContactRecord):
             keys.update(("email", e) for e in rec.emails)
-            keys.update(("phone", p) for t in rec.phones if (p := normalise_phone(t, ctx.region)))
+            for group in phone_keys(rec.phones, ctx.region):
+                keys.update(group)
         elif isinstance(rec, EventRecord):
             for occ in rec.occurrences:
                 keys.update(("email", a.email) for a in occ.attendees if a.email)

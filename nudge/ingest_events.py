@@ -6,12 +6,19 @@ one executemany per table when the batch finishes or anything needs to read them
 and its contacts' warmth is rolled forward and added to instead of recounted. Any
 other event is compared with its rows and updated in place, so what the user
 attached to a synced meeting stays.
+
+What the user added to a touch (an outcome, a note) is never deleted by a sync.
+A touch the event no longer gives (cancelled, declined, deleted, the person taken
+off it, its file gone) goes, unless it carries such data: then it becomes the
+user's (source "cli", `origin` the source it came from), with its date, and
+returns to the event should the event come back. An event that another source
+(or another object of this one) still holds is handed to that one instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -19,7 +26,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from nudge.models import Planned, Sighting, SourceRecord, Touch
 from nudge.parse import EventRecord
-from nudge.touches import Effect, event_effects, recheck_at
+from nudge.touches import Effect, event_effects, match, recheck_at, same_meeting
 
 if TYPE_CHECKING:
     from nudge.ingest import Context
@@ -52,8 +59,7 @@ class EventIngest:
     ) -> str:
         sr = self.record(href)
         outcome = "changed" if sr is not None else "added"
-        if sr is not None and sr.uid and sr.uid != rec.uid:
-            self._clear_event(sr.uid)
+        old_uid = sr.uid if sr is not None and sr.uid and sr.uid != rec.uid else ""
         effects = event_effects(rec, self.ctx.rules, self.ctx.now)
         when = recheck_at(rec, self.ctx.now, self.ctx.rules.planned_days)
         if sr is None and rec.uid in self._fresh:
@@ -84,6 +90,9 @@ class EventIngest:
         sr.raw = raw if when is not None else None
         sr.format = fmt
         self.session.add(sr)
+        if old_uid:  # after the new UID's touches exist: what the user added moves onto them
+            self.session.flush()
+            self._clear_event(old_uid)
         return outcome
 
     def find_fresh(self, uids: Iterable[str]) -> None:
@@ -149,71 +158,115 @@ class EventIngest:
                 self._add_row(Touch, self._meeting(cid, self.source, e))
                 self.gained.setdefault(cid, []).append((e.at, e.weight))
 
-    def _apply_effects(self, uid: str, effects: Iterable[Effect]) -> None:
+    def _apply_effects(self, uid: str, effects: Iterable[Effect], gone: bool = False) -> None:
+        """Make this source's rows of event `uid` say what `effects` say.
+
+        A touch is updated in place, under its new key when the event changed
+        shape (a one-off turned series or back, or a key stored before one-off
+        keys lost their start). A touch the event no longer gives is dropped
+        (`_drop`). Touches from before the history window are left alone unless
+        the event is `gone`: the event was not read that far back.
+        """
         self.flush_rows()
         lo, hi = uid_range(uid)
         s = self.session
-        existing = {
-            (t.contact_id, t.external_id): t
-            for t in s.exec(
-                select(Touch).where(
-                    Touch.source == self.source,
-                    col(Touch.external_id) >= lo,
-                    col(Touch.external_id) < hi,
-                )
-            )
-        }
+        mine: dict[int, list[Touch]] = {}  # this source's touches of the event, per contact
+        theirs: dict[int, list[Touch]] = {}  # other sources' and the user's kept ones
+        for t in s.exec(select(Touch).where(col(Touch.external_id) >= lo, col(Touch.external_id) < hi)):
+            owned = t.source == self.source and t.origin is None
+            (mine if owned else theirs).setdefault(t.contact_id, []).append(t)
         s.execute(sa.delete(Planned).where(Planned.source == self.source, Planned.event_uid == uid))  # type: ignore[arg-type]
         s.execute(sa.delete(Sighting).where(Sighting.source == self.source, Sighting.event_uid == uid))  # type: ignore[arg-type]
         s.flush()
-        planned = {
-            (cid, ext)
-            for cid, ext in s.exec(
-                select(Planned.contact_id, Planned.external_id).where(
-                    col(Planned.external_id) >= lo, col(Planned.external_id) < hi
-                )
+        planned: dict[int, list[str]] = {}  # what other sources already plan, so the same event counts once
+        for who, ext in s.exec(
+            select(Planned.contact_id, Planned.external_id).where(
+                col(Planned.external_id) >= lo, col(Planned.external_id) < hi
             )
-        }
-        wanted: set[tuple[int, str | None]] = set()
+        ):
+            planned.setdefault(who, []).append(ext)
+        sighted: dict[str, list[str]] = {}
+        for email, ext in s.exec(
+            select(Sighting.email, Sighting.external_id).where(Sighting.event_uid == uid)
+        ):
+            sighted.setdefault(email, []).append(ext)
+        wanted: dict[tuple[int, str], Effect] = {}
         for e in effects:
             cid = self.identities.get(("email", e.email))
             if e.planned:
-                if cid is not None and (cid, e.external_id) not in planned:
-                    planned.add((cid, e.external_id))
+                if cid is not None and _first(planned.setdefault(cid, []), e.external_id):
                     s.add(Planned(**self._planned(cid, uid, e)))
-                continue
-            if cid is None:
-                s.add(Sighting(**self._sighting(uid, e)))
-                continue
-            key = (cid, e.external_id)
-            if key in wanted:
-                continue
-            wanted.add(key)
-            touch = existing.get(key)
+            elif cid is None:
+                if _first(sighted.setdefault(e.email, []), e.external_id):
+                    s.add(Sighting(**self._sighting(uid, e)))
+            else:
+                wanted.setdefault((cid, e.external_id), e)
+        todo: list[tuple[int, Effect]] = []
+        for (cid, key), e in wanted.items():  # the same occurrence first, so no looser match takes it
+            touch = next((t for t in mine.get(cid, []) if t.external_id == key), None)
             if touch is None:
-                if not self._taken(cid, e.external_id):  # else the same event came from another source first
-                    s.add(Touch(**self._meeting(cid, self.source, e)))
-                    self.dirty.add(cid)
-                continue
-            if (touch.at, touch.weight, touch.direction, touch.summary) != (
-                e.at,
-                e.weight,
-                e.direction,
-                e.summary,
-            ):
-                touch.at, touch.weight, touch.direction, touch.summary = (
-                    e.at,
-                    e.weight,
-                    e.direction,
-                    e.summary,
-                )
-                s.add(touch)
+                todo.append((cid, e))
+            else:
+                mine[cid].remove(touch)
+                self._update(touch, e)
+        since = self.ctx.now - timedelta(days=self.ctx.rules.history_days)
+        for cid, e in sorted(todo, key=lambda ce: ce[1].at):
+            judged = [t for t in mine.get(cid, []) if gone or t.at >= since]
+            if (touch := match(judged, e.external_id, e.at)) is not None:
+                mine[cid].remove(touch)
+            elif (touch := match(theirs.get(cid, []), e.external_id, e.at)) is not None:
+                if touch.origin is None:
+                    continue  # the same event came from another source first
+                theirs[cid].remove(touch)  # kept by the user when the event went: it is back
+                touch.source, touch.origin = self.source, None
+            else:
+                s.add(Touch(**self._meeting(cid, self.source, e)))
                 self.dirty.add(cid)
-        for old_key, touch in existing.items():
-            if old_key not in wanted:
-                s.delete(touch)
-                self.dirty.add(touch.contact_id)
+                continue
+            self._update(touch, e)
+        dropped = [t for left in mine.values() for t in left if gone or t.at >= since]
+        for touch in dropped:
+            self._drop(touch, dropped)
         s.flush()
+
+    def _update(self, touch: Touch, e: Effect) -> None:
+        new = (e.external_id, e.at, e.weight, e.direction, e.summary)
+        if (touch.external_id, touch.at, touch.weight, touch.direction, touch.summary) != new:
+            touch.external_id, touch.at, touch.weight, touch.direction, touch.summary = new
+            self.session.add(touch)
+            self.dirty.add(touch.contact_id)
+
+    def _drop(self, touch: Touch, dropping: list[Touch]) -> None:
+        """A touch its event no longer gives: deleted, unless the user added to it.
+
+        Then what they added moves onto a synced touch of the same person at the
+        same moment (the same meeting under another UID), or the touch becomes
+        theirs, marked with where it came from.
+        """
+        s = self.session
+        if not touch.has_user_data:
+            s.delete(touch)
+            self.dirty.add(touch.contact_id)
+            return
+        twins = s.exec(
+            select(Touch).where(
+                Touch.contact_id == touch.contact_id,
+                Touch.at == touch.at,
+                Touch.kind == touch.kind,
+                col(Touch.external_id).is_not(None),
+                col(Touch.origin).is_(None),
+            )
+        )
+        going = {t.id for t in dropping}
+        twin = next((t for t in twins if t.id not in going and not t.has_user_data), None)
+        if twin is not None:
+            twin.note, twin.outcome = touch.note, touch.outcome
+            s.add(twin)
+            s.delete(touch)
+            self.dirty.add(touch.contact_id)
+            return
+        touch.source, touch.origin = "cli", self.source
+        s.add(touch)
 
     def _meeting(self, cid: int, source: str, seen: Effect | Sighting) -> dict[str, Any]:
         """The touch a past meeting (or, for a sighting, an email) gives a contact."""
@@ -253,17 +306,46 @@ class EventIngest:
             "summary": e.summary,
         }
 
-    def _taken(self, cid: int, external: str) -> bool:
-        self.flush_rows()
-        return (
-            self.session.exec(
-                select(Touch.id).where(Touch.contact_id == cid, Touch.external_id == external)
-            ).first()
-            is not None
-        )
-
     def _clear_event(self, uid: str) -> None:
-        self._apply_effects(uid, [])
+        """This source's object holding event `uid` is gone (its record already deleted).
+
+        If another record still holds the UID (another source, or another
+        collection of this one) the event is not gone: its rows pass to that
+        source, and a stored copy is looked at again with this sync. Otherwise
+        its rows go, except what the user added to (`_drop`).
+        """
+        self.flush_rows()
+        s = self.session
+        holders = list(
+            s.exec(select(SourceRecord).where(SourceRecord.kind == "event", SourceRecord.uid == uid))
+        )
+        if not holders:
+            self._apply_effects(uid, [], gone=True)
+            return
+        heir = next((r for r in holders if r.source == self.source), holders[0])
+        if heir.source != self.source:  # ORM updates: the objects this session holds follow
+            lo, hi = uid_range(uid)
+            ours = sa.and_(
+                col(Touch.external_id) >= lo, col(Touch.external_id) < hi, col(Touch.origin).is_(None)
+            )
+            s.execute(
+                sa.update(Touch).where(col(Touch.source) == self.source, ours).values(source=heir.source)
+            )
+            for model in (Planned, Sighting):
+                mine = sa.and_(col(model.source) == self.source, col(model.event_uid) == uid)
+                s.execute(sa.update(model).where(mine).values(source=heir.source))
+        for r in holders:
+            if r.raw is not None:
+                r.recheck_at = self.ctx.now
+                s.add(r)
+
+
+def _first(seen: list[str], key: str) -> bool:
+    """Whether no row of `seen` is this meeting yet (then it is: `key` joins them)."""
+    if any(same_meeting(k, key) for k in seen):
+        return False
+    seen.append(key)
+    return True
 
 
 _FRESH_CHUNK = 200

@@ -1,30 +1,82 @@
-"""Tiers from an address book: what a contact's cards (CATEGORIES) and the group cards listing them say.
+"""Tiers from address books: what contact cards (CATEGORIES) and the group cards listing them say.
 
-Each source record keeps the tier its own card names (a contact card by its CATEGORIES, a
-group card by its name), and `GroupMember` keeps who each group lists. A contact's tier from a
-source is then worked out again from those rows whenever one of them changes, so the order in
-which a group and its members arrive never matters, and taking someone out of a group (or
+Each source record keeps the tiers its own card names (a contact card by its CATEGORIES, a
+group card by its name), and `GroupMember` keeps who each group lists. A contact's tier is then
+worked out again from those rows, over every source, whenever one of them changes, so the order
+in which a group and its members arrive never matters, and taking someone out of a group (or
 deleting the group) takes away exactly the tier it gave. A tier set with the CLI always wins.
+
+Group names match however they are spelt: case, accents, spaces, hyphens and underscores are
+folded alike (`group_key`), so `Top_100`, `top-100` and `Top 100` are one group.
+
+A person named for two tiers (`CATEGORIES:top100,partner`) is followed in one of them, one list
+per person per day: a tier with the partner slot first (its block carries the referral ledger
+and the give-first line, which a call entry lacks), then the shorter cadence (it keeps the other
+tier's promise too), then config order. `show` names the tiers that lost.
+
+A tier found at a source's first sync is as old as the person's history: `tier_since` stays
+empty, and the planner treats the person as a member since before their last touch. A tier that
+appears later (a group or category added afterwards, `nudge tier`) starts the newcomer ramp.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from nudge.identity import fold
-from nudge.models import Contact, GroupMember, SourceRecord
+from nudge.config import Tier
+from nudge.models import Contact, GroupMember, SourceRecord, SyncState
 from nudge.parse import member_key
 
 CHUNK = 400
+SEP = ","  # between the tiers one record names, best first (SourceRecord.tier)
 
 
-def tier_of(names: Iterable[str], tier_groups: Mapping[str, str]) -> str | None:
-    """The tier of the first name (a category, a group's name) that is one of a tier's groups."""
-    return next((tier_groups[fold(n)] for n in names if fold(n) in tier_groups), None)
+def group_key(name: str) -> str:
+    """A group name folded for matching: case, accents, spaces, hyphens and underscores ignored."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(
+        c
+        for c in decomposed.casefold()
+        if not unicodedata.combining(c)
+        and not c.isspace()
+        and c != "_"
+        and unicodedata.category(c) != "Pd"  # every dash: - ‐ – —
+    )
+
+
+def precedence(tiers: Mapping[str, Tier]) -> list[str]:
+    """Tier names, the one a person named for several is followed in first."""
+    order = list(tiers)
+    return sorted(order, key=lambda n: (tiers[n].slot != "partner", tiers[n].cadence_days, order.index(n)))
+
+
+def tier_groups(tiers: Mapping[str, Tier]) -> dict[str, str]:
+    """Folded group name -> tier, in `precedence` order (the first tier to list a name keeps it)."""
+    out: dict[str, str] = {}
+    for name in precedence(tiers):
+        for group in tiers[name].groups:
+            out.setdefault(group_key(group), name)
+    return out
+
+
+def _rank(groups: Mapping[str, str]) -> dict[str, int]:
+    return {tier: i for i, tier in enumerate(dict.fromkeys(groups.values()))}
+
+
+def tier_of(names: Iterable[str], groups: Mapping[str, str]) -> str | None:
+    """Every tier these names (categories, a group's name) put someone in, best first, joined by SEP."""
+    rank = _rank(groups)
+    found = {groups[k] for k in map(group_key, names) if k in groups}
+    return SEP.join(sorted(found, key=lambda t: rank[t])) or None
+
+
+def split(value: str | None) -> list[str]:
+    return [t for t in (value or "").split(SEP) if t]
 
 
 def contacts_of(session: Session, source: str, members: Iterable[str]) -> set[int]:
@@ -46,51 +98,92 @@ def contacts_of(session: Session, source: str, members: Iterable[str]) -> set[in
     return found
 
 
-def refresh_tiers(
-    session: Session, source: str, ids: Iterable[int], tier_groups: Mapping[str, str], now: datetime
-) -> None:
-    """Give these contacts the tier `source` names for them now, unless the user chose one."""
-    rank = {tier: i for i, tier in enumerate(dict.fromkeys(tier_groups.values()))}
-    mine = f"source:{source}"
+Named = dict[str, set[str]]  # tier -> the sources that name it
+
+
+def named_tiers(session: Session, ids: Iterable[int]) -> dict[int, Named]:
+    """For each contact, the tiers its cards and the groups listing them name, in every source."""
     todo = sorted(set(ids))
+    named: dict[int, Named] = {cid: {} for cid in todo}
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start : start + CHUNK]
-        named: dict[int, set[str]] = {cid: set() for cid in chunk}
-        keys: dict[str, set[int]] = {}
-        for cid, uid, tier in session.exec(
-            select(SourceRecord.contact_id, SourceRecord.uid, SourceRecord.tier).where(
-                SourceRecord.source == source,
-                SourceRecord.kind == "contact",
-                col(SourceRecord.contact_id).in_(chunk),
+        keys: dict[str, dict[str, set[int]]] = {}  # source -> member key -> contacts
+        for cid, source, uid, tiers in session.exec(
+            select(SourceRecord.contact_id, SourceRecord.source, SourceRecord.uid, SourceRecord.tier).where(
+                SourceRecord.kind == "contact", col(SourceRecord.contact_id).in_(chunk)
             )
         ):
             assert cid is not None
-            if tier:
-                named[cid].add(tier)
-            keys.setdefault(member_key(uid), set()).add(cid)
-        group = sa.and_(
-            col(SourceRecord.source) == col(GroupMember.source),
-            col(SourceRecord.href) == col(GroupMember.group_href),
-        )
-        for member, tier in session.exec(
-            select(GroupMember.member, SourceRecord.tier)
-            .join(SourceRecord, group)
-            .where(
-                GroupMember.source == source,
-                col(GroupMember.member).in_(list(keys)),
-                col(SourceRecord.tier).is_not(None),
+            for tier in split(tiers):
+                named[cid].setdefault(tier, set()).add(source)
+            keys.setdefault(source, {}).setdefault(member_key(uid), set()).add(cid)
+        for source, members in keys.items():
+            group = sa.and_(
+                col(SourceRecord.source) == col(GroupMember.source),
+                col(SourceRecord.href) == col(GroupMember.group_href),
             )
-        ):
-            for cid in keys[member]:
-                named[cid].add(str(tier))
+            for member, tiers in session.exec(
+                select(GroupMember.member, SourceRecord.tier)
+                .join(SourceRecord, group)
+                .where(
+                    GroupMember.source == source,
+                    col(GroupMember.member).in_(list(members)),
+                    col(SourceRecord.tier).is_not(None),
+                )
+            ):
+                for cid in members[member]:
+                    for tier in split(tiers):
+                        named[cid].setdefault(tier, set()).add(source)
+    return named
+
+
+def best(named: Named, groups: Mapping[str, str]) -> str | None:
+    """The tier a person named for these is followed in (see the module's docstring)."""
+    rank = _rank(groups)
+    return min(named, key=lambda t: (rank.get(t, len(rank)), t), default=None)
+
+
+def first_sync(session: Session, source: str) -> bool:
+    """True until `source` has once finished a sync: what it says now, the address book always said."""
+    done = session.exec(
+        select(SyncState.last_success_at).where(SyncState.source == source, SyncState.collection == "")
+    ).first()
+    return done is None
+
+
+def refresh_tiers(
+    session: Session, source: str, ids: Iterable[int], groups: Mapping[str, str], now: datetime
+) -> None:
+    """Give these contacts the tier their address books name now, unless the user chose one.
+
+    `source` is the one being synced: at its first sync a tier it gives is as old as the
+    person's history (`tier_since` empty), later it starts today.
+    """
+    since = None if first_sync(session, source) else now
+    todo = sorted(set(ids))
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start : start + CHUNK]
+        named = named_tiers(session, chunk)
         for contact in session.exec(select(Contact).where(col(Contact.id).in_(chunk))):
             assert contact.id is not None
-            wanted = min(named[contact.id], key=lambda t: (rank.get(t, len(rank)), t), default=None)
             if contact.tier_source == "cli":
                 continue  # the user's own choice wins over the address book
-            if wanted is not None and wanted != contact.tier:
-                contact.tier, contact.tier_source, contact.tier_since = wanted, mine, now
+            wanted = best(named[contact.id], groups)
+            if wanted is None:
+                if contact.tier_source and contact.tier_source.startswith("source:"):
+                    contact.tier, contact.tier_source, contact.tier_since = None, None, None
+                    session.add(contact)
+                continue
+            sources = named[contact.id][wanted]
+            origin = contact.tier_source if _source(contact.tier_source) in sources else None
+            origin = origin or f"source:{source if source in sources else min(sources)}"
+            if wanted != contact.tier:
+                contact.tier, contact.tier_source, contact.tier_since = wanted, origin, since
                 session.add(contact)
-            elif wanted is None and contact.tier_source == mine:
-                contact.tier, contact.tier_source, contact.tier_since = None, None, None
+            elif origin != contact.tier_source:
+                contact.tier_source = origin
                 session.add(contact)
+
+
+def _source(tier_source: str | None) -> str | None:
+    return tier_source[7:] if tier_source and tier_source.startswith("source:") else None

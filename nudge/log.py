@@ -23,6 +23,21 @@ class JournalFormatter(logging.Formatter):
         return f"<{prio}>{record.name}: {super().format(record)}"
 
 
+class MaskSecrets(logging.Filter):
+    """The password of any URL in a log line (a source's, a database's) becomes ***."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from nudge.secrets import mask
+
+        text = record.getMessage()
+        masked = mask(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
 def under_journal() -> bool:
     return bool(os.environ.get("JOURNAL_STREAM"))
 
@@ -34,6 +49,7 @@ def setup(verbosity: int = 0) -> None:
         handler.setFormatter(JournalFormatter("%(message)s"))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(MaskSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -251,6 +251,38 @@ def m0006_group_tiers(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0007_digest_claim(conn: Connection) -> None:
+    """Who is sending a day, for stores without file locks (PostgreSQL): a lease on its DigestRun."""
+    conn.execute(sa.text("ALTER TABLE digestrun ADD COLUMN claimed_by VARCHAR"))
+    conn.execute(sa.text("ALTER TABLE digestrun ADD COLUMN claimed_until TIMESTAMP"))
+
+
+def m0008_kept_meetings(conn: Connection) -> None:
+    """Where a calendar touch the user kept came from; event records by UID (the same event elsewhere)."""
+    conn.execute(sa.text("ALTER TABLE touch ADD COLUMN origin VARCHAR"))
+    conn.execute(sa.text("CREATE INDEX ix_sourcerecord_uid ON sourcerecord (uid)"))
+
+
+def m0009_first_sync_tiers(conn: Connection) -> None:
+    """Tiers found at a source's first sync are as old as the person's history, not new that day.
+
+    Before this, such a tier got `tier_since` = the time of that sync, so everyone looked like a
+    newcomer. Those rows are the ones whose tier came from an address book in the very sync that
+    created the contact (`tier_since` = `created_at`: both are that sync's clock), when that was
+    the earliest sync that created any contact with a card in that source. A tier added later,
+    or to a contact that came later, keeps its date.
+    """
+    conn.execute(
+        sa.text(
+            "UPDATE contact SET tier_since = NULL "
+            "WHERE tier_source LIKE 'source:%' AND tier_since IS NOT NULL AND tier_since = created_at "
+            "AND created_at = (SELECT MIN(other.created_at) FROM contact AS other "
+            "JOIN sourcerecord AS card ON card.contact_id = other.id "
+            "WHERE card.kind = 'contact' AND card.source = SUBSTR(contact.tier_source, 8))"
+        )
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -258,6 +290,9 @@ MIGRATIONS: list[Migration] = [
     ("0004_notes_and_prompts", m0004_notes_and_prompts),
     ("0005_mail_and_replies", m0005_mail_and_replies),
     ("0006_group_tiers", m0006_group_tiers),
+    ("0007_digest_claim", m0007_digest_claim),
+    ("0008_kept_meetings", m0008_kept_meetings),
+    ("0009_first_sync_tiers", m0009_first_sync_tiers),
 ]
 
 _applied = sa.Table(

@@ -73,7 +73,7 @@ class SourceRecord(SQLModel, table=True):
     collection: str = ""
     href: str
     kind: str  # contact | group | event
-    uid: str = ""
+    uid: str = Field(default="", index=True)
     etag: str = ""
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     org: str | None = None
@@ -127,6 +127,14 @@ class Touch(SQLModel, table=True):
     outcome: str | None = None
     summary: str | None = None  # the event title, for "47 days since Coffee on 6 Oct"
     created_at: datetime | None = _ts()
+    # The source of a calendar touch whose event went away while it carried something the
+    # user added: it is theirs now (source "cli"), and comes back to the event if that returns.
+    origin: str | None = None
+
+    @property
+    def has_user_data(self) -> bool:
+        """Whether the user added anything to it (`nudge outcome`, a note): then no sync may delete it."""
+        return bool(self.note or self.outcome)
 
 
 class Planned(SQLModel, table=True):
@@ -208,6 +216,8 @@ class DigestRun(SQLModel, table=True):
     sent_at: datetime | None = _ts()
     error: str | None = None
     updated_at: datetime | None = _ts()
+    claimed_by: str | None = None  # host:pid:token of the process sending it (a store without file locks)
+    claimed_until: datetime | None = _ts()  # its claim lapses then, should the process hang
 
 
 class Reply(SQLModel, table=True):

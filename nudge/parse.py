@@ -7,22 +7,72 @@ skip and count a bad object instead of stopping.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import icalendar
-import recurring_ical_events
 import vobject
 
+from nudge import recurrence
 from nudge.identity import normalise_email
+from nudge.parse_text import (
+    DERIVED,
+    NO_KEY,
+    UNCLEAN,
+    block_uid,
+    card_key,
+    clean_fields,
+    clean_line,
+    clean_text,
+    event_key,
+    split_calendar,
+    split_components,
+    unfold_quoted_printable,
+)
 
 if TYPE_CHECKING:
     from nudge.parse_email import MessageRecord
 
-MAX_OCCURRENCES = 2000  # per series within the window: daily for five years fits
+__all__ = [  # the text-level helpers of parse_text are part of this module's interface too
+    "DERIVED",
+    "GROUP_KINDS",
+    "MAX_OCCURRENCES",
+    "MEMBERS",
+    "NO_KEY",
+    "Attendee",
+    "ContactRecord",
+    "EventRecord",
+    "GroupRecord",
+    "Occurrence",
+    "ParseError",
+    "as_utc",
+    "block_uid",
+    "card_key",
+    "clean_line",
+    "clean_text",
+    "contact_from",
+    "content_hash",
+    "event_key",
+    "is_contact_format",
+    "member_key",
+    "one_off_record",
+    "parse_birthday",
+    "parse_ical",
+    "parse_object",
+    "parse_vcard",
+    "short_reason",
+    "split_calendar",
+    "split_components",
+    "unfold_quoted_printable",
+]
+
+MAX_OCCURRENCES = recurrence.MAX_OCCURRENCES
+# vobject logs "Skipped line" itself, beside nudge's own "skipped ... (UID ...)" line.
+logging.getLogger("vobject.base").setLevel(logging.CRITICAL)
 
 
 class ParseError(ValueError):
@@ -46,6 +96,11 @@ class ContactRecord:
     categories: tuple[str, ...] = ()
     note: str | None = None
 
+    def __post_init__(self) -> None:
+        fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "")
+        if UNCLEAN.search("".join((*fields, *self.phones, *self.categories))):
+            clean_fields(self, ("uid", "name", "phones", "org", "title", "categories"), ("note",))
+
 
 @dataclass(frozen=True)
 class GroupRecord:
@@ -59,6 +114,10 @@ class GroupRecord:
     name: str
     members: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if UNCLEAN.search(self.uid + self.name):
+            clean_fields(self, ("uid", "name"))
+
 
 @dataclass(frozen=True)
 class Attendee:
@@ -67,15 +126,23 @@ class Attendee:
     declined: bool = False
     person: bool = True  # False for rooms and resources (CUTYPE)
 
+    def __post_init__(self) -> None:
+        if UNCLEAN.search(self.name):
+            clean_fields(self, ("name",))
+
 
 @dataclass(frozen=True)
 class Occurrence:
-    recurrence_id: str  # ISO time in UTC: with the UID, the touch's external id
+    recurrence_id: str  # its slot's UTC start in a series, "" for a one-off: with the UID, the key
     start: datetime  # aware, UTC
     summary: str = ""
     cancelled: bool = False
     organizer: str | None = None  # normalised email
     attendees: tuple[Attendee, ...] = ()
+
+    def __post_init__(self) -> None:
+        if UNCLEAN.search(self.summary):
+            clean_fields(self, ("summary",))
 
 
 @dataclass(frozen=True)
@@ -124,29 +191,6 @@ def parse_birthday(raw: str) -> str | None:
     return f"--{month:02d}-{day:02d}"
 
 
-_QP_LINE = re.compile(r"^[^:]*QUOTED-PRINTABLE[^:]*:", re.IGNORECASE)
-
-
-def unfold_quoted_printable(text: str) -> str:
-    """Join vCard 2.1 quoted-printable soft line breaks (a line ending in `=`).
-
-    vCard 2.1 continues such values on the next line without the leading space
-    that ordinary folding uses, so a parser for 3.0/4.0 reads the rest as a
-    broken line of its own.
-    """
-    if "QUOTED-PRINTABLE" not in text.upper():
-        return text
-    out: list[str] = []
-    joining = False
-    for line in text.splitlines():
-        if joining:
-            out[-1] = out[-1][:-1] + line
-        else:
-            out.append(line)
-        joining = out[-1].endswith("=") and (joining or bool(_QP_LINE.match(out[-1])))
-    return "\r\n".join(out) + "\r\n"
-
-
 GROUP_KINDS = ("kind", "x-addressbookserver-kind")
 MEMBERS = ("member", "x-addressbookserver-member")
 _URN_UUID = "urn:uuid:"
@@ -162,10 +206,11 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
     try:
         card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
     except Exception as e:
-        raise ParseError(f"unreadable vCard: {short_reason(e)}") from e
+        raise ParseError(f"unreadable vCard: {short_reason(e)}", block_uid(text)) from e
     if card.name != "VCARD":
         raise ParseError(f"not a vCard but {card.name}")
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
+    uid = clean_line(uid) or card_key(text)
     for prop in GROUP_KINDS:  # vCard 4 KIND, and Apple's / Nextcloud's 3.0 spelling
         kinds = [_text(v).lower() for v in _values(card, prop)]
         if kinds and kinds[0] == "group":
@@ -184,7 +229,7 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
 
 def _group_from(card: Any, uid: str) -> GroupRecord:
     if not uid:
-        raise ParseError("a group card without UID", uid)
+        raise ParseError("a group card without UID or name", uid)
     try:
         name = _text(_values(card, "fn")[0]) if "fn" in card.contents else ""
         members = [member_key(_text(v)) for prop in MEMBERS for v in _values(card, prop)]
@@ -199,20 +244,19 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
     def get(name: str) -> list[Any]:
         return values.get(name, [])
 
-    name = _text(get("fn")[0]) if get("fn") else ""
+    name = clean_line(_text(get("fn")[0])) if get("fn") else ""
     if not name and get("n"):
         n = get("n")[0]
-        name = " ".join(
-            p for p in (_text(n.prefix), _text(n.given), _text(n.additional), _text(n.family)) if p
-        )
+        parts = (_text(n.prefix), _text(n.given), _text(n.additional), _text(n.family))
+        name = " ".join(c for p in parts if (c := clean_line(p)))
     emails = tuple(dict.fromkeys(e for v in get("email") if (e := normalise_email(_text(v)))))
-    phones = tuple(dict.fromkeys(_text(v) for v in get("tel") if _text(v)))
+    phones = tuple(dict.fromkeys(t for v in get("tel") if (t := clean_line(_text(v)))))
     if not name:
         name = emails[0] if emails else ""
     if not name:
         raise ParseError("no name and no email", uid)
     if not uid:
-        raise ParseError("no UID", uid)
+        raise ParseError("no UID and nothing to make a key from", uid)
     org_values = get("org")
     org = None
     if org_values:  # ORG is "Company;Department;..."; the company is the first part
@@ -291,17 +335,19 @@ def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
     try:
         cal = icalendar.Calendar.from_ical(text)
     except Exception as e:
-        raise ParseError(f"unreadable iCalendar: {short_reason(e)}") from e
+        raise ParseError(f"unreadable iCalendar: {short_reason(e)}", block_uid(text)) from e
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         raise ParseError("no VEVENT")
-    uid = str(events[0].get("UID", "")).strip()
+    uid = clean_line(str(events[0].get("UID", "")).strip()) or event_key(text)
     if not uid:
-        raise ParseError("no UID")
+        raise ParseError("no UID and no DTSTART")
     try:
         return _expand(cal, events, uid, tz, window_start, window_end)
     except ParseError:
         raise
+    except (recurrence.TooManyOccurrences, recurrence.BadRule) as e:
+        raise ParseError(str(e), uid) from e
     except Exception as e:
         raise ParseError(f"bad event: {short_reason(e)}", uid) from e
 
@@ -316,21 +362,8 @@ def _expand(
     recurring = any(e.get("RRULE") is not None or e.get("RDATE") is not None for e in events)
     if len(events) == 1 and not recurring and events[0].get("RECURRENCE-ID") is None:
         return one_off_record(events[0], uid, tz, window_start, window_end)
-    query = recurring_ical_events.of(cal, skip_bad_series=True)
-    found: list[Occurrence] = []
-    for e in query.after(window_start):
-        occ = _occurrence(e, tz)
-        if occ.start > window_end:
-            break
-        if occ.start >= window_start:
-            found.append(occ)
-        if len(found) >= MAX_OCCURRENCES:  # an hourly "event" is not a meeting series
-            break
-    occurrences = tuple(sorted(found, key=lambda o: o.start))
-    after = None
-    for e in query.after(window_end):
-        after = as_utc(e["DTSTART"].dt, tz)
-        break
+    inside, after = recurrence.expand(cal, tz, window_start, window_end)
+    occurrences = tuple(sorted((_occurrence(e, tz) for e in inside), key=lambda o: o.start))
     return EventRecord(uid=uid, occurrences=occurrences, next_after_window=after, recurring=recurring)
 
 
@@ -342,7 +375,7 @@ def one_off_record(
     `event` maps property names to icalendar's property values (an icalendar Event, or
     what `parse_fast` reads); ATTENDEE may be one value or a list.
     """
-    occ = _occurrence(event, tz)
+    occ = replace(_occurrence(event, tz), recurrence_id="")  # its key must not move when the event does
     start = event["DTSTART"].dt
     if event.get("DTEND") is not None:
         end = as_utc(event["DTEND"].dt, tz)
@@ -395,55 +428,3 @@ def parse_object(
 
 def is_contact_format(fmt: str) -> bool:
     return fmt in ("vcard", "google_person")
-
-
-# --- Splitting whole files into objects ---------------------------------------
-
-
-_UID = re.compile(r"^UID(?:;[^:]*)?:(.*)$", re.IGNORECASE)
-_FOLD = re.compile(r"\r?\n[ \t]")
-
-
-def split_components(text: str, name: str) -> list[str]:
-    """Top-level BEGIN:name ... END:name blocks of a file, as text.
-
-    Done on lines rather than by a parser so that one broken object cannot take
-    the rest of the file down with it. These components never nest, so a BEGIN
-    inside an open block means that block was never closed: it is returned as
-    it is (and reported when parsed), and the new one starts.
-    """
-    blocks: list[str] = []
-    current: list[str] | None = None
-    begin, end = f"BEGIN:{name}", f"END:{name}"
-    for line in text.splitlines():
-        upper = line.strip().upper()
-        if upper == begin:
-            if current is not None:
-                blocks.append("\r\n".join(current) + "\r\n")
-            current = [line]
-        elif current is not None:
-            current.append(line)
-            if upper == end:
-                blocks.append("\r\n".join(current) + "\r\n")
-                current = None
-    if current is not None:
-        blocks.append("\r\n".join(current) + "\r\n")
-    return blocks
-
-
-def block_uid(block: str) -> str:
-    for line in _FOLD.sub("", block).splitlines():
-        m = _UID.match(line.strip())
-        if m:
-            return m.group(1).strip()
-    return ""
-
-
-def split_calendar(text: str) -> list[tuple[str, str]]:
-    """(uid, calendar text) per UID: its VEVENTs plus every VTIMEZONE of the file."""
-    timezones = "".join(split_components(text, "VTIMEZONE"))
-    by_uid: dict[str, list[str]] = {}
-    for i, block in enumerate(split_components(text, "VEVENT")):
-        by_uid.setdefault(block_uid(block) or f"#missing-uid-{i}", []).append(block)
-    head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//nudge//split//EN\r\n"
-    return [(uid, head + timezones + "".join(blocks) + "END:VCALENDAR\r\n") for uid, blocks in by_uid.items()]

@@ -25,6 +25,7 @@ from icalendar.prop import vDDDTypes
 from vobject.vcard import NAME_ORDER, Name
 
 from nudge.parse import ContactRecord, EventRecord, contact_from, one_off_record
+from nudge.parse_text import card_key
 
 _NAME = re.compile(r"[A-Za-z0-9-]+")
 # One content line: name, parameters with one plain or quoted value each, value.
@@ -242,7 +243,7 @@ def _card(text: str) -> ContactRecord:
     for kind in _KINDS:
         if any(v.strip().lower() != "individual" for v in values.get(kind.lower(), [])):
             raise _Decline  # groups and organisations take the library path
-    uid = values["uid"][0].strip() if "uid" in values else ""
+    uid = (values["uid"][0].strip() if "uid" in values else "") or card_key(text)
     try:
         return contact_from(values, uid)
     except Exception as e:  # no UID, no name: the library path says so

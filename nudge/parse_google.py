@@ -23,8 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
-import recurring_ical_events
 
+from nudge import recurrence
 from nudge.identity import normalise_email
 from nudge.parse import (
     MAX_OCCURRENCES,
@@ -211,7 +211,7 @@ def _series(
         else:
             start = _when(master.get("start"), zone, tz, uid)
             if window_start <= start <= window_end:
-                found.append(_occurrence(master, start, start.strftime("%Y%m%dT%H%M%SZ")))
+                found.append(_occurrence(master, start, ""))  # a one-off: its key must not move with it
     for e in exceptions:
         if e.get("status") == "cancelled" and not isinstance(e.get("start"), dict):
             continue  # a deleted instance: Google keeps only its id and original time
@@ -306,19 +306,13 @@ def _expand(
             "END:VCALENDAR",
         ]
     )
-    query = recurring_ical_events.of(icalendar.Calendar.from_ical(text + "\r\n"), skip_bad_series=True)
-    starts: list[datetime] = []
-    for e in query.after(window_start):
-        moment = as_utc(e["DTSTART"].dt, tz)
-        if moment > window_end or len(starts) >= MAX_OCCURRENCES:
-            break
-        if moment >= window_start:
-            starts.append(moment)
-    after = None
-    for e in query.after(window_end):
-        after = as_utc(e["DTSTART"].dt, tz)
-        break
-    return starts, after
+    try:
+        inside, after = recurrence.expand(
+            icalendar.Calendar.from_ical(text + "\r\n"), tz, window_start, window_end
+        )
+    except (recurrence.TooManyOccurrences, recurrence.BadRule) as e:
+        raise ParseError(str(e), uid) from e
+    return sorted(as_utc(e["DTSTART"].dt, tz) for e in inside), after
 
 
 def _occurrence(event: dict[str, Any], start: datetime, rid: str) -> Occurrence:

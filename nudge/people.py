@@ -7,9 +7,10 @@ name lists the candidates and changes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -17,7 +18,10 @@ from nudge.config import Settings
 from nudge.errors import UserError
 from nudge.identity import fold
 from nudge.ingest import refresh_contacts
+from nudge.ingest_tiers import named_tiers
 from nudge.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
+from nudge.planner import Person, due_of, standing
+from nudge.service import load_people
 from nudge.warmth import label, roll_forward, score
 
 KINDS = ("call", "message", "meeting", "email")
@@ -160,13 +164,20 @@ class Row:
     warmth: float
     label: str
     last_touch_at: datetime | None
-    due: float | None
+    due: float | None  # the planner's (`planner.due_of`); None outside a tier with a cadence
     org: str
     archived: bool
+    standing: str | None = None  # the planner's: new | overdue | within
+
+
+def planned_people(session: Session, settings: Settings, now: datetime) -> dict[int, Person]:
+    """The people the planner sees today, by contact id: every view's due comes from here."""
+    return {p.id: p for p in load_people(session, settings, now, now.astimezone(settings.tz).date())}
 
 
 def rows(session: Session, settings: Settings, now: datetime, archived: bool = False) -> list[Row]:
     half = settings.touches.half_life_days
+    planned = planned_people(session, settings, now)
     out = []
     stmt = select(Contact)
     if not archived:
@@ -174,12 +185,7 @@ def rows(session: Session, settings: Settings, now: datetime, archived: bool = F
     for c in session.exec(stmt.order_by(col(Contact.name))):
         assert c.id is not None
         warmth = score(roll_forward(c.warmth_sum, c.warmth_at, now, half)) if c.warmth_at else 0.0
-        cadence = c.cadence_days or (
-            settings.tiers[c.tier].cadence_days if c.tier in settings.tiers else None
-        )
-        due = None
-        if cadence and c.last_touch_at:
-            due = (now - c.last_touch_at).total_seconds() / 86400 / cadence
+        person = planned.get(c.id)
         out.append(
             Row(
                 c.id,
@@ -188,12 +194,22 @@ def rows(session: Session, settings: Settings, now: datetime, archived: bool = F
                 warmth,
                 label(warmth),
                 c.last_touch_at,
-                due,
+                due_of(person, now) if person else None,
                 c.org or "",
                 c.archived_at is not None,
+                standing(person, now) if person else None,
             )
         )
     return out
+
+
+def due_text(due: float | None, standing: str | None) -> str:
+    """'due 1.23 (overdue)', 'due 0.40', 'new, due 1.10': the planner's due and standing, in words."""
+    if due is None:
+        return "no cadence"
+    if standing == "new":
+        return f"new, due {due:.2f}"
+    return f"due {due:.2f}" + (" (overdue)" if standing == "overdue" else "")
 
 
 def detail(session: Session, settings: Settings, contact: Contact, now: datetime) -> dict[str, object]:
@@ -217,6 +233,9 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
         select(Referral).where(Referral.contact_id == cid).order_by(col(Referral.at).desc())
     ).all()
     notes = session.exec(select(Note).where(Note.contact_id == cid).order_by(col(Note.at).desc())).all()
+    assert cid is not None
+    named = named_tiers(session, [cid])[cid]
+    person = planned_people(session, settings, now).get(cid)
     return {
         "id": cid,
         "name": contact.name,
@@ -225,6 +244,10 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
         "birthday": contact.birthday,
         "tier": contact.tier,
         "tier_source": contact.tier_source,
+        "tier_since": contact.tier_since.isoformat() if contact.tier_since else None,
+        "tier_also": sorted(t for t in named if t != contact.tier),  # named by an address book too
+        "due": round(due_of(person, now), 2) if person else None,
+        "standing": standing(person, now) if person else None,
         "snoozed_until": contact.snoozed_until.isoformat() if contact.snoozed_until else None,
         "archived_at": contact.archived_at.isoformat() if contact.archived_at else None,
         "warmth": round(warmth, 1),
@@ -242,6 +265,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
                 "summary": t.summary,
                 "note": t.note,
                 "outcome": t.outcome,
+                "origin": t.origin,
             }
             for t in touches
         ],
@@ -269,6 +293,20 @@ def tier_origin(source: str | None) -> str:
     return "origin unknown"
 
 
+def tier_line(info: Mapping[str, Any], tz: tzinfo) -> str:
+    """'partner (from the address book 'files'; since before nudge's first sync; also in top100 ...)'."""
+    parts = [tier_origin(info["tier_source"])]
+    since = info["tier_since"]
+    if since:
+        parts.append(f"since {datetime.fromisoformat(since).astimezone(tz):%d %b %Y}")
+    elif str(info["tier_source"] or "").startswith("source:"):
+        parts.append("since before nudge's first sync")
+    also = ", ".join(info["tier_also"])
+    if also:
+        parts.append(f"also in {also} by the address book: followed as {info['tier']}, one list a day")
+    return f"{info['tier']} ({'; '.join(parts)})"
+
+
 def timeline(
     touches: Sequence[Touch], notes: Sequence[Note], moments: Sequence[Moment], refs: Sequence[Referral]
 ) -> list[dict[str, str]]:
@@ -281,6 +319,8 @@ def timeline(
             what += f": {text}"
         if t.outcome:
             what += f" → {t.outcome}"
+        if t.origin:
+            what += f" — calendar event since removed (was in {t.origin})"
         events.append((t.at, what))
     events += [(n.at, f"note: {n.text}") for n in notes]
     events += [(m.at, f"{m.kind.replace('_', ' ')}: {m.detail}") for m in moments]

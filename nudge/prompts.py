@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -52,18 +52,28 @@ def load(user_file: Path | None = None) -> Library:
     return packaged
 
 
-def choose(library: Library, situations: Iterable[str], used: Iterable[str], seed: str) -> str:
-    """The first situation with a prompt not used lately; `general` last; stable for a seed."""
+def choose(
+    library: Library,
+    situations: Iterable[str],
+    used: Iterable[str],
+    seed: str,
+    taken: Collection[str] = (),
+) -> str | None:
+    """The first situation with a prompt not used lately; `general` last; stable for a seed.
+
+    `taken` are the prompts other people got in the same digest: never given twice
+    (None when the library holds nothing else).
+    """
     recent = set(used)
     order = [s for s in dict.fromkeys([*situations, "general"]) if s in library]
     for situation in order:
-        fresh = [p for p in library[situation] if p not in recent]
+        fresh = [p for p in library[situation] if p not in recent and p not in taken]
         if fresh:
             digest = hashlib.blake2b(f"{seed}:{situation}".encode(), digest_size=4).digest()
             return fresh[int.from_bytes(digest, "big") % len(fresh)]
-    every = [p for s in order for p in library[s]]
+    every = [p for s in order for p in library[s] if p not in taken]
     if not every:
-        return "What's new with you?"
+        return None
     # Everything was asked lately: the one asked longest ago comes back first.
     ordered = list(used)
     return min(every, key=lambda p: ordered.index(p) if p in ordered else -1)

@@ -7,10 +7,34 @@ variable or command that failed, never what it printed.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from nudge.errors import UserError
+
+# scheme://user:password@ : the password part of any URL in a text.
+_URL_PASSWORD = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:)[^\s/]*@")
+
+
+def mask(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def split_url_login(url: str) -> tuple[str, str | None, str]:
+    """(user, password or None, the URL without them) of an http(s)/database URL."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", None, url
+    if "@" not in parts.netloc:
+        return "", None, url
+    login, _, host = parts.netloc.rpartition("@")
+    user, colon, password = login.partition(":")
+    bare = urlunsplit(parts._replace(netloc=host))
+    return unquote(user), (unquote(password) if colon else None), bare
 
 
 def resolve(

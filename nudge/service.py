@@ -5,12 +5,11 @@ The CLI and the daemon call these functions and nothing else.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -18,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from nudge import delivery, digest, planner, secrets
+from nudge import claim, delivery, digest, planner, secrets
 from nudge.config import WEEKDAYS, Settings, parse_hhmm
 from nudge.db import atomic, open_db
-from nudge.errors import DeliveryError, UserError
-from nudge.identity import fold, normalise_email
+from nudge.errors import Busy, DeliveryError, Interrupted, UserError
+from nudge.identity import normalise_email, phone_region
 from nudge.ingest import Context, refresh_contacts
 from nudge.ingest_mail import note_unanswered
+from nudge.ingest_tiers import tier_groups
 from nudge.models import (
     Contact,
     DigestRun,
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 
 def open_store(settings: Settings) -> Engine:
-    return open_db(settings.database)
+    return open_db(settings.database, wait=settings.database_wait)
 
 
 def ingest_context(settings: Settings, now: datetime) -> Context:
@@ -62,8 +62,8 @@ def ingest_context(settings: Settings, now: datetime) -> Context:
             history_days=t.history_days,
             planned_days=t.planned_days,
         ),
-        region=settings.me.region,
-        tier_groups={fold(g): name for name, tier in settings.tiers.items() for g in tier.groups},
+        region=phone_region(settings.me.region, settings.tz.key),
+        tier_groups=tier_groups(settings.tiers),
         half_life_days=t.half_life_days,
         tz=settings.tz,
         now=now,
@@ -89,10 +89,15 @@ def sync_all(
     sources: Sequence[Source] | None = None,
     progress: Progress | None = None,
     read_replies: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> list[Report]:
     """Sync every enabled source, then read replies to the digest; one failing never stops the others.
 
     `sources` replaces the configured ones (scripts, tests); replies are then not read.
+    `stop` is asked between sources and between batches (through the progress
+    hook sync_source calls after each batch): when it says yes, the sync ends
+    there, with every batch applied so far committed and the rest left to the
+    next sync (the daemon's SIGTERM).
     """
     ctx = ingest_context(settings, now)
     reports: list[Report] = []
@@ -110,13 +115,20 @@ def sync_all(
     try:
         plans = [planner.submit(plan_source, engine, source) for source in sources]
         for source, planned in zip(sources, plans, strict=True):
-            step = functools.partial(progress, source.name) if progress else None
+            if stop is not None and stop():
+                raise Interrupted
+            step = _step(source.name, progress, stop)
             report = sync_source(engine, source, ctx, step, planned)
             log.info("%s", report.line())
             reports.append(report)
             if report.added or report.changed or report.archived or report.removed:
                 current.clear()  # what was applied before may read this source's changes differently
             current.update((source.name, href) for href in report.events_seen)
+    except Interrupted:
+        log.info("sync stopped between batches; what was applied is kept, the next sync goes on")
+        for source in sources[len(reports) :]:
+            source.close()
+        return reports
     finally:
         planner.shutdown(wait=False, cancel_futures=True)
     changed = any(r.added or r.changed for r in reports)
@@ -127,6 +139,18 @@ def sync_all(
     if configured and read_replies:
         poll_replies(engine, settings, now)
     return reports
+
+
+def _step(
+    name: str, progress: Progress | None, stop: Callable[[], bool] | None
+) -> Callable[[int, int], None]:
+    def step(done: int, total: int) -> None:
+        if progress is not None:
+            progress(name, done, total)
+        if stop is not None and stop():
+            raise Interrupted
+
+    return step
 
 
 def poll_replies(engine: Engine, settings: Settings, now: datetime) -> PollReport | None:
@@ -177,7 +201,12 @@ def warmth_now(contact_sum: float, at: datetime | None, now: datetime, half_life
     return score(roll_forward(contact_sum, at, now, half_life))
 
 
+REST_WINDOW_DAYS = 60  # longer than any rest after a suggestion (cooldown_workdays <= 20)
+
+
 def load_people(session: Session, settings: Settings, now: datetime, day: date) -> list[planner.Person]:
+    """Everyone in a tier with a cadence, as the planner sees them on `day` (the one source of
+    "due": the digest, `plan`, `contacts`, `top100 list` and `stats` all start here)."""
     tiers = settings.tiers
     half_life = settings.touches.half_life_days
     meetings = dict(
@@ -187,13 +216,17 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
             .group_by(col(Planned.contact_id))
         ).all()
     )
-    suggested = dict(
-        session.exec(
-            select(Suggestion.contact_id, func.max(Suggestion.digest_date))
-            .where(col(Suggestion.digest_date) < day, col(Suggestion.digest_date).in_(delivered_days()))
-            .group_by(col(Suggestion.contact_id))
-        ).all()
-    )
+    suggested: dict[int, list[date]] = {}
+    for cid, when in session.exec(
+        select(col(Suggestion.contact_id), col(Suggestion.digest_date))
+        .where(
+            col(Suggestion.digest_date) < day,
+            col(Suggestion.digest_date) >= day - timedelta(days=REST_WINDOW_DAYS),
+            col(Suggestion.digest_date).in_(delivered_days()),
+        )
+        .order_by(col(Suggestion.digest_date).desc())
+    ):
+        suggested.setdefault(cid, []).append(when)
     moments: dict[int, list[str]] = {}
     for cid, kind in session.exec(
         select(Moment.contact_id, Moment.kind).where(col(Moment.seen_at).is_(None))
@@ -205,6 +238,7 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
     people = []
     for c in tiered:
         assert c.id is not None and c.tier is not None
+        shown = suggested.get(c.id, [])
         people.append(
             planner.Person(
                 id=c.id,
@@ -212,14 +246,16 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
                 tier=c.tier,
                 cadence_days=c.cadence_days or tiers[c.tier].cadence_days,
                 slot=tiers[c.tier].slot,
-                joined_at=c.tier_since or c.created_at or now,
+                joined_at=c.tier_since,  # None: found at a source's first sync (ingest_tiers)
                 last_touch_at=c.last_touch_at,
                 warmth=warmth_now(c.warmth_sum, c.warmth_at, now, half_life),
                 snoozed_until=c.snoozed_until,
                 next_meeting_at=meetings.get(c.id),
-                last_suggested=suggested.get(c.id),
+                last_suggested=shown[0] if shown else None,
+                suggested_before=shown[1] if len(shown) > 1 else None,
                 birthday=c.birthday,
                 moments=tuple(moments.get(c.id, ())),
+                first_seen=c.created_at or now,
             )
         )
     return people
@@ -270,29 +306,49 @@ def send_digest(
     day: date | None = None,
     force: bool = False,
     dry_run: bool = False,
+    wait: float = 0.0,
 ) -> DigestResult:
     """Render today's digest and deliver it at most once for the local date.
 
-    The DigestRun row moves planned -> sending -> sent (or failed), each step
-    committed before the next, so a crash can never cause a second send.
+    The whole of it runs under the day's claim (claim.hold_day): only one
+    process at a time can render, claim and deliver a day, so `planned` is
+    only ever resumed by the one that holds the claim. Another process waits up
+    to `wait` seconds, then gets Busy naming the holder's PID. The DigestRun row
+    moves planned -> sending -> sent (or failed), each step committed before the
+    next, so a crash can never cause a second send.
     """
     day = day or local_now(settings, now).date()
     if dry_run:
         return render_day(engine, settings, now, day, force)
+    with claim.hold_day(engine, day, wait) as held:
+        try:
+            return _send_claimed(engine, settings, now, held, force)
+        except Exception as e:
+            _record_failure(engine, day, e, now)
+            raise
+
+
+def _send_claimed(
+    engine: Engine, settings: Settings, now: datetime, held: claim.Claim, force: bool
+) -> DigestResult:
+    day = held.day
+    with Session(engine) as s:
+        run = _run(s, day)
+    if run.state == "sent" and not force:
+        return DigestResult(day, "already_sent", where=run.message_id)
+    if run.state == "sending" and not force:
+        if settings.smtp is not None:
+            log.warning("digest for %s may have been sent before a crash; not sending again", day)
+            return DigestResult(day, "ambiguous", where=run.message_id)
+        if delivery.maildir_has(settings.maildir_path, run.message_id):
+            with atomic(engine) as s:
+                _mark_sent(s, _run(s, day), run.updated_at or now)
+            return DigestResult(day, "already_sent", where=run.message_id)
+        # Nothing reached the Maildir before the crash: safe to deliver now.
+    resend = force and run.state in ("sent", "sending")
+    result = render_day(engine, settings, now, day, force)
     with atomic(engine) as s:
         run = _run(s, day)
-        if run.state == "sent" and not force:
-            return DigestResult(day, "already_sent", where=run.message_id)
-        if run.state == "sending" and not force:
-            if settings.smtp is not None:
-                log.warning("digest for %s may have been sent before a crash; not sending again", day)
-                return DigestResult(day, "ambiguous", where=run.message_id)
-            if delivery.maildir_has(settings.maildir_path, run.message_id):
-                _mark_sent(s, run, run.updated_at or now)
-                return DigestResult(day, "already_sent", where=run.message_id)
-            # Nothing reached the Maildir before the crash: safe to deliver now.
-        resend = force and run.state in ("sent", "sending")
-        result = render_day(engine, settings, now, day, force)
         run.attempts += 1
         key = delivery.digest_key(run.message_id)  # one token per day, kept by retries and resends
         token = key[1] if key else delivery.new_token()
@@ -311,14 +367,7 @@ def send_digest(
         run.message_id,
         local_now(settings, now),
     )
-    try:
-        where = _deliver(engine, settings, msg, day, now)
-    except DeliveryError as e:
-        with atomic(engine) as s:
-            failed = _run(s, day)
-            failed.state, failed.error, failed.updated_at = "failed", str(e), now
-            s.add(failed)
-        raise
+    where = _deliver(engine, settings, msg, held, now)
     with atomic(engine) as s:
         told = [r.id for r in result.view.replies] if result.view else []
         _mark_sent(s, _run(s, day), now, told)
@@ -326,16 +375,41 @@ def send_digest(
     return result
 
 
-def _set_state(engine: Engine, day: date, state: str, now: datetime) -> None:
+def _record_failure(engine: Engine, day: date, error: Exception, now: datetime) -> None:
+    """A day that did not go out is `failed`, with why, so it is retried; never a dead `planned`.
+
+    A day already `sending` stays so unless the transport says it was refused:
+    the message may be out, and a retry must not send it again.
+    """
+    try:
+        with atomic(engine) as s:
+            run = _run(s, day)
+            if run.state == "sent" or isinstance(error, Busy):
+                return
+            if run.state == "sending" and not isinstance(error, DeliveryError):
+                return
+            run.state, run.updated_at = "failed", now
+            run.error = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            s.add(run)
+    except Exception:  # the store itself is failing: the caller reports the first error
+        log.debug("could not record the failed digest for %s", day, exc_info=True)
+
+
+def _set_sending(engine: Engine, held: claim.Claim, now: datetime) -> None:
+    """planned -> sending, only while the claim holds (a lease that lapsed stops here)."""
     with atomic(engine) as s:
-        run = _run(s, day)
-        run.state, run.updated_at = state, now
-        s.add(run)
+        done = s.execute(
+            sa.update(DigestRun)
+            .where(col(DigestRun.date) == held.day, held.guard(now))
+            .values(state="sending", updated_at=now)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise Busy(f"the claim on the digest for {held.day} lapsed before sending; not sending it")
 
 
-def _deliver(engine: Engine, settings: Settings, msg: EmailMessage, day: date, now: datetime) -> str:
+def _deliver(engine: Engine, settings: Settings, msg: EmailMessage, held: claim.Claim, now: datetime) -> str:
     if settings.smtp is None:
-        _set_state(engine, day, "sending", now)
+        _set_sending(engine, held, now)
         path = delivery.deliver_maildir(msg, settings.maildir_path)
         return str(path)
     cfg = settings.smtp
@@ -345,7 +419,11 @@ def _deliver(engine: Engine, settings: Settings, msg: EmailMessage, day: date, n
         raise DeliveryError(str(e)) from None
     transport = delivery.SmtpTransport(cfg, password)
     transport.open()
-    _set_state(engine, day, "sending", now)
+    try:
+        _set_sending(engine, held, now)
+    except BaseException:
+        transport.close()
+        raise
     transport.send(msg)
     return f"{settings.recipient} via {cfg.host}"
 

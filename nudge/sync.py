@@ -4,6 +4,10 @@
 parses it, and applies it in batches, each batch one transaction. A sync token
 is stored in the last transaction, after every change it covers, so an
 interrupted sync simply resumes from the old token next time.
+
+One piece (over 400 lines) because the plan, the batches, the matching of
+cards whose derived key changed (`_Vanished`) and the `Report` they all count
+into are one algorithm; split, each part would need the others' internals.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ from sqlmodel import Session, col, select
 
 from nudge.db import atomic
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.ingest import Context, Ingest, identity_keys, load_identities
+from nudge.identity import fold
+from nudge.ingest import Context, Ingest, identity_keys, load_identities, phone_keys
 from nudge.ingest_mail import apply_messages
-from nudge.models import SourceRecord, SyncState
+from nudge.models import Contact, Identity, SourceRecord, SyncState
 from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
 from nudge.parse_email import MessageRecord
-from nudge.sources.base import BadItem, Collection, Item, Source
+from nudge.parse_text import DERIVED
+from nudge.sources.base import BadItem, Collection, Item, Notice, Source
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +72,13 @@ class Skipped:
 
 @dataclass
 class Report:
+    """What one source's sync did; `line()` is its summary."""
+
     source: str
-    added: int = 0
+    contacts: int = 0  # cards that made a new contact
+    merged: int = 0  # new cards of a person who already was a contact
+    events: int = 0
+    messages: int = 0  # mail messages that gave a touch or a sighting
     changed: int = 0
     archived: int = 0
     removed: int = 0
@@ -75,20 +86,42 @@ class Report:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     events_seen: set[str] = field(default_factory=set)  # hrefs of the events applied (after its contacts)
+    phones_unparsed: int = 0  # numbers on the cards applied that were kept as typed
+    notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        """New objects of any kind (a merged card included)."""
+        return self.contacts + self.merged + self.events + self.messages
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def line(self) -> str:
+        parts = [
+            _count(self.contacts, "new contact"),
+            _count(self.merged, "card merged into a contact", "cards merged into contacts"),
+            _count(self.events, "event"),
+            _count(self.messages, "email"),
+        ]
+        detail = ", ".join(p for p in parts if p)
         text = (
-            f"{self.source}: {self.added} added, {self.changed} changed, "
-            f"{self.archived} archived, {self.removed} events removed, "
-            f"{len(self.skipped)} skipped, took {self.seconds:.1f}s"
+            f"{self.source}: {self.added} added{f' ({detail})' if detail else ''}, {self.changed} changed, "
+            f"{self.archived} archived, {self.removed} events removed, {len(self.skipped)} skipped"
         )
+        if self.phones_unparsed:
+            text += f", {_count(self.phones_unparsed, 'phone number')} kept unparsed"
+        text += f", took {self.seconds:.1f}s"
         if self.errors:
             text += " — FAILED: " + "; ".join(self.errors)
+        for notice in self.notices:
+            text += f"; {'warning' if notice.problem else 'note'}: {notice.text}"
         return text
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    return "" if not n else f"1 {one}" if n == 1 else f"{n} {many or one + 's'}"
 
 
 def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | GroupRecord | EventRecord | MessageRecord:
@@ -211,6 +244,7 @@ def sync_source(
             with Session(engine) as s:
                 hrefs = list(_stored(s, source.name, gone))
             _apply_removals(engine, source.name, hrefs, ctx, report)
+        report.notices = list(source.notices())
     except SourceError as e:
         report.errors.append(str(e))
     except Exception as e:  # a bug in one source must not stop the others
@@ -229,6 +263,8 @@ def sync_source(
         s.add(state)
     for sk in report.skipped:
         log.warning("%s: skipped %s (UID %s): %s", source.name, sk.href, sk.uid or "?", sk.reason)
+    for notice in report.notices:
+        log.log(logging.WARNING if notice.problem else logging.INFO, "%s: %s", source.name, notice.text)
     return report
 
 
@@ -243,9 +279,10 @@ def _sync_collection(
     coll = plan.coll
     batches = [plan.fetch[i : i + BATCH] for i in range(0, len(plan.fetch), BATCH)]
     done = 0
+    vanished = _Vanished.load(engine, source.name, plan.remove) if plan.fetch else None
     with closing(_prefetched(source, coll, batches)) as fetched:
         for batch, items in zip(batches, fetched, strict=True):
-            _apply_batch(engine, source.name, coll, items, ctx, report)
+            _apply_batch(engine, source.name, coll, items, ctx, report, vanished)
             done += len(batch)
             if progress:
                 progress(done, len(plan.fetch))
@@ -291,6 +328,53 @@ def _prefetched(
                 future.cancel()
 
 
+@dataclass
+class _Vanished:
+    """Cards without UID that left a collection in this sync, for new ones to take their place.
+
+    Such a card's key is made from its first e-mail (or phone, or name), so a
+    re-export where that changed shows the card as gone under its old key and new
+    under another. Before the old one is archived, a new card of the same
+    collection that shares an identity with its contact, or else the name, takes
+    over its record: the contact is updated, not duplicated.
+    """
+
+    remove: list[str]  # the plan's removals; a card taken over leaves them
+    cards: dict[str, tuple[set[tuple[str, str]], str]]  # href -> (its contact's identities, folded name)
+
+    @classmethod
+    def load(cls, engine: Engine, source: str, remove: list[str]) -> _Vanished | None:
+        cards: dict[str, tuple[set[tuple[str, str]], str]] = {}
+        with Session(engine) as s:
+            for start in range(0, len(remove), 500):
+                rows = s.exec(
+                    select(SourceRecord.href, SourceRecord.contact_id, Contact.name)
+                    .join(Contact, col(Contact.id) == col(SourceRecord.contact_id))
+                    .where(
+                        SourceRecord.source == source,
+                        SourceRecord.kind == "contact",
+                        col(SourceRecord.uid).startswith(DERIVED),
+                        col(SourceRecord.href).in_(remove[start : start + 500]),
+                    )
+                ).all()
+                for href, cid, name in rows:
+                    ids = s.exec(select(Identity.kind, Identity.value).where(Identity.contact_id == cid))
+                    cards[href] = (set(ids), fold(name))
+        return cls(remove, cards) if cards else None
+
+    def take(self, record: ContactRecord, region: str) -> str | None:
+        """The vanished card `record` replaces (sharing most identities, else the name), if any."""
+        phones, typed = phone_keys(record.phones, region)
+        keys = {("email", e) for e in record.emails} | set(phones) | set(typed)
+        shared = sorted((-len(ids & keys), href) for href, (ids, _) in self.cards.items() if ids & keys)
+        named = sorted(href for href, (_, name) in self.cards.items() if name == fold(record.name))
+        href = shared[0][1] if shared else (named[0] if named else None)
+        if href is not None:
+            del self.cards[href]
+            self.remove.remove(href)
+        return href
+
+
 def _apply_batch(
     engine: Engine,
     source: str,
@@ -298,6 +382,7 @@ def _apply_batch(
     items: list[Item | BadItem],
     ctx: Context,
     report: Report,
+    vanished: _Vanished | None = None,
 ) -> None:
     parsed: list[tuple[Item, ContactRecord | GroupRecord | EventRecord]] = []
     messages: list[MessageRecord] = []
@@ -316,24 +401,30 @@ def _apply_batch(
             parsed.append((item, record))
     with atomic(engine) as s:
         ingest = Ingest(s, source, ctx, None if messages else identity_keys((r for _, r in parsed), ctx))
-        report.added += apply_messages(ingest, messages) if messages else 0
+        report.messages += apply_messages(ingest, messages) if messages else 0
         ingest.preload([i.href for i in items])
         ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
         for item, record in parsed:
             if isinstance(record, ContactRecord):
+                if vanished and record.uid.startswith(DERIVED) and ingest.record(item.href) is None:
+                    old = vanished.take(record, ctx.region)
+                    if old is not None:
+                        ingest.rekey(old, item.href)
                 outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
+                report.contacts += outcome == "added"
+                report.merged += outcome == "merged"
             elif isinstance(record, GroupRecord):
                 outcome = ingest.upsert_group(coll.id, item.href, item.etag, record)
             else:
                 outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record, item.format)
                 report.events_seen.add(item.href)
-            if outcome == "added":
-                report.added += 1
-            elif outcome == "changed":
+                report.events += outcome == "added"
+            if outcome == "changed":
                 report.changed += 1
             elif outcome == "archived":
                 report.archived += 1
         ingest.finish()
+        report.phones_unparsed += ingest.unparsed_phones
 
 
 def _apply_removals(engine: Engine, source: str, hrefs: list[str], ctx: Context, report: Report) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from nudge.parse import Attendee, EventRecord, Occurrence
 
@@ -28,7 +29,9 @@ class Rules:
 @dataclass(frozen=True)
 class Effect:
     email: str
-    external_id: str  # "uid|recurrence-id": unique per contact, so re-sync never duplicates
+    external_id: (
+        str  # "uid|recurrence-id" ("uid|" for a one-off): unique per contact, so re-sync never duplicates
+    )
     at: datetime
     weight: float
     direction: str  # out | in | both
@@ -37,7 +40,40 @@ class Effect:
 
 
 def external_id(uid: str, occurrence: Occurrence) -> str:
+    """`UID|RECURRENCE-ID` of an occurrence of a series, `UID|` of a one-off: moving an event keeps it."""
     return f"{uid}|{occurrence.recurrence_id}"
+
+
+def same_meeting(a: str, b: str) -> bool:
+    """Whether two external ids of one UID may name the same meeting.
+
+    Equal ids do. A one-off's id (`UID|`) may be any occurrence of its UID: the
+    event turned into a series or back, or a row stored before one-off ids lost
+    their start time (then `UID|<start>`).
+    """
+    return a == b or a.endswith("|") or b.endswith("|")
+
+
+class Keyed(Protocol):
+    @property
+    def external_id(self) -> str | None: ...
+
+    @property
+    def at(self) -> datetime: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def match(candidates: Iterable[K], key: str, at: datetime) -> K | None:
+    """The candidate that is the meeting `key` at `at`: the same id, else the nearest `same_meeting`."""
+    loose = []
+    for c in candidates:
+        if c.external_id == key:
+            return c
+        if c.external_id is not None and same_meeting(c.external_id, key):
+            loose.append(c)
+    return min(loose, key=lambda c: abs(c.at - at), default=None)
 
 
 def occurrence_effects(uid: str, occ: Occurrence, rules: Rules, now: datetime) -> list[Effect]:

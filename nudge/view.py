@@ -7,7 +7,7 @@ the referral ledger, the week's funnel, replies to tell, failing sources.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from nudge import digest, metrics, planner, prompts
 from nudge.config import Settings, config_dir
+from nudge.identity import phone_region
 from nudge.models import (
     DigestRun,
     Identity,
@@ -34,7 +35,7 @@ def delivered_days() -> Any:
     return select(col(DigestRun.date)).where(col(DigestRun.state).in_(("sent", "sending")))
 
 
-def _facts(session: Session, pick: planner.Pick, now: datetime, day: date) -> digest.Facts:
+def _facts(session: Session, pick: planner.Pick, now: datetime, day: date, tz: tzinfo) -> digest.Facts:
     cid = pick.person.id
     ident = {
         kind: value
@@ -81,7 +82,8 @@ def _facts(session: Session, pick: planner.Pick, now: datetime, day: date) -> di
         for r in refs[:3]:
             verb = "you gave" if r.direction == "given" else "you received"
             who = f" ({r.counterpart})" if r.counterpart else ""
-            ledger.append(f"{digest.short_date(r.at.date())}: {verb} {r.note or 'a referral'}{who}")
+            at = digest.short_date(r.at.astimezone(tz).date(), day)
+            ledger.append(f"{at}: {verb} {r.note or 'a referral'}{who}")
     return digest.Facts(
         email=ident.get("email"),
         phone=ident.get("phone"),
@@ -114,16 +116,17 @@ def last_note(session: Session, contact_id: int) -> tuple[datetime, str] | None:
     return max(found, default=None)
 
 
-def failing_sources(session: Session, settings: Settings) -> tuple[str, ...]:
+def failing_sources(session: Session, settings: Settings, today: date | None = None) -> tuple[str, ...]:
     names = {s.name for s in settings.sources if s.enabled}
     lines = []
     for state in session.exec(
         select(SyncState).where(SyncState.collection == "", col(SyncState.last_error).is_not(None))
     ):
         if state.source in names:
+            good = state.last_success_at
             ok = (
-                f"; last good sync {digest.short_date(state.last_success_at.date())}"
-                if state.last_success_at
+                f"; last good sync {digest.short_date(good.astimezone(settings.tz).date(), today)}"
+                if good
                 else ""
             )
             lines.append(f"Source {state.source} is failing: {state.last_error}{ok}")
@@ -174,19 +177,21 @@ def build_view(
     now: datetime,
 ) -> digest.View:
     with Session(engine) as s:
-        facts = {k.person.id: _facts(s, k, now, plan.day) for k in (*plan.calls, *plan.partners)}
+        picked = (*plan.calls, *plan.partners)
+        facts = {k.person.id: _facts(s, k, now, plan.day, settings.tz) for k in picked}
         strip = sorted(((p.name, p.warmth) for p in people if p.slot == "call"), key=lambda c: -c[1])
         return digest.build_view(
             plan,
             facts,
             strip,
             settings.tz,
-            failing_sources=failing_sources(s, settings),
+            failing_sources=failing_sources(s, settings, plan.day),
             metrics=(last_week(s, settings, plan.day) or None) if plan.day.weekday() == 0 else None,
             sign=settings.me.name,
             library=prompts.load(config_dir() / "prompts.toml"),
             replies=_reply_notes(s, settings),
             reply_help=_reply_help(settings),
+            region=phone_region(settings.me.region, settings.tz.key),
         )
 
 

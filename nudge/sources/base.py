@@ -21,7 +21,7 @@ expired history id) is harmless.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Self
 
@@ -34,9 +34,9 @@ Format = Literal["vcard", "ical", "google_person", "google_event", "email"]
 
 
 class SourceOptions(BaseModel):
-    """Base of each source type's options: unknown keys are errors."""
+    """Base of each source type's options: unknown keys and wrong types (`timeout = "30"`) are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class PasswordOptions(SourceOptions):
@@ -104,6 +104,14 @@ class BadItem:
     uid: str = ""
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should hear about that is not an error (a path that holds nothing)."""
+
+    text: str
+    problem: bool = True  # likely a mistake (`nudge doctor` fails on it); False: worth knowing only
+
+
 @dataclass
 class Changes:
     """What changed since a sync token.
@@ -148,6 +156,11 @@ class Source(ABC):
     @abstractmethod
     def fetch(self, collection: Collection, hrefs: Iterable[str]) -> Iterator[Item | BadItem]:
         """The objects for `hrefs` (any order; missing ones are skipped). Raises SourceError."""
+
+    def notices(self) -> Sequence[Notice]:
+        """What is worth a word after `collections()` and the listings: sync puts it in its summary,
+        `nudge doctor` shows it. Reads nothing from the network."""
+        return []
 
     def close(self) -> None:
         """Release connections; called once after a sync."""

@@ -1,27 +1,51 @@
 """Local files: vCard (.vcf) address books and iCalendar (.ics) calendars.
 
-Each file is a collection; each card, or each UID's events, is an object whose
-etag is the hash of its text. A missing or unreadable file is a SourceError,
-so a file that is briefly away never archives its contacts.
+A file listed in `paths`, or found directly in a listed folder, is a
+collection (an export). A sub-folder (any depth, hidden ones skipped) is one
+collection per kind, as vdirsyncer, khal and khard store them: one item per
+file, the folder the address book or calendar. A listed folder is one too when
+it has vdirsyncer's `displayname` or `color` metadata, or when its files hold
+one object each (khard pointed at one address book). Each card, or each UID's events, is an object
+whose etag is the hash of its text; objects without UID are keyed by
+`parse_text.card_key` / `parse_text.event_key`. A missing or unreadable file is a
+SourceError, so a file that is briefly away never archives its contacts.
+
+Files are decoded by their BOM (UTF-8, UTF-16, UTF-32), as UTF-16 when they
+look like it without one, else as UTF-8 with Windows-1252 for the lines that
+are not (with a note). A path that yields no object at all is a `Notice`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import codecs
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import Field, field_validator
 
 from nudge.errors import SourceError
-from nudge.parse import block_uid, content_hash, split_calendar, split_components
-from nudge.sources.base import BadItem, Collection, Item, Source, SourceOptions
+from nudge.parse import content_hash
+from nudge.parse_text import NO_KEY, block_uid, card_key, split_calendar, split_components
+from nudge.sources.base import BadItem, Collection, Format, Item, Kind, Notice, Source, SourceOptions
 
-SUFFIXES = {".vcf": "contacts", ".vcard": "contacts", ".ics": "events", ".ical": "events"}
+SUFFIXES: dict[str, Kind] = {".vcf": "contacts", ".vcard": "contacts", ".ics": "events", ".ical": "events"}
+METADATA = ("displayname", "color")  # vdirsyncer's collection metadata files
+_GLOB: dict[Kind, str] = {"contacts": "*.vcf", "events": "*.ics", "messages": "*"}
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class FilesOptions(SourceOptions):
     paths: list[str] = Field(
-        description="Files (.vcf, .ics) or folders to scan for them; ~ is expanded.",
+        description="Files (.vcf, .ics) or folders to scan for them, sub-folders (vdirsyncer, khal, "
+        "khard storage) included; ~ is expanded.",
         min_length=1,
     )
 
@@ -32,7 +56,48 @@ class FilesOptions(SourceOptions):
             path = Path(p).expanduser()
             if path.suffix and path.suffix.lower() not in SUFFIXES and not path.is_dir():
                 raise ValueError(f"{p}: use .vcf or .ics files, or a folder of them")
+            if path.is_file() and path.suffix.lower() not in SUFFIXES:
+                raise ValueError(f"{p}: a file without a .vcf or .ics suffix; rename it or list its folder")
         return v
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of a file, and a note when part of it had to be read as Windows-1252."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace"), ""
+    head = data[:400]
+    if head.count(b"\x00") * 3 > len(head):  # UTF-16 without BOM: every other byte is 0
+        even = head[0::2].count(b"\x00")
+        return data.decode("utf-16-be" if even > len(head) // 4 else "utf-16-le", errors="replace"), ""
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError:
+        pass
+    lines, fallback = [], 0
+    for line in data.split(b"\n"):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("cp1252", errors="replace"))
+            fallback += 1
+    return "\n".join(lines), f"{fallback} line{'s' if fallback > 1 else ''} not UTF-8, read as Windows-1252"
+
+
+@dataclass
+class _File:
+    """What one file holds, for the length of one sync."""
+
+    objects: dict[str, Item | BadItem]
+    notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass
+class _Entry:
+    """One `paths` entry and the collections it gave."""
+
+    raw: str
+    collections: list[Collection]
 
 
 class FilesSource(Source):
@@ -43,53 +108,104 @@ class FilesSource(Source):
         super().__init__(name, options)
         assert isinstance(options, FilesOptions)
         self.paths = options.paths
-        self._cache: dict[str, tuple[tuple[int, int], dict[str, Item | BadItem]]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int], _File]] = {}
+        self._members: dict[str, list[Path]] = {}  # folder collection -> its item files
+        self._entries: list[_Entry] = []
 
     def collections(self) -> list[Collection]:
         # Called once per sync: start afresh, so a rewrite that kept the file's
         # size and mtime (coarse timestamps, copies that keep them) is still seen.
         self._cache.clear()
-        found: list[Collection] = []
+        self._members.clear()
+        self._entries = []
+        found: dict[str, Collection] = {}
         for raw in self.paths:
             path = Path(raw).expanduser()
             if path.is_dir():
-                files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+                colls = self._folder(path)
             elif path.exists():
-                files = [path]
+                kind = SUFFIXES.get(path.suffix.lower())
+                if kind is None:
+                    raise SourceError(
+                        f"{path}: not a .vcf or .ics file; rename it, or list the folder it is in"
+                    )
+                colls = [Collection(id=str(path.resolve()), kind=kind, name=path.name)]
             else:
                 raise SourceError(f"{path}: no such file or folder")
-            for f in files:
-                found.append(Collection(id=str(f.resolve()), kind=SUFFIXES[f.suffix.lower()], name=f.name))  # type: ignore[arg-type]
-        return found
+            self._entries.append(_Entry(raw, colls))
+            for coll in colls:
+                found.setdefault(coll.id, coll)
+        return list(found.values())
+
+    def _folder(self, top: Path) -> list[Collection]:
+        """The collections under a listed folder: its own files one each, every sub-folder one per kind."""
+        colls: list[Collection] = []
+        for here, dirs, names in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            folder = Path(here)
+            items = sorted(
+                (folder / n for n in names if not n.startswith(".") and Path(n).suffix.lower() in SUFFIXES),
+                key=lambda p: p.name,
+            )
+            if not items:
+                continue
+            vdir = folder != top or any((folder / m).is_file() for m in METADATA)
+            for kind in ("contacts", "events"):
+                members = [p.resolve() for p in items if SUFFIXES[p.suffix.lower()] == kind]
+                if not members:
+                    continue
+                if vdir or self._one_each(members, kind):
+                    cid = f"{folder.resolve()}{os.sep}{_GLOB[kind]}"
+                    self._members[cid] = members
+                    colls.append(Collection(cid, kind, _display_name(folder)))
+                else:
+                    colls += [Collection(str(p), kind, p.name) for p in members]
+        return colls
+
+    def _one_each(self, files: list[Path], kind: Kind) -> bool:
+        """Whether these files (more than one) each hold one object, as a vdir's items do.
+
+        khard is often pointed at one address book's folder; read as a collection per
+        file, its thousands of items would cost a sync thousands of collections.
+        """
+        try:
+            return len(files) > 1 and all(len(self._read(p, kind, False).objects) <= 1 for p in files)
+        except SourceError:  # an unreadable file: each its own collection, and its own error
+            return False
 
     def _objects(self, collection: Collection) -> dict[str, Item | BadItem]:
-        path = Path(collection.id)
+        members = self._members.get(collection.id)
+        if members is None:
+            return self._read(Path(collection.id), collection.kind, must_exist=True).objects
+        objects: dict[str, Item | BadItem] = {}
+        for path in members:
+            objects.update(self._read(path, collection.kind, must_exist=False).objects)
+        return objects
+
+    def _read(self, path: Path, kind: Kind, must_exist: bool) -> _File:
+        """A file's objects (cached for this sync); an item file of a folder that is gone holds none."""
         try:
             st = path.stat()
             key = (st.st_mtime_ns, st.st_size)
-            cached = self._cache.get(collection.id)
+            cached = self._cache.get(path)
             if cached and cached[0] == key:
                 return cached[1]
-            text = path.read_text(encoding="utf-8", errors="replace")
+            data = path.read_bytes()
+        except FileNotFoundError as e:
+            if must_exist:
+                raise SourceError(f"{path}: {e.strerror}") from e
+            return _File({})
         except OSError as e:
             raise SourceError(f"{path}: {e.strerror}") from e
-        objects: dict[str, Item | BadItem] = {}
-        if collection.kind == "contacts":
-            pairs = [(block_uid(b), b) for b in split_components(text, "VCARD")]
-            fmt = "vcard"
-        else:
-            pairs = split_calendar(text)
-            fmt = "ical"
-        for i, (uid, data) in enumerate(pairs):
-            href = f"{path}#{uid}" if uid else f"{path}#object-{i + 1}"
-            while href in objects:  # the same UID twice in one file
-                href += "+"
-            if not uid or uid.startswith("#missing-uid"):
-                objects[href] = BadItem(href, "no UID")
-            else:
-                objects[href] = Item(href, content_hash(data), fmt, data)  # type: ignore[arg-type]
-        self._cache[collection.id] = (key, objects)
-        return objects
+        text, note = decode(data)
+        read = _File(_split(path, kind, text))
+        if note:
+            read.notices.append(Notice(f"{path}: {note}", problem=False))
+        if not read.objects and text.strip():
+            what = "vCard (BEGIN:VCARD)" if kind == "contacts" else "iCalendar event (BEGIN:VEVENT)"
+            read.notices.append(Notice(f"{path}: not empty, but holds no {what}"))
+        self._cache[path] = (key, read)
+        return read
 
     def list(self, collection: Collection) -> dict[str, str]:
         return {
@@ -102,3 +218,55 @@ class FilesSource(Source):
         for href in hrefs:
             if href in objects:
                 yield objects[href]
+
+    def notices(self) -> Sequence[Notice]:
+        """Files read as Windows-1252, files and `paths` entries that hold nothing to import."""
+        out: list[Notice] = []
+        for entry in self._entries:
+            if not entry.collections:
+                out.append(Notice(f"{entry.raw}: no .vcf or .ics files in it"))
+                continue
+            count, problems = 0, 0
+            for coll in entry.collections:
+                files = self._members.get(coll.id) or [Path(coll.id)]
+                for path in files:
+                    try:
+                        read = self._read(path, coll.kind, must_exist=True)
+                    except SourceError:
+                        continue  # reported as the collection's error
+                    count += len(read.objects)
+                    problems += sum(n.problem for n in read.notices)
+                    out += [n for n in read.notices if n not in out]
+            if not count and not problems:
+                out.append(Notice(f"{entry.raw}: yields no contact or event (its files are empty)"))
+        return out
+
+
+def _display_name(folder: Path) -> str:
+    """A vdir's `displayname` metadata, else the folder's name."""
+    try:
+        text = (folder / "displayname").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return text.splitlines()[0][:100] if text else folder.name
+
+
+def _split(path: Path, kind: Kind, text: str) -> dict[str, Item | BadItem]:
+    """A file's objects by href (`path#key`; a key seen twice gets a `+`)."""
+    objects: dict[str, Item | BadItem] = {}
+    if kind == "contacts":
+        pairs = [(block_uid(b) or card_key(b), b) for b in split_components(text, "VCARD")]
+    else:
+        pairs = split_calendar(text)
+    for i, (key, data) in enumerate(pairs):
+        href = f"{path}#{key}" if key and not key.startswith(NO_KEY) else f"{path}#object-{i + 1}"
+        while href in objects:  # the same UID twice in one file
+            href += "+"
+        if not key:
+            objects[href] = BadItem(href, "no UID, and no name, e-mail or phone to make a key from")
+        elif key.startswith(NO_KEY):
+            objects[href] = BadItem(href, "no UID and no DTSTART")
+        else:
+            fmt: Format = "vcard" if kind == "contacts" else "ical"
+            objects[href] = Item(href, content_hash(data), fmt, data)
+    return objects

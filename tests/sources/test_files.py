@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from nudge.errors import SourceError
-from nudge.parse import parse_ical, parse_vcard
+from nudge.parse import DERIVED, parse_ical, parse_vcard
 from nudge.sources.base import BadItem, Collection, Item, Kind, Source
 from nudge.sources.files import FilesOptions, FilesSource
 from tests.builders import vcalendar, vcard, vevent
@@ -122,11 +122,11 @@ def test_no_paths_and_unknown_keys_are_rejected() -> None:
 
 def test_a_folder_is_scanned_for_vcf_and_ics_files(tmp_path: Path) -> None:
     (tmp_path / "b.vcf").write_text(vcard("b", "Ben Ott"))
-    (tmp_path / "A.VCF").write_text(vcard("a", "Ana Ruiz"))
+    (tmp_path / "A.VCF").write_text(vcard("a", "Ana Ruiz") + vcard("c", "Cem Kaya"))  # an export of many
     (tmp_path / "work.ics").write_text(vcalendar(vevent("e", START)))
     (tmp_path / "notes.txt").write_text("not a card")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "hidden.vcf").write_text(vcard("h", "Hidden"))
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "hidden.vcf").write_text(vcard("h", "Hidden"))
     colls = source(tmp_path).collections()
     assert [(Path(c.id).name, c.kind, c.name) for c in colls] == [
         ("A.VCF", "contacts", "A.VCF"),
@@ -184,27 +184,38 @@ def test_the_same_uid_twice_in_one_file_gives_two_hrefs(tmp_path: Path) -> None:
     assert names == {"Ana Ruiz", "Ana Ruiz-Kaya"}
 
 
-def test_a_card_without_uid_is_a_bad_item(tmp_path: Path) -> None:
+def test_a_card_without_uid_is_an_item_keyed_by_what_it_holds(tmp_path: Path) -> None:
     path = tmp_path / "c.vcf"
-    no_uid = vcard("x", "No Uid").replace("UID:x\r\n", "")
-    path.write_text(vcard("a", "Ana Ruiz") + no_uid + vcard("b", "Ben Ott"))
+    no_uid = vcard("x", "No Uid", emails=("no.uid@example.com",)).replace("UID:x\r\n", "")
+    path.write_text(vcard("a", "Ana Ruiz") + no_uid + no_uid + vcard("b", "Ben Ott"))
     src = source(path)
     items = fetched(src)
-    bad = [i for i in items if isinstance(i, BadItem)]
-    good = [parse_vcard(i.data).uid for i in items if isinstance(i, Item)]
-    assert [b.reason for b in bad] == ["no UID"]
-    assert sorted(good) == ["a", "b"]
-    assert bad[0].href in src.list(only(src))
+    assert all(isinstance(i, Item) for i in items)
+    uids = [parse_vcard(i.data).uid for i in items if isinstance(i, Item)]
+    assert uids[0] == "a" and uids[3] == "b"
+    assert uids[1] == uids[2] and uids[1].startswith(DERIVED)  # an exact duplicate: the same key...
+    assert len({i.href for i in items}) == 4  # ...and its own href
+    assert [i.href for i in items][1] == f"{path.resolve()}#{uids[1]}"
 
 
-def test_an_event_without_uid_is_a_bad_item(tmp_path: Path) -> None:
+def test_a_card_with_nothing_to_key_it_by_is_a_bad_item(tmp_path: Path) -> None:
+    path = tmp_path / "c.vcf"
+    path.write_text("BEGIN:VCARD\r\nVERSION:3.0\r\nNOTE:just a note\r\nEND:VCARD\r\n" + vcard("a", "Ana"))
+    items = fetched(source(path))
+    assert [type(i).__name__ for i in items] == ["BadItem", "Item"]
+    assert isinstance(items[0], BadItem)
+    assert items[0].reason == "no UID, and no name, e-mail or phone to make a key from"
+
+
+def test_an_event_without_uid_is_an_item_keyed_by_start_summary_and_organizer(tmp_path: Path) -> None:
     path = tmp_path / "cal.ics"
     no_uid = vevent("x", START).replace("UID:x\r\n", "")
     path.write_text(vcalendar(vevent("a", START), no_uid))
     items = fetched(source(path))
-    assert [type(i).__name__ for i in items] == ["Item", "BadItem"]
-    bad = items[1]
-    assert isinstance(bad, BadItem) and bad.reason == "no UID"
+    assert [type(i).__name__ for i in items] == ["Item", "Item"]
+    rec = parse_ical(items[1].data, UTC, *WINDOW)  # type: ignore[union-attr]
+    assert rec.uid.startswith(DERIVED) and items[1].href.endswith(f"#{rec.uid}")
+    assert [o.start for o in rec.occurrences] == [START]
 
 
 def test_hrefs_follow_uids_not_positions(tmp_path: Path) -> None:
@@ -249,13 +260,16 @@ def test_each_event_object_carries_the_files_timezones(tmp_path: Path) -> None:
         assert occ.start == datetime(2026, 1, 10, 4, 30, tzinfo=UTC)
 
 
-def test_invalid_utf8_is_replaced_not_fatal(tmp_path: Path) -> None:
+def test_lines_that_are_not_utf8_are_read_as_windows_1252(tmp_path: Path) -> None:
     path = tmp_path / "c.vcf"
-    latin1 = vcard("z", "Zoë Ruiz").encode("latin-1")
-    path.write_bytes(vcard("a", "Ana Ruiz").encode() + latin1)
-    items = fetched(source(path))
+    cp1252 = vcard("z", "Zoë Ruiz – Café").encode("cp1252")
+    path.write_bytes(vcard("a", "Ana Müller").encode() + cp1252)
+    src = source(path)
+    items = fetched(src)
     names = sorted(parse_vcard(i.data).name for i in items if isinstance(i, Item))
-    assert names == ["Ana Ruiz", "Zo\ufffd Ruiz"]
+    assert names == ["Ana Müller", "Zoë Ruiz – Café"]  # each line in its own encoding
+    [note] = src.notices()
+    assert not note.problem and "read as Windows-1252" in note.text and "c.vcf" in note.text
 
 
 def test_crlf_and_lf_files_give_the_same_objects(tmp_path: Path) -> None:

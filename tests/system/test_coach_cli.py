@@ -25,8 +25,9 @@ def test_top100_suggest_ranks_by_evidence_and_accept_takes_them(cfg: Path) -> No
     assert code == 0 and "Added 1 people" in out  # Ben is a partner and keeps that tier
     listed = nudge("top100", "list", config=cfg)[1]
     assert "Ana Ruiz" in listed and "Ben Ott" not in listed
-    assert "tier: top100 (set by you)" in nudge("show", "ana r", config=cfg)[1]
-    assert "tier: top100 (from the address book 'files')" in nudge("show", "zoe", config=cfg)[1]
+    assert "tier: top100 (set by you; since 23 Nov 2026)" in nudge("show", "ana r", config=cfg)[1]
+    shown = nudge("show", "zoe", config=cfg)[1]
+    assert "tier: top100 (from the address book 'files'; since before nudge's first sync)" in shown
 
 
 def test_top100_add_and_remove_are_all_or_nothing(cfg: Path) -> None:
@@ -76,7 +77,7 @@ def test_outcomes_and_stats(cfg: Path, clock: time_machine.Coordinates) -> None:
     )
     assert week["contacted_ratio"] == 0.5
     health = {h["tier"]: h for h in data["health"]}
-    assert health["top100"]["never"] == 1 and health["top100"]["within"] == 2
+    assert health["top100"] == {"tier": "top100", "within": 2, "overdue": 0, "new": 1}
     text = nudge("stats", "--weeks", "2", config=cfg)[1]
     assert "Cadence health" in text and "50%" in text
     clock.move_to(NOW + timedelta(days=7))  # next Monday's digest carries last week's funnel

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.builders import ME, vcalendar, vcard, vevent
+from tests.system import forked
 from tests.system.smtp_server import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -51,13 +53,18 @@ class Inbox:
     on_data: Callable[[], None] | None = None
     data_started: threading.Event = field(default_factory=threading.Event)
     ehlo_started: threading.Event = field(default_factory=threading.Event)
+    ehlos: int = 0  # EHLOs begun: one per connection
+    gate: threading.Event | None = None  # set: EHLO is answered; clear: every EHLO waits for it
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        self.ehlos += 1
         self.ehlo_started.set()
         await asyncio.sleep(self.stall_ehlo)
+        while self.gate is not None and not self.gate.is_set():
+            await asyncio.sleep(0.01)
         return responses
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -345,3 +352,127 @@ def test_journal_format_under_systemd(setup: Setup) -> None:
     setup.stop(proc)
     lines = [line for line in setup.log().splitlines() if "nudge daemon started" in line]
     assert lines and lines[0].startswith("<6>nudge.daemon: nudge daemon started")
+
+
+# --- races: two processes, one day ---------------------------------------------------------
+
+TRIALS = 50
+DONE = ("sent the digest for", "is already sent", "may have gone out", "digest not sent")
+
+
+def unsend_today(db: Path) -> None:
+    """Between trials: today is unsent again (as on a new morning), everything else stays."""
+    if db.exists():
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM digestrun")
+
+
+def text_of(log: Path) -> str:
+    return log.read_text() if log.exists() else ""
+
+
+def settled(proc: BaseProcess, log: Path) -> bool:
+    """The process has exited, or its start-up catch-up has come to an end either way."""
+    text = text_of(log)
+    return not proc.is_alive() or any(marker in text for marker in DONE)
+
+
+def terminate(proc: BaseProcess) -> int | None:
+    if proc.is_alive() and proc.pid is not None:
+        os.kill(proc.pid, signal.SIGTERM)
+    proc.join(20)
+    return proc.exitcode
+
+
+@pytest.mark.slow
+def test_two_daemons_racing_never_send_a_day_twice(
+    setup: Setup, smtp: Callable[..., tuple[Inbox, int]]
+) -> None:
+    """Two `nudge run` started together on one config, 50 times: one digest each time, and the
+    second daemon leaves at once, naming the first."""
+    inbox, port = smtp(Inbox(stall_ehlo=0.2))  # a slow server: a wide window between claim and send
+    setup.write(digest_in=-60, smtp_port=port)  # due already: each daemon catches it up at start
+    args = ["-v", "--config", str(setup.config), "run"]
+    for trial in range(TRIALS):
+        unsend_today(setup.root / "nudge.db")
+        before = len(inbox.received)
+        logs = [setup.root / f"race-{trial}-{i}.log" for i in (0, 1)]
+        procs = [forked.start(args, log) for log in logs]
+        try:
+            wait_for(lambda n=before: len(inbox.received) > n, what=f"trial {trial}: a digest")
+            wait_for(lambda ps=procs, ls=logs: all(map(settled, ps, ls)), what="both daemons")
+        finally:
+            codes = [terminate(p) for p in procs]
+        texts = [lg.read_text() for lg in logs]
+        assert len(inbox.received) == before + 1, f"trial {trial}: two digests\n" + "\n".join(texts)
+        assert sorted(codes) == [0, 1], texts
+        loser = codes.index(1)
+        winner_pid = procs[1 - loser].pid
+        assert f"nudge run is already running for this store (PID {winner_pid})" in texts[loser]
+
+
+@pytest.mark.slow
+def test_cli_digest_during_a_send_never_sends_the_day_twice(
+    setup: Setup, smtp: Callable[..., tuple[Inbox, int]]
+) -> None:
+    """`nudge digest` while the daemon is in the middle of sending (connected, not yet through
+    EHLO), 50 times: the CLI waits for the daemon, then says the day is sent; one digest."""
+    gate = threading.Event()
+    inbox, port = smtp(Inbox(gate=gate))
+    setup.write(digest_in=-60, smtp_port=port)
+    config = ["-v", "--config", str(setup.config)]
+    for trial in range(TRIALS):
+        unsend_today(setup.root / "nudge.db")
+        gate.clear()
+        before, ehlos = len(inbox.received), inbox.ehlos
+        daemon_log, cli_log = setup.root / f"send-{trial}.log", setup.root / f"cli-{trial}.log"
+        daemon = forked.start([*config, "run"], daemon_log)
+        cli: BaseProcess | None = None
+        try:
+            wait_for(lambda n=ehlos: inbox.ehlos > n, what=f"trial {trial}: the daemon connecting")
+            cli = forked.start([*config, "digest"], cli_log)
+
+            def at_the_day(n: int = ehlos, log: Path = cli_log, proc: BaseProcess = cli) -> bool:
+                """The CLI waits for the day, or (without a claim) connects on its own."""
+                return "waiting up to" in text_of(log) or inbox.ehlos > n + 1 or not proc.is_alive()
+
+            wait_for(at_the_day, what="the CLI reaching the day")
+            gate.set()
+            cli.join(30)
+            wait_for(lambda p=daemon, lg=daemon_log: settled(p, lg), what="the daemon's send")
+        finally:
+            gate.set()
+            terminate(daemon)
+            if cli is not None:
+                terminate(cli)
+        text = text_of(cli_log)
+        assert len(inbox.received) == before + 1, f"trial {trial}: two digests\n{text}"
+        assert cli.exitcode == 0 and "Today's digest was already sent" in text, text
+        assert f"waiting up to 10 s for PID {daemon.pid}" in text
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback server that accepts connections and never answers: a sync against it hangs."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+@pytest.mark.slow
+def test_a_hung_sync_neither_delays_the_digest_nor_sigterm(setup: Setup, silent_server: int) -> None:
+    hung = (
+        f'[[sources]]\ntype = "carddav"\nname = "hung"\nurl = "http://127.0.0.1:{silent_server}/dav/"\n'
+        "timeout = 300\n"
+    )
+    setup.write(digest_in=4, extra=hung)
+    proc = setup.start()
+    wait_for(lambda: "nudge daemon started" in setup.log(), what="start-up")
+    wait_for(lambda: setup.delivered() == 1, what="the digest while the sync hangs")
+    assert "hung:" not in setup.log()  # the sync is still waiting for the server
+    began = time.monotonic()
+    assert setup.stop(proc) == 0
+    assert time.monotonic() - began < 15  # STOP_GRACE, not the source's 300 s timeout
+    assert "exiting without it" in setup.log()

@@ -19,6 +19,7 @@ from tests.builders import group_card, vcalendar, vcard, vevent
 from tests.sources.fault_proxy import FaultProxy, Request
 from tests.sources.radicale_server import PASSWORD, Radicale, free_port, radicale  # noqa: F401
 from tests.system.test_sync import contact, counts, touches
+from tests.system.test_user_data import CASES, T0, Case, play
 
 ANA = "ana.ruiz@example.org"
 BEN = "ben.ott@example.net"
@@ -317,3 +318,68 @@ def test_a_first_sync_takes_the_token_before_the_listing_and_loses_nothing_in_be
     book, _ = account.sync(now)
     assert (book.added, book.changed) == (0, 0)  # ben is reported again, with the etag already stored
     assert account.proxy.count("REPORT", b"multiget") == 0
+
+
+class DavWorld:
+    """The scenarios of test_user_data on Radicale: "cal" reads the calendars work (the objects)
+    and home of one account, "cal2" a calendar of another account."""
+
+    def __init__(self, server: Radicale, make_settings: Callable[..., Settings]) -> None:
+        self.server, self.make_settings = server, make_settings
+        self.user, self.other = server.add_user(), server.add_user()
+        book = server.make_addressbook(self.user, "contacts")
+        self.work = server.make_calendar(self.user, "work")
+        home = server.make_calendar(self.user, "home")
+        self.shared = server.make_calendar(self.other, "shared")
+        server.put_contact(self.user, book, "ana", vcard("ana", "Ana Ruiz", emails=(ANA,)))
+        server.put_contact(self.user, book, "ben", vcard("ben", "Ben Ott", emails=(BEN,)))
+        server.put_event(self.user, home, "dentist", vevent("dentist", T0, (), "Dentist"))
+        self.sources = ["book", "cal", "cal2"]
+        self.hrefs: dict[str, str] = {}  # object name -> the UID it is stored under
+        self.engine = service.open_store(self.settings())
+
+    def settings(self) -> Settings:
+        common = {"url": self.server.url + "/", "password_env": ENV, "timeout": 60}
+        every = {
+            "book": {"type": "carddav", "username": self.user},
+            "cal": {"type": "caldav", "username": self.user},
+            "cal2": {"type": "caldav", "username": self.other},
+        }
+        return self.make_settings(sources=[{"name": n, **common, **every[n]} for n in self.sources])
+
+    def put(self, name: str, vevents: str) -> None:
+        """At `<UID>.ics`: Radicale refuses another UID at an href (a client deletes and creates)."""
+        uid = vevents.split("UID:", 1)[1].split("\r\n", 1)[0]
+        if self.hrefs.get(name, uid) != uid:
+            self.delete(name)
+        self.server.put_event(self.user, self.work, uid, vevents)
+        self.hrefs[name] = uid
+
+    def delete(self, name: str) -> None:
+        self.server.delete(self.user, f"{self.work}{self.hrefs.pop(name)}.ics")
+
+    def put_elsewhere(self, name: str, vevents: str) -> None:
+        self.server.put_event(self.other, self.shared, name, vevents)
+
+    def drop_calendar(self) -> None:
+        self.server.delete(self.user, self.work)
+
+    def drop_source(self) -> None:
+        self.sources.remove("cal")
+
+    def sync(self, now: datetime) -> None:
+        reports = service.sync_all(self.engine, self.settings(), now)
+        assert all(r.ok for r in reports), [r.line() for r in reports]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_user_data_on_a_meeting_survives_every_change_to_its_event_on_radicale(
+    radicale: Radicale,  # noqa: F811
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    case: Case,
+    now: datetime,
+) -> None:
+    """An outcome and a note on a CalDAV meeting: moved, cancelled, deleted, declined, calendar deleted."""
+    monkeypatch.setenv(ENV, PASSWORD)
+    play(DavWorld(radicale, make_settings), case, now)

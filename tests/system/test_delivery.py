@@ -28,7 +28,7 @@ from nudge import delivery, service
 from nudge.config import Settings
 from nudge.db import atomic, open_db
 from nudge.errors import DeliveryError
-from nudge.models import DigestRun, Suggestion
+from nudge.models import Contact, DigestRun, Suggestion
 from nudge.sources.memory import MemorySource
 from tests.builders import ME, vcard
 from tests.system.smtp_server import (
@@ -494,3 +494,26 @@ def test_html_in_names_is_escaped_in_the_html_part(
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Mallory" in body["text/html"]
     assert "<script>" not in body["text/html"]
     assert evil in body["text/plain"]  # plain text needs no escaping
+
+
+@pytest.mark.parametrize(
+    "name", ["Ada\r\nBcc: eve@evil.example", "Ada\nLovelace", "Ada\x00\x1b[31m Lovelace\u2028"]
+)
+def test_control_characters_in_a_name_never_block_the_digest(
+    book: Book, smtp_server: StartServer, now: datetime, name: str
+) -> None:
+    """A name that heads the digest lands in the Subject: whatever it holds, the digest goes out
+    with one clean Subject line and no header of the name's making."""
+    with atomic(book.engine) as s:
+        s.execute(sa.update(Contact).values(name=name))  # every contact: whoever is first heads it
+    server = smtp_server("starttls")
+    result = service.send_digest(book.engine, book.configure(smtp=server.config()), now)
+    assert result.state == "sent"
+    [got] = server.received
+    assert got.rcpt_tos == [TO]  # no Bcc smuggled in
+    msg = got.message
+    assert msg["Bcc"] is None
+    subject = msg["Subject"]
+    assert subject.startswith("Be curious today: Ada") and not any(c in subject for c in "\r\n\x00\x1b\u2028")
+    assert b"\nBcc:" not in got.data.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    assert the_run(book.engine).state == "sent"

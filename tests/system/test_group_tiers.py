@@ -136,12 +136,12 @@ card_strategy = st.fixed_dictionaries(
 
 
 def expected(state: dict) -> dict[str, str | None]:  # type: ignore[type-arg]
-    """The tier each live person should have: the first (in config order) any card or group names."""
+    """The tier each live person should have: a partner first (the partner slot), then top100."""
     out: dict[str, str | None] = {}
     for uid, cats in state["people"].items():
         named = set(cats)
         named |= {TIER[name] for name, members in state["groups"].values() if uid in members and name in TIER}
-        out[uid] = "top100" if "top100" in named else "partner" if "partner" in named else None
+        out[uid] = "partner" if "partner" in named else "top100" if "top100" in named else None
     return out
 
 

@@ -197,7 +197,7 @@ def test_stopping_while_a_job_finishes_does_not_deadlock(tmp_path: Path) -> None
     working, release = threading.Event(), threading.Event()
 
     def job() -> None:
-        with d.busy:
+        with d.mailing:  # a digest being sent
             working.set()
             release.wait(5)
         d.scheduler.get_job("digest")  # what publish_status does after a digest
@@ -234,3 +234,73 @@ def test_the_daemon_rests_between_jobs_with_no_idle_connections(tmp_path: Path) 
     with Session(d.engine) as s:
         assert sorted(c.name for c in s.exec(select(Contact))) == ["Ana Ruiz", "Ben Ott"]
     d.engine.dispose()
+
+
+def test_a_password_in_a_source_url_never_shows_in_doctor_sync_or_the_log(tmp_path: Path) -> None:
+    """`url = "http://bob:pw@host/"` is a real login: refused nowhere, shown nowhere."""
+    import socket
+    import sys
+
+    with socket.socket() as closed:  # a port where nothing listens: every attempt fails, naming the URL
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "n.db"}"\n[me]\nemails = ["me@example.com"]\n'
+        f'[[sources]]\ntype = "carddav"\nname = "dav"\nurl = "http://bob:dav-s3cret@127.0.0.1:{port}/dav/"\n'
+        "timeout = 2\n"
+    )
+    cfg.chmod(0o600)
+    checks = {c.name: c for c in doctor.run_checks(str(cfg))}
+    assert not checks["source dav"].ok and f"127.0.0.1:{port}" in checks["source dav"].detail
+    result = runner.invoke(app, ["--config", str(cfg), "doctor"])
+    assert f"127.0.0.1:{port}" in result.output and "dav-s3cret" not in result.output
+    done = subprocess.run(
+        [sys.executable, "-m", "nudge", "-vv", "--config", str(cfg), "sync"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and "cannot connect" in done.stdout
+    assert "dav-s3cret" not in done.stdout + done.stderr
+    assert "dav-s3cret" not in (tmp_path / "n.db").read_bytes().decode("latin-1")  # nor the stored error
+
+
+def test_any_failure_of_the_digest_job_is_a_failed_day_retried_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not only SMTP errors: a template that breaks at render time fails the day, which is
+    retried (with backoff) and sent once the cause is gone; never a dead `planned` day."""
+    from sqlmodel import Session, select
+
+    from nudge.models import DigestRun
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "digest.txt.j2").write_text("{{ 1 // 0 }}\n")  # an override that raises
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'timezone = "UTC"\ndatabase_url = "sqlite:///{tmp_path / "n.db"}"\n'
+        f'maildir = "{tmp_path / "Maildir"}"\n'
+        f'[digest]\ntime = "00:00"\ncutoff = "23:59"\nretry_delay = 30\n'
+        f'workdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\ntemplates_dir = "{templates}"\n'
+    )
+    d = daemon.Daemon(str(cfg))
+    d.schedule()
+    try:
+        with caplog.at_level(logging.WARNING, "nudge.daemon"):
+            d.digest_job()
+        with Session(d.engine) as s:
+            [run] = s.exec(select(DigestRun)).all()
+        assert run.state == "failed" and "ZeroDivisionError" in (run.error or "")
+        retry = d.scheduler.get_job("digest-retry")
+        assert retry is not None
+        assert "ZeroDivisionError" in caplog.text and "retrying in 30 s" in caplog.text
+        (templates / "digest.txt.j2").unlink()  # the user fixes the template
+        retry.func()
+        with Session(d.engine) as s:
+            [run] = s.exec(select(DigestRun)).all()
+        assert run.state == "sent" and len(list((tmp_path / "Maildir" / "new").iterdir())) == 1
+    finally:
+        d.engine.dispose()

@@ -139,3 +139,104 @@ def test_user_data_survives_any_change_at_the_source(
         assert {r.uid for r in records} == set(book2)
         assert all(r.contact_id not in archived for r in records)
         engine.dispose()
+
+
+# --- exports as they come: no UIDs, odd encodings, glued cards, runaway series, broken zones ---------
+
+PHONES = ["030 1234567", "+49 30 1234567", "ask reception", "+1 202 555 0143", "tel:+44 20 7946 0000"]
+CARD_NAMES = ["Ana Ruiz", "Zoë Çelik", "Ben\\nOtt", "Cem\x1b Kaya", "Dana Weiß"]
+export_cards = st.lists(
+    st.tuples(
+        st.sampled_from(["", "u1", "u2", "X-ABUID:AB-1:ABPerson"]),  # "": no UID at all
+        st.sampled_from(CARD_NAMES),
+        st.lists(st.sampled_from(EMAILS[:4]), max_size=2, unique=True),
+        st.lists(st.sampled_from(PHONES), max_size=2, unique=True),
+        st.booleans(),  # glued to junk before BEGIN:VCARD
+    ),
+    max_size=6,
+)
+RISKY_RULES = [
+    "",
+    "RRULE:FREQ=WEEKLY",
+    "RRULE:FREQ=SECONDLY",
+    "RRULE:FREQ=MINUTELY",
+    "RRULE:FREQ=HOURLY",
+    "RRULE:FREQ=DAILY;INTERVAL=0",
+    "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+    "RRULE:FREQ=DAILY;COUNT=100000",
+]
+ZONE = (
+    "BEGIN:VTIMEZONE\r\nTZID:Office Time\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+    "TZOFFSETFROM:+0530\r\nTZOFFSETTO:+0530\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+)
+BROKEN_ZONE = ZONE.replace("Office Time", "Broken Time").replace("19700101T000000", "garbage")
+export_events = st.lists(
+    st.tuples(
+        st.sampled_from(["", "e1", "e2", "e3"]),
+        st.sampled_from([-36500, -9000, -400, -30, -1, 5]),  # days from now: 1926 to next week
+        st.sampled_from(RISKY_RULES),
+        st.sampled_from(["", "Office Time", "Broken Time"]),
+        st.lists(st.sampled_from(EMAILS[:4]), min_size=1, max_size=2, unique=True),
+    ),
+    max_size=5,
+)
+
+
+def export_text(cards: list, events: list) -> tuple[str, str]:  # type: ignore[type-arg]
+    book = ""
+    for uid, name, emails, phones, glued in cards:
+        lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{name}"]
+        lines += [uid if uid.startswith("X-") else f"UID:{uid}"] if uid else []
+        lines += [f"EMAIL:{e}" for e in emails] + [f"TEL:{p}" for p in phones] + ["END:VCARD"]
+        book += ("junk " if glued else "") + "\r\n".join(lines) + "\r\n"
+    blocks = []
+    for uid, days, rule, zone, who in events:
+        start = NOW + timedelta(days=days)
+        block = vevent(uid or "x", start, tuple(who), extra=(rule,) if rule else ())
+        if not uid:
+            block = block.replace("UID:x\r\n", "")
+        if zone:
+            local = f"DTSTART;TZID={zone}:{start:%Y%m%dT%H%M%S}"
+            block = block.replace(f"DTSTART:{start:%Y%m%dT%H%M%SZ}", local)
+        blocks.append(block)
+    return book, vcalendar(ZONE, BROKEN_ZONE, *blocks)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cards=export_cards,
+    events=export_events,
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252"]),
+)
+def test_any_export_syncs_counts_what_it_skips_and_a_second_sync_changes_nothing(
+    cards: list,  # type: ignore[type-arg]
+    events: list,  # type: ignore[type-arg]
+    encoding: str,
+) -> None:
+    from nudge.sources.files import FilesOptions, FilesSource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        book, calendar = export_text(cards, events)
+        (folder / "contacts.vcf").write_bytes(book.encode(encoding, errors="replace"))
+        (folder / "calendar.ics").write_bytes(calendar.encode(encoding, errors="replace"))
+        cfg = config.validate(
+            {
+                "timezone": "Europe/Berlin",
+                "database_url": f"sqlite:///{folder / 'p.db'}",
+                "me": {"emails": [ME]},
+                "sources": [{"type": "files", "name": "f", "paths": [str(folder)]}],
+            }
+        )
+        engine = service.open_store(cfg)
+        [first] = service.sync_all(engine, cfg, NOW)
+        assert first.ok, first.line()
+        src = FilesSource("f", FilesOptions(paths=[str(folder)]))
+        listed = sum(len(src.list(c)) for c in src.collections())
+        assert first.added + len(first.skipped) == listed  # every object applied or counted
+        assert all(sk.reason for sk in first.skipped)
+        before = snapshot(engine)
+        [second] = service.sync_all(engine, cfg, NOW)
+        assert (second.added, second.changed, second.archived, second.removed) == (0, 0, 0, 0)
+        assert snapshot(engine) == before
+        engine.dispose()

@@ -179,3 +179,79 @@ def test_config_error_names_the_file(tmp_path: Path) -> None:
         config.load(path)
     assert str(path) in str(caught.value)
     assert os.fspath(path) == caught.value.path
+
+
+def test_a_config_that_is_not_utf8_is_one_problem_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes('[me]\nname = "Zoë"\n'.encode() + '[digest]\nto = "rené@example.com"\n'.encode("cp1252"))
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert caught.value.problems == ["line 4: not UTF-8 text (byte 0xe9); save the file as UTF-8"]
+    assert caught.value.path == str(path)
+    path.write_bytes(b"\xef\xbb\xbf" + '[me]\nname = "Zoë"\n'.encode())  # a BOM, as Notepad writes it
+    assert config.load(path).me.name == "Zoë"
+
+
+def test_values_of_the_wrong_type_are_errors_not_coerced() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.validate(
+            {
+                "smtp": {"host": "x", "port": "25"},
+                "digest": {"daily_size": "5", "retry_delay": "60"},
+                "replies": {"enabled": "yes"},
+                "sources": [
+                    {"type": "memory", "name": "m", "enabled": "no"},
+                    {"type": "carddav", "url": "https://dav.example.com/", "timeout": "30"},
+                ],
+            }
+        )
+    text = "\n".join(caught.value.problems)
+    for expected in (
+        "smtp.port: Input should be a valid integer, not the text '25': write the number without quotes",
+        "digest.daily_size: Input should be a valid integer",
+        "digest.retry_delay: Input should be a valid number",
+        "replies.enabled: Input should be a valid boolean, not the text 'yes': write true or false",
+        "sources[0].enabled: Input should be a valid boolean",
+        "sources[1].timeout: Input should be a valid number",
+    ):
+        assert expected in text, f"{expected!r} not in:\n{text}"
+
+
+def test_what_toml_gives_for_numbers_and_tables_still_loads() -> None:
+    settings = config.validate(
+        {
+            "sync": {"interval": 15},  # an int where a float is wanted
+            "digest": {"retry_delay": 2.5, "time": "07:05"},
+            "tiers": {"vip": {"cadence_days": 14, "groups": ["VIP"]}},
+            "sources": [{"type": "carddav", "url": "https://dav.example.com/", "timeout": 30}],
+        }
+    )
+    assert settings.sync.interval == 15.0 and settings.tiers["vip"].cadence_days == 14
+
+
+def test_a_password_in_a_source_url_is_an_inline_password(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[sources]]\ntype = "carddav"\nname = "dav"\nurl = "https://bob:pa%40ss-9@dav.example.com/dav/"\n'
+    )
+    path.chmod(0o644)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert "chmod 600" in str(caught.value) and "sources[0].password" in str(caught.value)
+    assert "pa%40ss-9" not in str(caught.value) and "pa@ss-9" not in str(caught.value)
+    path.chmod(0o600)
+    [source] = config.load(path).sources
+    # The login leaves the URL, so no message that names the URL can carry the password.
+    assert source.options["url"] == "https://dav.example.com/dav/"
+    assert (source.options["username"], source.options["password"]) == ("bob", "pa@ss-9")
+
+
+def test_a_password_in_the_database_url_is_an_inline_password(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('database_url = "postgresql+psycopg://nudge:db-s3cret@db.example.com/nudge"\n')
+    path.chmod(0o640)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert "database_url" in str(caught.value) and "db-s3cret" not in str(caught.value)
+    path.chmod(0o600)
+    assert config.load(path).database_url.endswith("@db.example.com/nudge")

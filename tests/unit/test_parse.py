@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nudge.parse import (
+    DERIVED,
+    NO_KEY,
     Attendee,
     ContactRecord,
     EventRecord,
@@ -228,9 +231,12 @@ def test_vcard_base64_encoded_name_is_not_stored_as_a_bytes_repr() -> None:
     assert parse_vcard(text).name == "Ana"
 
 
-def test_vcard_without_uid_is_a_parse_error() -> None:
-    with pytest.raises(ParseError, match="no UID"):
-        parse_vcard(card("FN:Ana Ruiz", "EMAIL:ana@example.com"))
+def test_vcard_without_uid_is_keyed_by_its_first_email() -> None:
+    rec = parse_vcard(card("FN:Ana Ruiz", "EMAIL:Ana@Example.com", "EMAIL:ana@two.org"))
+    assert isinstance(rec, ContactRecord)
+    assert rec.uid.startswith(DERIVED)
+    again = parse_vcard(card("FN:Ana Ruiz-Kaya", "EMAIL:ana@example.com", "TEL:+49 30 1234567"))
+    assert again.uid == rec.uid  # same first address: the same key, whatever else changed
 
 
 @pytest.mark.parametrize(
@@ -280,7 +286,7 @@ def test_ical_single_event_is_one_occurrence() -> None:
     assert rec.next_after_window is None
     [occ] = rec.occurrences
     assert occ.start == MONDAY
-    assert occ.recurrence_id == "20260105T090000Z"
+    assert occ.recurrence_id == ""  # a one-off's key does not move with it
     assert occ.summary == "Coffee"
     assert occ.organizer == ME
     assert occ.attendees == (Attendee(ME), Attendee("ana@example.com"))
@@ -429,7 +435,7 @@ def test_ical_partstat_declined_is_marked(partstat: str, declined: bool) -> None
         ("garbage", "unreadable"),
         ("", "unreadable"),
         (vcalendar(), "no VEVENT"),
-        (calendar("BEGIN:VEVENT", "DTSTART:20260110T100000Z", "END:VEVENT"), "no UID"),
+        (calendar("BEGIN:VEVENT", "SUMMARY:x", "END:VEVENT"), "no UID and no DTSTART"),
         (calendar("BEGIN:VEVENT", "UID:x", "END:VEVENT"), "no DTSTART"),
         (calendar("BEGIN:VEVENT", "UID:x", "DTSTART:notadate", "END:VEVENT"), "bad event"),
         (vcard("u1", "Ana"), "no VEVENT"),  # a card where an event was expected
@@ -490,11 +496,19 @@ def test_split_calendar_copies_vtimezones_into_every_object() -> None:
     assert one(objects["b"]).occurrences[0].start == datetime(2026, 1, 11, 4, 30, tzinfo=UTC)
 
 
-def test_split_calendar_event_without_uid_gets_a_placeholder_key() -> None:
-    text = calendar("BEGIN:VEVENT", "DTSTART:20260110T100000Z", "END:VEVENT")
+def test_split_calendar_event_without_uid_is_keyed_as_parse_keys_it() -> None:
+    text = calendar("BEGIN:VEVENT", "DTSTAMP:20260101T000000Z", "DTSTART:20260110T100000Z", "END:VEVENT")
     [(uid, data)] = split_calendar(text)
-    assert uid.startswith("#missing-uid")
-    with pytest.raises(ParseError, match="no UID"):
+    assert uid.startswith(DERIVED)
+    assert one(data).uid == uid
+    [(again, _)] = split_calendar(text.replace("DTSTAMP:20260101", "DTSTAMP:20261231"))
+    assert again == uid  # a re-export stamps a new DTSTAMP: the key stays
+
+
+def test_split_calendar_event_without_uid_or_start_gets_a_placeholder() -> None:
+    [(uid, data)] = split_calendar(calendar("BEGIN:VEVENT", "SUMMARY:x", "END:VEVENT"))
+    assert uid.startswith(NO_KEY)
+    with pytest.raises(ParseError, match="no UID and no DTSTART"):
         one(data)
 
 
@@ -637,6 +651,28 @@ NOISE = st.one_of(
             ";;;",
             "X-WR-TIMEZONE:Nowhere/Zone",
             "TZID:Nowhere/Zone",
+            # the inputs of "Nothing sent twice, nothing lost, nothing hangs" and "The first morning"
+            "RRULE:FREQ=SECONDLY",
+            "RRULE:FREQ=MINUTELY",
+            "RRULE:FREQ=HOURLY",
+            "RRULE:FREQ=DAILY;INTERVAL=0",
+            "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+            "RRULE:FREQ=SECONDLY;COUNT=100000000",
+            "DTSTART:19000101T090000Z",
+            "DTSTART:20000101T090000Z",
+            "DTSTART;TZID=Broken Time:20260105T090000",
+            "TZOFFSETTO:nonsense",
+            "FN:Ana\\nRuiz\x1b",
+            "FN:\x00\x85\u2028",
+            "SUMMARY:Coffee\\nwith\x07 Ana",
+            "NOTE:line\\nline\x1b",
+            "TEL:ask reception",
+            "EMAIL:ana\x01@example.com",
+            "X-ABUID:5AD380FD-B2DE-4261-BA99-DE1D1DB52FBE:ABPerson",
+            "item1.EMAIL;type=INTERNET:ana@example.com",
+            "junk BEGIN:VCARD",
+            "\ufeffBEGIN:VEVENT",
+            "UID:",
         ]
     ),
 )
@@ -665,7 +701,7 @@ def mutated(draw: st.DrawFn, text: str) -> str:
 @st.composite
 def vcard_texts(draw: st.DrawFn) -> str:
     text = vcard(
-        draw(st.sampled_from(["u1", "urn:uuid:4c2b", "x;y"])),
+        draw(st.sampled_from(["u1", "urn:uuid:4c2b", "x;y", ""])),  # "": no UID, a derived key
         draw(NAMES),
         emails=tuple(draw(st.lists(st.emails(), max_size=3))),
         phones=tuple(draw(st.lists(st.from_regex(r"\+?[0-9 ()-]{3,15}", fullmatch=True), max_size=2))),
@@ -686,6 +722,8 @@ def ical_texts(draw: st.DrawFn) -> str:
                 [
                     "RRULE:FREQ=WEEKLY;COUNT=10",
                     "RRULE:FREQ=DAILY",
+                    "RRULE:FREQ=SECONDLY",
+                    "RRULE:FREQ=DAILY;INTERVAL=0",
                     "EXDATE:20260112T090000Z",
                     "STATUS:CANCELLED",
                     "DTEND:20260105T100000Z",
@@ -703,10 +741,15 @@ def ical_texts(draw: st.DrawFn) -> str:
         )
     text = vcalendar(*events)
     if draw(st.booleans()):
-        text = text.replace("BEGIN:VEVENT", "\r\n".join(OFFICE_TZ) + "\r\nBEGIN:VEVENT", 1)
+        zone = "\r\n".join(OFFICE_TZ)
+        if draw(st.booleans()):  # a broken one beside it
+            zone += "\r\n" + zone.replace("Office Time", "Broken Time").replace("19700101T000000", "garbage")
+        text = text.replace("BEGIN:VEVENT", zone + "\r\nBEGIN:VEVENT", 1)
     return draw(mutated(text))
 
 
+ONE_LINE_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+NOTE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -721,6 +764,18 @@ def test_mutated_vcard_gives_a_record_or_parse_error(text: str) -> None:
     assert rec.uid and rec.name
     assert len(set(rec.emails)) == len(rec.emails)
     assert all(e == e.casefold() for e in rec.emails)
+    if isinstance(rec, ContactRecord):  # no control character reaches the store
+        for value in (
+            rec.uid,
+            rec.name,
+            rec.org or "",
+            rec.title or "",
+            *rec.categories,
+            *rec.phones,
+            *rec.emails,
+        ):
+            assert not ONE_LINE_CONTROLS.search(value), value
+        assert not NOTE_CONTROLS.search(rec.note or "")
 
 
 @FUZZ
@@ -735,6 +790,8 @@ def test_mutated_ical_gives_a_record_or_parse_error(text: str, tz: ZoneInfo) -> 
     starts = [o.start for o in rec.occurrences]
     assert starts == sorted(starts)
     assert all(s.utcoffset() == timedelta(0) for s in starts)
+    for occ in rec.occurrences:
+        assert not any(ONE_LINE_CONTROLS.search(v) for v in (occ.summary, *(a.name for a in occ.attendees)))
 
 
 @FUZZ

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nudge.parse import GroupRecord, ParseError, member_key, parse_ical, parse_vcard, unfold_quoted_printable
+from nudge.parse import (
+    DERIVED,
+    GroupRecord,
+    ParseError,
+    member_key,
+    parse_ical,
+    parse_vcard,
+    unfold_quoted_printable,
+)
 
 W_START = datetime(2026, 1, 1, tzinfo=UTC)
 W_END = datetime(2026, 3, 1, tzinfo=UTC)
@@ -74,8 +82,10 @@ def test_group_cards_are_groups_with_their_members(lines: tuple[str, ...]) -> No
 def test_a_group_without_members_or_uid() -> None:
     empty = "BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:group\r\nFN:Family\r\nUID:g\r\nEND:VCARD\r\n"
     assert parse_vcard(empty) == GroupRecord(uid="g", name="Family")
-    with pytest.raises(ParseError, match="group card without UID"):
-        parse_vcard(empty.replace("UID:g\r\n", ""))
+    keyed = parse_vcard(empty.replace("UID:g\r\n", ""))
+    assert keyed.name == "Family" and keyed.uid.startswith(DERIVED)  # keyed by its name
+    with pytest.raises(ParseError, match="group card without UID or name"):
+        parse_vcard(empty.replace("UID:g\r\n", "").replace("FN:Family\r\n", ""))
 
 
 @pytest.mark.parametrize("uid", ["urn:uuid:ABC-1", "abc-1", "ABC-1", " urn:UUID:abc-1 "])

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from nudge.planner import (
     MIN_PRIORITY,
+    REST_STEP,
     Person,
     Pick,
     Plan,
@@ -29,6 +30,8 @@ from nudge.planner import (
     days_until_birthday,
     has_moment,
     plan_day,
+    rest_workdays,
+    resting,
     workdays_between,
 )
 
@@ -115,9 +118,10 @@ def test_meeting_within_seven_days_is_excluded_but_not_one_in_ten_days() -> None
     assert p.excluded == {"meeting planned": 2}
 
 
-def test_ignored_suggestion_rests_cooldown_workdays() -> None:
+def test_ignored_suggestion_rests_cooldown_workdays_while_not_yet_overdue() -> None:
     rules = Rules(cooldown_workdays=3)
-    ignored = person(1, last_suggested=MONDAY)  # last touch 45 days before Monday: not acted on
+    # last touch 18 days before Monday (due 0.6): still within the cadence all week, not acted on
+    ignored = person(1, touched_days_ago=18, last_suggested=MONDAY)
     shown: dict[date, list[int]] = {}
     for offset in range(1, 10):
         day = MONDAY + timedelta(days=offset)
@@ -133,17 +137,77 @@ def test_ignored_suggestion_rests_cooldown_workdays() -> None:
 
 def test_cooldown_counts_workdays_across_the_weekend() -> None:
     rules = Rules(cooldown_workdays=3)
-    ignored = person(1, today=FRIDAY, last_suggested=FRIDAY)
+    ignored = person(1, today=FRIDAY, touched_days_ago=15, last_suggested=FRIDAY)
     next_week = [FRIDAY + timedelta(days=i) for i in range(3, 7)]  # Monday .. Thursday
     assert [workdays_between(FRIDAY, d, rules.workdays) for d in next_week] == [1, 2, 3, 4]
     assert [call_ids(plan([ignored], d, rules)) for d in next_week] == [[], [], [], [1]]
 
 
 def test_cooldown_length_follows_rules() -> None:
-    ignored = person(1, last_suggested=MONDAY)
+    ignored = person(1, touched_days_ago=20, last_suggested=MONDAY)
     assert call_ids(plan([ignored], TUESDAY, Rules(cooldown_workdays=0))) == [1]
     assert call_ids(plan([ignored], TUESDAY, Rules(cooldown_workdays=1))) == []
     assert call_ids(plan([ignored], WEDNESDAY, Rules(cooldown_workdays=1))) == [1]
+
+
+@pytest.mark.parametrize(
+    ("due", "rest"),
+    [(0.6, 3), (0.99, 3), (1.0, 3), (1.049, 3), (1.05, 2), (1.1, 1), (1.149, 1), (1.15, 0), (2.5, 0)],
+)
+def test_the_rest_after_a_skip_shrinks_as_lateness_grows(due: float, rest: int) -> None:
+    assert rest_workdays(due, 3) == rest
+    assert rest_workdays(due, 0) == 0
+    assert rest_workdays(due, 10) == max(0, 10 - math.floor(max(due - 1, 0) / REST_STEP + 1e-9))
+
+
+def test_an_overdue_person_comes_back_sooner_than_someone_barely_due() -> None:
+    rules = Rules(cooldown_workdays=3)
+    barely = person(1, touched_days_ago=30, last_suggested=MONDAY)  # due 1.0 on Monday
+    late = person(2, touched_days_ago=40, last_suggested=MONDAY)  # due 1.33
+    back = {}
+    for who in (barely, late):
+        for offset in range(1, 10):
+            day = MONDAY + timedelta(days=offset)
+            if day.weekday() in rules.workdays and call_ids(plan([who], day, rules)):
+                back[who.id] = day
+                break
+    # barely due: rest 3 at first, 2 once it is 1.5 days late: back on Thursday (3 workdays > 2)
+    assert back == {1: THURSDAY, 2: TUESDAY}
+
+
+def test_nobody_is_shown_three_workdays_running() -> None:
+    very_late = person(1, touched_days_ago=90)  # due 3: no rest at all after one skip
+    rules = Rules(cooldown_workdays=3)
+    assert call_ids(plan([replace(very_late, last_suggested=MONDAY)], TUESDAY, rules)) == [1]
+    twice = replace(very_late, last_suggested=TUESDAY, suggested_before=MONDAY)
+    assert call_ids(plan([twice], WEDNESDAY, rules)) == []
+    assert call_ids(plan([twice], THURSDAY, rules)) == [1]
+    # across a weekend Friday and Monday are two workdays running too
+    weekend = replace(very_late, last_suggested=MONDAY, suggested_before=FRIDAY - timedelta(days=7))
+    assert call_ids(plan([weekend], TUESDAY, rules)) == []
+    # acted on: nothing to rest (the quiet week after the touch is another rule)
+    acted = replace(twice, last_touch_at=at(TUESDAY, 12))
+    assert not resting(acted, WEDNESDAY, at(WEDNESDAY), rules)
+    assert resting(twice, WEDNESDAY, at(WEDNESDAY), rules)
+
+
+def test_a_skipped_partner_may_come_back_the_next_workday_but_not_a_third() -> None:
+    rules = Rules(cooldown_workdays=3)
+    partner = person(1, slot="partner", cadence=21, touched_days_ago=10, last_suggested=MONDAY)
+    assert partner_ids(plan([partner], TUESDAY, rules)) == [1]
+    twice = replace(partner, last_suggested=TUESDAY, suggested_before=MONDAY)
+    assert partner_ids(plan([twice], WEDNESDAY, rules)) == []
+    assert partner_ids(plan([twice], THURSDAY, rules)) == [1]
+
+
+def test_the_partner_block_shows_the_partner_most_due_even_before_the_cadence() -> None:
+    # touched 8 days ago: due 0.38, too early for a call slot, but the one partner slot takes them
+    early = person(1, slot="partner", cadence=21, touched_days_ago=8)
+    call = person(2, cadence=21, touched_days_ago=8)
+    p = plan([early, call])
+    assert partner_ids(p) == [1]
+    assert call_ids(p) == []
+    assert p.partners[0].reasons == ("early",)
 
 
 def test_suggestion_acted_on_does_not_block() -> None:
@@ -431,13 +495,18 @@ def people_and_day(draw: st.DrawFn) -> tuple[list[Person], date, datetime, Rules
                 tier=tier,
                 cadence_days=draw(st.sampled_from([cadence, 7, 14, 90])),
                 slot=slot,
-                joined_at=now - timedelta(days=draw(st.integers(0, 400))),
+                joined_at=draw(st.none() | st.integers(0, 400).map(lambda n: now - timedelta(days=n))),
                 last_touch_at=draw(st.none() | minutes.map(lambda d: now - d)),
                 snoozed_until=draw(st.none() | st.integers(-10, 10).map(lambda n: today + timedelta(days=n))),
                 next_meeting_at=draw(
                     st.none() | st.integers(-3 * 1440, 20 * 1440).map(lambda m: now + timedelta(minutes=m))
                 ),
-                last_suggested=draw(st.none() | st.integers(0, 20).map(lambda n: today - timedelta(days=n))),
+                last_suggested=(
+                    last := draw(st.none() | st.integers(0, 20).map(lambda n: today - timedelta(days=n)))
+                ),
+                suggested_before=None
+                if last is None
+                else draw(st.none() | st.integers(1, 10).map(lambda n: last - timedelta(days=n))),
                 birthday=None
                 if bday is None
                 else (bday.isoformat() if draw(st.booleans()) else bday.strftime("--%m-%d")),
@@ -479,9 +548,17 @@ def test_property_nothing_wasted_and_nobody_nagged(case: tuple[list[Person], dat
         assert q.next_meeting_at is None or not now <= q.next_meeting_at <= now + timedelta(days=7), "meeting"
         if q.last_suggested is not None and q.last_suggested < today:
             acted = q.last_touch_at is not None and q.last_touch_at.date() >= q.last_suggested
-            assert (
-                acted or workdays_between(q.last_suggested, today, rules.workdays) > rules.cooldown_workdays
-            )
+            since = workdays_between(q.last_suggested, today, rules.workdays)
+            cooldown = 0 if q.slot == "partner" else rules.cooldown_workdays
+            assert acted or since > rest_workdays(k.due, cooldown), "resting"
+            before = q.suggested_before
+            if (
+                not acted
+                and before is not None
+                and workdays_between(before, q.last_suggested, rules.workdays) == 1
+            ):
+                skipped_twice = q.last_touch_at is None or q.last_touch_at.date() < before
+                assert not skipped_twice or since > 1, "three workdays running"
 
 
 @settings(max_examples=60, deadline=None)
@@ -564,11 +641,14 @@ def simulate(
         run.shown.append((day, call_ids(today)))
         for k in today.calls:
             pid = k.person.id
+            before = people[pid].last_suggested
             if acts(k):
-                people[pid] = replace(people[pid], last_touch_at=at(day, 12), last_suggested=day)
+                people[pid] = replace(
+                    people[pid], last_touch_at=at(day, 12), last_suggested=day, suggested_before=before
+                )
                 run.touched.setdefault(pid, []).append(day)
             else:
-                people[pid] = replace(people[pid], last_suggested=day)
+                people[pid] = replace(people[pid], last_suggested=day, suggested_before=before)
     return run
 
 
@@ -691,27 +771,35 @@ def test_simulation_promoted_contact_with_an_older_touch_reached_within_two_week
     assert (first - start).days < 14, f"first suggested {(first - start).days} days after joining"
 
 
-def test_simulation_ignored_name_not_shown_on_consecutive_workdays() -> None:
+def test_simulation_ignored_names_are_never_shown_three_workdays_running() -> None:
     start = MONDAY
     rules = Rules()
     people = {i: person(i, touched_days_ago=30 + i) for i in range(1, 101)}
     run = simulate(people, start, 42, acts=lambda _: False, rules=rules)
     # plans stay full: while some rest, others take their place
     assert {len(ids) for _, ids in run.shown} == {5}
-    for (_, yesterday), (day, today) in itertools.pairwise(run.shown):
-        assert not set(yesterday) & set(today), day
-    # and a skipped name rests the full cooldown: at least cooldown + 1 workdays between showings
+    for (_, a), (_, b), (day, c) in zip(run.shown, run.shown[1:], run.shown[2:], strict=False):
+        assert not set(a) & set(b) & set(c), day
+
+
+def test_simulation_ignored_names_within_their_cadence_rest_the_full_cooldown() -> None:
+    start = MONDAY
+    rules = Rules()
+    # 15-20 days since the last touch: due 0.5-0.67 on Monday, still below 1 ten days later
+    people = {i: person(i, touched_days_ago=15 + i % 6) for i in range(1, 13)}
+    run = simulate(people, start, 10, acts=lambda _: False, rules=rules)
     seen: dict[int, int] = {}
     for index, (_, ids) in enumerate(run.shown):
         for pid in ids:
             if pid in seen:
                 assert index - seen[pid] > rules.cooldown_workdays
             seen[pid] = index
+    assert len(seen) == 12
 
 
 def test_simulation_few_people_ignored_leave_slots_empty_rather_than_repeat() -> None:
     start = MONDAY
-    people = {i: person(i, touched_days_ago=40 + i) for i in range(1, 7)}
+    people = {i: person(i, touched_days_ago=20 + i) for i in range(1, 7)}  # not overdue all week
     run = simulate(people, start, 7, acts=lambda _: False)
     shown = dict(run.shown)
     assert sorted(shown[MONDAY]) == [2, 3, 4, 5, 6]

@@ -76,3 +76,12 @@ def test_a_broken_user_file_names_the_problem(tmp_path: Path) -> None:
         prompts.load(path)
     assert any("jobchange: unknown situation" in p for p in caught.value.problems)
     assert any("general.prompts: must be a list" in p for p in caught.value.problems)
+
+
+def test_a_prompt_someone_else_got_today_is_never_given_again() -> None:
+    lib = {"job_change": ("J1?",), "general": ("G1?", "G2?")}
+    assert prompts.choose(lib, ["job_change"], [], "s", taken={"J1?"}) in ("G1?", "G2?")
+    assert prompts.choose(lib, ["job_change"], [], "s", taken={"J1?", "G1?"}) == "G2?"
+    # asked lately and taken today: the oldest asked that nobody has today
+    assert prompts.choose(lib, ["job_change"], ["G2?", "J1?", "G1?"], "s", taken={"G2?"}) == "J1?"
+    assert prompts.choose(lib, ["job_change"], [], "s", taken={"J1?", "G1?", "G2?"}) is None

@@ -16,8 +16,10 @@ from nudge.touches import (
     Rules,
     event_effects,
     external_id,
+    match,
     occurrence_effects,
     recheck_at,
+    same_meeting,
 )
 from tests.builders import ME, vcalendar, vevent
 
@@ -324,6 +326,41 @@ def test_external_id_of_a_moved_occurrence_keeps_its_original_slot(now: datetime
     rec = parse_ical(vcalendar(series, moved), tz, now - timedelta(days=730), now + timedelta(days=14))
     effects = {e.at: e for e in event_effects(rec, RULES, now)}
     assert effects[original + timedelta(days=1, hours=5)].external_id == f"s1|{original:%Y%m%dT%H%M%SZ}"
+
+
+def test_a_one_off_event_keeps_its_external_id_when_it_moves(now: datetime) -> None:
+    """Moving a one-off moves its touch: the key holds no start time (it did: `e1|<start>`)."""
+    tz = ZoneInfo("Europe/Berlin")
+
+    def key(start: datetime) -> str:
+        rec = parse_ical(vcalendar(vevent("e1", start, (ANA,))), tz, now - timedelta(days=730), now)
+        [effect] = event_effects(rec, RULES, now)
+        return effect.external_id
+
+    assert key(now - timedelta(days=3)) == key(now - timedelta(days=2, minutes=30)) == "e1|"
+
+
+def test_same_meeting_pairs_a_one_off_key_with_any_occurrence_but_not_two_occurrences() -> None:
+    assert same_meeting("e1|", "e1|")
+    assert same_meeting("e1|", "e1|20261120T060000Z")  # turned recurring, or a key stored the old way
+    assert same_meeting("e1|20261120T060000Z", "e1|")
+    assert same_meeting("e1|20261120T060000Z", "e1|20261120T060000Z")
+    assert not same_meeting("e1|20261120T060000Z", "e1|20261127T060000Z")  # two slots of a series
+
+
+class _Row:
+    def __init__(self, external_id: str | None, at: datetime) -> None:
+        self.external_id, self.at = external_id, at
+
+
+def test_match_prefers_the_same_key_then_the_nearest_meeting(now: datetime) -> None:
+    old = _Row(f"e1|{now - timedelta(days=9):%Y%m%dT%H%M%SZ}", now - timedelta(days=9))
+    near = _Row(f"e1|{now - timedelta(days=2):%Y%m%dT%H%M%SZ}", now - timedelta(days=2))
+    one_off = _Row("e1|", now - timedelta(days=20))
+    logged = _Row(None, now - timedelta(days=3))
+    assert match([old, near, one_off, logged], "e1|", now - timedelta(days=3)) is one_off
+    assert match([old, near, logged], "e1|", now - timedelta(days=3)) is near
+    assert match([old, logged], near.external_id or "", now) is None  # another slot of the series
 
 
 # --- event_effects and recheck_at --------------------------------------------------
