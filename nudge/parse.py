@@ -23,6 +23,7 @@ from nudge.parse_text import (
     DERIVED,
     NO_KEY,
     UNCLEAN,
+    apple_uid,
     block_uid,
     card_key,
     clean_fields,
@@ -95,11 +96,14 @@ class ContactRecord:
     birthday: str | None = None  # "YYYY-MM-DD" or "--MM-DD"
     categories: tuple[str, ...] = ()
     note: str | None = None
+    # Another key group cards may list this card by (`member_key` form): Apple's X-ABUID, when a
+    # server gave the card a UID of its own (Radicale, on import) and Apple's groups still name it so.
+    alias: str = ""
 
     def __post_init__(self) -> None:
-        fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "")
+        fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "", self.alias)
         if UNCLEAN.search("".join((*fields, *self.phones, *self.categories))):
-            clean_fields(self, ("uid", "name", "phones", "org", "title", "categories"), ("note",))
+            clean_fields(self, ("uid", "name", "phones", "org", "title", "categories", "alias"), ("note",))
 
 
 @dataclass(frozen=True)
@@ -271,6 +275,7 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
         items = value if isinstance(value, list) else str(value).split(",")
         categories += [c.strip() for c in items if c.strip()]
     notes = get("note")
+    abuids = [key for v in get("x-abuid") if (key := member_key(apple_uid(_text(v))))]
     return ContactRecord(
         uid=uid,
         name=name,
@@ -281,6 +286,7 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
         birthday=birthday,
         categories=tuple(categories),
         note=_text(notes[0]) or None if notes else None,
+        alias=abuids[0] if abuids and abuids[0] != member_key(uid) else "",
     )
 
 

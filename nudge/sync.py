@@ -224,8 +224,13 @@ def sync_source(
     ctx: Context,
     progress: Callable[[int, int], None] | None = None,
     planned: Future[SourcePlan] | None = None,
+    shown: int = 0,
 ) -> Report:
-    """Sync every collection of `source`, as `planned` ahead if given; failures are recorded, not raised."""
+    """Sync every collection of `source`, as `planned` ahead if given; failures are recorded, not raised.
+
+    Each skipped object is logged, but for the first `shown`, which the caller prints itself
+    (`nudge sync`), so that no skip is reported twice.
+    """
     report = Report(source.name)
     started = time.monotonic()
     try:
@@ -261,7 +266,7 @@ def sync_source(
             state.last_error, state.last_error_at = "; ".join(report.errors), ctx.now
         state.last_summary = report.line()
         s.add(state)
-    for sk in report.skipped:
+    for sk in report.skipped[shown:]:
         log.warning("%s: skipped %s (UID %s): %s", source.name, sk.href, sk.uid or "?", sk.reason)
     for notice in report.notices:
         log.log(logging.WARNING if notice.problem else logging.INFO, "%s: %s", source.name, notice.text)

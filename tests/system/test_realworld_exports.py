@@ -489,13 +489,21 @@ def test_nothing_usable_is_skipped_and_what_is_skipped_says_why(world: World) ->
         assert "occurrences" in probe, probe
 
 
+def read_in_germany(e164: str) -> str:
+    """The digits the digest shows Sam (region DE, from Europe/Berlin; docs/configuration.md
+    `me.region`): a German number national with its trunk 0, any other international."""
+    return "0" + e164.removeprefix("+49") if e164.startswith("+49") else e164
+
+
 def test_the_first_digest_picks_the_five_most_overdue_and_the_partner(world: World) -> None:
     plan = world.digest()
     assert [e["name"] for e in plan["calls"]] == CALLS
     assert [e["name"] for e in plan["partners"]] == PARTNERS
     for entry in plan["calls"] + plan["partners"]:
         want = world.data.cast[entry["name"]]
-        assert entry["tel"] == want.phone, entry
+        assert want.phone is not None
+        assert entry["tel_href"] == f"tel:{want.phone}", entry  # the link dials E.164
+        assert re.sub(r"[^0-9+]", "", entry["tel"]) == read_in_germany(want.phone), entry
         assert entry["email"] in want.emails, entry
     assert any("birthday" in why.lower() for why in plan["calls"][0]["why"]), plan["calls"][0]
 

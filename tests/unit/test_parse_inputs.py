@@ -132,6 +132,16 @@ def test_a_card_glued_to_garbage_or_a_stray_bom_is_found() -> None:
     assert split_components(text + inside, "VCARD")[2:] == [inside]
 
 
+def test_cards_joined_by_cat_without_a_last_newline_are_both_found() -> None:
+    """`END:VCARDBEGIN:VCARD`: the first card ends there and the second starts (both kept)."""
+    first = card("UID:a", "FN:Ana").removesuffix("\r\n")
+    text = first + card("UID:b", "FN:Ben") + card("UID:c", "FN:Cem")
+    assert "END:VCARDBEGIN:VCARD" in text
+    assert [contact(b).uid for b in split_components(text, "VCARD")] == ["a", "b", "c"]
+    lower = first.replace("END:VCARD", "end:vcard") + "\r\n"  # no card follows: the end alone
+    assert [contact(b).uid for b in split_components(lower + card("UID:b", "FN:Ben"), "VCARD")] == ["a", "b"]
+
+
 OFFICE = (
     "BEGIN:VTIMEZONE\r\nTZID:Office Time\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
     "TZOFFSETFROM:+0530\r\nTZOFFSETTO:+0530\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
