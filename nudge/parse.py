@@ -210,7 +210,8 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
     try:
         card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
     except Exception as e:
-        raise ParseError(f"unreadable vCard: {short_reason(e)}", block_uid(text)) from e
+        # The key the files source gave it (its href's), for a card without UID too.
+        raise ParseError(f"unreadable vCard: {short_reason(e)}", block_uid(text) or card_key(text)) from e
     if card.name != "VCARD":
         raise ParseError(f"not a vCard but {card.name}")
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
@@ -341,7 +342,9 @@ def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
     try:
         cal = icalendar.Calendar.from_ical(text)
     except Exception as e:
-        raise ParseError(f"unreadable iCalendar: {short_reason(e)}", block_uid(text)) from e
+        raise ParseError(
+            f"unreadable iCalendar: {short_reason(e)}", block_uid(text) or event_key(text)
+        ) from e
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         raise ParseError("no VEVENT")

@@ -215,3 +215,15 @@ def test_vobject_logs_nothing_of_its_own_for_a_skipped_line(caplog: pytest.LogCa
     rec = contact(card("UID:u", "FN:Ana", "this is not a content line"))
     assert rec.name == "Ana"
     assert [r for r in caplog.records if r.name.startswith("vobject")] == []
+
+
+def test_an_unreadable_object_without_uid_is_reported_by_the_key_its_href_shows() -> None:
+    """A truncated Apple card (no END:VCARD) is skipped as `file.vcf#<X-ABUID>`: its UID says the same."""
+    truncated = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Ruiz\r\nX-ABUID:5AD380FD-B2DE:ABPerson\r\n"
+    with pytest.raises(ParseError) as caught:
+        parse_vcard(truncated)
+    assert caught.value.uid == card_key(truncated) == "5AD380FD-B2DE"
+    event = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20260110T100000Z\r\nSUMMARY:Lunch\r\n"
+    with pytest.raises(ParseError) as caught:
+        parse_ical(event, UTC, W_START, W_END)
+    assert caught.value.uid.startswith(DERIVED)
