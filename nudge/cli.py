@@ -165,6 +165,9 @@ def init(
     typer.echo(f"Wrote {path}\nData folder: {config.data_dir()}\nNext: add a source, then run `nudge sync`.")
 
 
+SKIPS_SHOWN = 20  # skipped objects `nudge sync` lists per source; the log has the rest
+
+
 @app.command()
 @handled
 def sync(
@@ -188,9 +191,11 @@ def sync(
                     tasks[source] = bar.add_task(f"sync {source}", total=total)
                 bar.update(tasks[source], completed=done, total=total)
 
-            reports = service.sync_all(engine, cfg, now(), progress=step, read_replies=False)
+            reports = service.sync_all(
+                engine, cfg, now(), progress=step, read_replies=False, shown=SKIPS_SHOWN
+            )
     else:
-        reports = service.sync_all(engine, cfg, now(), read_replies=False)
+        reports = service.sync_all(engine, cfg, now(), read_replies=False, shown=SKIPS_SHOWN)
     polled = service.poll_replies(engine, cfg, now())
     failed = not all(r.ok for r in reports) or (polled is not None and bool(polled.error))
     if as_json:
@@ -200,10 +205,10 @@ def sync(
         return
     for r in reports:
         typer.echo(r.line())
-        for sk in r.skipped[:20]:
+        for sk in r.skipped[:SKIPS_SHOWN]:  # these are not logged: each skip is reported once
             typer.echo(f"  skipped {sk.href} (UID {sk.uid or '?'}): {sk.reason}")
-        if len(r.skipped) > 20:
-            typer.echo(f"  ... and {len(r.skipped) - 20} more (see the log)")
+        if len(r.skipped) > SKIPS_SHOWN:
+            typer.echo(f"  ... and {len(r.skipped) - SKIPS_SHOWN} more (see the log)")
     if polled is not None:
         if polled.error:
             typer.echo(f"replies to the digest: FAILED: {polled.error}")
@@ -238,7 +243,21 @@ def sync_json(reports: list[Report], polled: PollReport | None, failed: bool) ->
 
 
 def _entry_json(e: Any) -> dict[str, Any]:
-    keys = ("number", "id", "name", "slot", "tier", "why", "warmth", "warmth_label", "tel", "email", "prompt")
+    """`tel` is the number as the digest shows it (national at home); `tel_href` the E.164 link."""
+    keys = (
+        "number",
+        "id",
+        "name",
+        "slot",
+        "tier",
+        "why",
+        "warmth",
+        "warmth_label",
+        "tel",
+        "tel_href",
+        "email",
+        "prompt",
+    )
     return {k: list(getattr(e, k)) if k == "why" else getattr(e, k) for k in keys}
 
 

@@ -194,7 +194,7 @@ class Ingest(EventIngest):
             sr = SourceRecord(source=self.source, href=href, kind="contact")
             self._records[href] = sr
             self._absent.discard(href)
-        sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
+        sr.collection, sr.etag, sr.uid, sr.alias = collection, etag, rec.uid, rec.alias
         sr.contact_id, sr.org, sr.title = contact.id, rec.org, rec.title
         sr.tier = tier_of(rec.categories, ctx.tier_groups)
         self.session.add(sr)
@@ -462,6 +462,7 @@ class _NewPerson:
                 "href": href,
                 "kind": "contact",
                 "uid": rec.uid,
+                "alias": rec.alias,
                 "etag": etag,
                 "org": rec.org,
                 "title": rec.title,

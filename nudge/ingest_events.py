@@ -374,4 +374,5 @@ _RECORD_DEFAULTS: dict[str, Any] = {
     "title": None,
     "tier": None,
     "raw_hash": "",
+    "alias": "",
 }

@@ -80,43 +80,48 @@ def split(value: str | None) -> list[str]:
 
 
 def contacts_of(session: Session, source: str, members: Iterable[str]) -> set[int]:
-    """The contacts whose cards in `source` are these group members."""
+    """The contacts whose cards in `source` are these group members, by UID or by alias."""
     keys = sorted(set(members))
     found: set[int] = set()
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         spellings = chunk + [f"urn:uuid:{k}" for k in chunk]
         rows = session.exec(
-            select(SourceRecord.contact_id, SourceRecord.uid).where(
+            select(SourceRecord.contact_id, SourceRecord.uid, SourceRecord.alias).where(
                 SourceRecord.source == source,
                 SourceRecord.kind == "contact",
                 col(SourceRecord.contact_id).is_not(None),
-                sa.func.lower(SourceRecord.uid).in_(spellings),
+                sa.or_(sa.func.lower(SourceRecord.uid).in_(spellings), col(SourceRecord.alias).in_(chunk)),
             )
         )
-        found.update(cid for cid, uid in rows if cid is not None and member_key(uid) in chunk)
+        found.update(
+            cid
+            for cid, uid, alias in rows
+            if cid is not None and (member_key(uid) in chunk or alias in chunk)
+        )
     return found
 
 
 Named = dict[str, set[str]]  # tier -> the sources that name it
+_R: sa.Table = SourceRecord.__table__  # type: ignore[attr-defined]
 
 
 def named_tiers(session: Session, ids: Iterable[int]) -> dict[int, Named]:
     """For each contact, the tiers its cards and the groups listing them name, in every source."""
     todo = sorted(set(ids))
     named: dict[int, Named] = {cid: {} for cid in todo}
+    session.flush()  # the cards below are read past the ORM
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start : start + CHUNK]
         keys: dict[str, dict[str, set[int]]] = {}  # source -> member key -> contacts
-        for cid, source, uid, tiers in session.exec(
-            select(SourceRecord.contact_id, SourceRecord.source, SourceRecord.uid, SourceRecord.tier).where(
-                SourceRecord.kind == "contact", col(SourceRecord.contact_id).in_(chunk)
-            )
-        ):
-            assert cid is not None
+        cards = sa.select(_R.c.contact_id, _R.c.source, _R.c.uid, _R.c.alias, _R.c.tier).where(
+            _R.c.kind == "contact", _R.c.contact_id.in_(chunk)
+        )
+        for cid, source, uid, alias, tiers in session.connection().execute(cards):
             for tier in split(tiers):
                 named[cid].setdefault(tier, set()).add(source)
-            keys.setdefault(source, {}).setdefault(member_key(uid), set()).add(cid)
+            for key in {member_key(uid), alias} - {""}:  # a group may list the card by either
+                keys.setdefault(source, {}).setdefault(key, set()).add(cid)
         for source, members in keys.items():
             group = sa.and_(
                 col(SourceRecord.source) == col(GroupMember.source),

@@ -305,6 +305,21 @@ def m0010_user_actions(conn: Connection) -> None:
     md.create_all(conn, tables=[md.tables["useraction"]])
 
 
+def m0011_card_aliases(conn: Connection) -> None:
+    """A contact card's other key in group cards (Apple's X-ABUID when a server set the UID).
+
+    The cards of sources with group cards are read once more (their etags and sync tokens are
+    forgotten), so that cards synced before this learn their alias and their groups' tiers.
+    """
+    conn.execute(sa.text("ALTER TABLE sourcerecord ADD COLUMN alias VARCHAR NOT NULL DEFAULT ''"))
+    conn.execute(sa.text("CREATE INDEX ix_sourcerecord_alias ON sourcerecord (alias)"))
+    grouped = "SELECT DISTINCT source FROM groupmember"
+    conn.execute(
+        sa.text(f"UPDATE sourcerecord SET etag = '' WHERE kind = 'contact' AND source IN ({grouped})")
+    )
+    conn.execute(sa.text(f"UPDATE syncstate SET token = NULL WHERE source IN ({grouped})"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -316,6 +331,7 @@ MIGRATIONS: list[Migration] = [
     ("0008_kept_meetings", m0008_kept_meetings),
     ("0009_first_sync_tiers", m0009_first_sync_tiers),
     ("0010_user_actions", m0010_user_actions),
+    ("0011_card_aliases", m0011_card_aliases),
 ]
 
 _applied = sa.Table(

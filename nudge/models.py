@@ -79,6 +79,8 @@ class SourceRecord(SQLModel, table=True):
     org: str | None = None
     title: str | None = None
     tier: str | None = None  # the tier a contact card's CATEGORIES, or a group card's name, names
+    # A contact card's other key in group MEMBER lines (`ContactRecord.alias`), "" if none.
+    alias: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
     raw_hash: str = ""
     raw: str | None = Field(default=None, sa_type=sa.Text())
     format: str = Field(default="", sa_column_kwargs={"server_default": ""})  # of `raw`: ical, google_event

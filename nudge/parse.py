@@ -23,6 +23,7 @@ from nudge.parse_text import (
     DERIVED,
     NO_KEY,
     UNCLEAN,
+    apple_uid,
     block_uid,
     card_key,
     clean_fields,
@@ -95,11 +96,14 @@ class ContactRecord:
     birthday: str | None = None  # "YYYY-MM-DD" or "--MM-DD"
     categories: tuple[str, ...] = ()
     note: str | None = None
+    # Another key group cards may list this card by (`member_key` form): Apple's X-ABUID, when a
+    # server gave the card a UID of its own (Radicale, on import) and Apple's groups still name it so.
+    alias: str = ""
 
     def __post_init__(self) -> None:
-        fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "")
+        fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "", self.alias)
         if UNCLEAN.search("".join((*fields, *self.phones, *self.categories))):
-            clean_fields(self, ("uid", "name", "phones", "org", "title", "categories"), ("note",))
+            clean_fields(self, ("uid", "name", "phones", "org", "title", "categories", "alias"), ("note",))
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,8 @@ def parse_vcard(text: str) -> ContactRecord | GroupRecord:
     try:
         card = vobject.readOne(unfold_quoted_printable(text), ignoreUnreadable=True)
     except Exception as e:
-        raise ParseError(f"unreadable vCard: {short_reason(e)}", block_uid(text)) from e
+        # The key the files source gave it (its href's), for a card without UID too.
+        raise ParseError(f"unreadable vCard: {short_reason(e)}", block_uid(text) or card_key(text)) from e
     if card.name != "VCARD":
         raise ParseError(f"not a vCard but {card.name}")
     uid = _text(_values(card, "uid")[0]) if "uid" in card.contents else ""
@@ -271,6 +276,7 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
         items = value if isinstance(value, list) else str(value).split(",")
         categories += [c.strip() for c in items if c.strip()]
     notes = get("note")
+    abuids = [key for v in get("x-abuid") if (key := member_key(apple_uid(_text(v))))]
     return ContactRecord(
         uid=uid,
         name=name,
@@ -281,6 +287,7 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
         birthday=birthday,
         categories=tuple(categories),
         note=_text(notes[0]) or None if notes else None,
+        alias=abuids[0] if abuids and abuids[0] != member_key(uid) else "",
     )
 
 
@@ -335,7 +342,9 @@ def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
     try:
         cal = icalendar.Calendar.from_ical(text)
     except Exception as e:
-        raise ParseError(f"unreadable iCalendar: {short_reason(e)}", block_uid(text)) from e
+        raise ParseError(
+            f"unreadable iCalendar: {short_reason(e)}", block_uid(text) or event_key(text)
+        ) from e
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         raise ParseError("no VEVENT")

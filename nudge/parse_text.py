@@ -86,6 +86,11 @@ def _lines(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def apple_uid(value: str) -> str:
+    """The UUID of Apple's `X-ABUID:<UUID>:ABPerson` (the suffix may come escaped)."""
+    return _ABPERSON.sub("", value).strip()
+
+
 def _derived(material: str) -> str:
     return DERIVED + hashlib.sha1(material.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
@@ -100,7 +105,7 @@ def card_key(text: str) -> str:
     """
     lines = _lines(text)
     for name, value in lines:
-        if name == "X-ABUID" and (abuid := _ABPERSON.sub("", value).strip()):
+        if name == "X-ABUID" and (abuid := apple_uid(value)):
             return abuid
     emails = [e for name, value in lines if name == "EMAIL" and (e := normalise_email(value))]
     if emails:
@@ -148,7 +153,8 @@ def split_components(text: str, name: str) -> list[str]:
     Done on lines rather than by a parser so that one broken object cannot take
     the rest of the file down with it. These components never nest, so a BEGIN
     inside an open block means that block was never closed: it is returned as
-    it is (and reported when parsed), and the new one starts.
+    it is (and reported when parsed), and the new one starts. `END:VCARDBEGIN:VCARD`, what
+    `cat` leaves when a file lacks its last newline, ends one block and starts the next.
     """
     blocks: list[str] = []
     current: list[str] | None = None
@@ -161,11 +167,11 @@ def split_components(text: str, name: str) -> list[str]:
             current = [line]
         elif current is None and upper.endswith(begin):  # glued to garbage (or a stray BOM)
             current = [line.strip()[-len(begin) :]]
+        elif current is not None and upper.startswith(end):  # `END:VCARDBEGIN:VCARD` too
+            blocks.append("\r\n".join([*current, line.strip()[: len(end)]]) + "\r\n")
+            current = [line.strip()[-len(begin) :]] if upper.endswith(begin) else None
         elif current is not None:
             current.append(line)
-            if upper == end:
-                blocks.append("\r\n".join(current) + "\r\n")
-                current = None
     if current is not None:
         blocks.append("\r\n".join(current) + "\r\n")
     return blocks

@@ -90,6 +90,7 @@ def sync_all(
     progress: Progress | None = None,
     read_replies: bool = True,
     stop: Callable[[], bool] | None = None,
+    shown: int = 0,
 ) -> list[Report]:
     """Sync every enabled source, then read replies to the digest; one failing never stops the others.
 
@@ -97,7 +98,8 @@ def sync_all(
     `stop` is asked between sources and between batches (through the progress
     hook sync_source calls after each batch): when it says yes, the sync ends
     there, with every batch applied so far committed and the rest left to the
-    next sync (the daemon's SIGTERM).
+    next sync (the daemon's SIGTERM). The first `shown` skipped objects of each source are
+    left out of the log: the caller prints them (`nudge sync`).
     """
     ctx = ingest_context(settings, now)
     reports: list[Report] = []
@@ -118,7 +120,7 @@ def sync_all(
             if stop is not None and stop():
                 raise Interrupted
             step = _step(source.name, progress, stop)
-            report = sync_source(engine, source, ctx, step, planned)
+            report = sync_source(engine, source, ctx, step, planned, shown)
             log_report(report)
             reports.append(report)
             if report.added or report.changed or report.archived or report.removed:

@@ -6,7 +6,7 @@ is stored in the last transaction, after every change it covers, so an
 interrupted sync simply resumes from the old token next time.
 
 One piece (over 400 lines) because the plan, the batches, the matching of
-cards whose derived key changed (`_Vanished`) and the `Report` they all count
+cards whose key changed (`_Vanished`) and the `Report` they all count
 into are one algorithm; split, each part would need the others' internals.
 """
 
@@ -34,7 +34,6 @@ from nudge.ingest_mail import apply_messages
 from nudge.models import Contact, Identity, SourceRecord, SyncState
 from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
 from nudge.parse_email import MessageRecord
-from nudge.parse_text import DERIVED
 from nudge.sources.base import BadItem, Collection, Item, Notice, Source
 
 log = logging.getLogger(__name__)
@@ -224,8 +223,13 @@ def sync_source(
     ctx: Context,
     progress: Callable[[int, int], None] | None = None,
     planned: Future[SourcePlan] | None = None,
+    shown: int = 0,
 ) -> Report:
-    """Sync every collection of `source`, as `planned` ahead if given; failures are recorded, not raised."""
+    """Sync every collection of `source`, as `planned` ahead if given; failures are recorded, not raised.
+
+    Each skipped object is logged, but for the first `shown`, which the caller prints itself
+    (`nudge sync`), so that no skip is reported twice.
+    """
     report = Report(source.name)
     started = time.monotonic()
     try:
@@ -261,7 +265,7 @@ def sync_source(
             state.last_error, state.last_error_at = "; ".join(report.errors), ctx.now
         state.last_summary = report.line()
         s.add(state)
-    for sk in report.skipped:
+    for sk in report.skipped[shown:]:
         log.warning("%s: skipped %s (UID %s): %s", source.name, sk.href, sk.uid or "?", sk.reason)
     for notice in report.notices:
         log.log(logging.WARNING if notice.problem else logging.INFO, "%s: %s", source.name, notice.text)
@@ -330,21 +334,28 @@ def _prefetched(
 
 @dataclass
 class _Vanished:
-    """Cards without UID that left a collection in this sync, for new ones to take their place.
+    """Cards that left a collection in this sync, for new cards of the same collection to take over.
 
-    Such a card's key is made from its first e-mail (or phone, or name), so a
-    re-export where that changed shows the card as gone under its old key and new
-    under another. Before the old one is archived, a new card of the same
-    collection that shares an identity with its contact, or else the name, takes
-    over its record: the contact is updated, not duplicated.
+    A card's key can change while its person does not: a card without UID is keyed by its
+    first e-mail (or phone, or name), so a re-export where that changed shows the card gone
+    under its old key and new under another; and a server that gives imported cards UIDs of
+    its own (Radicale) gives them new ones when the same export is imported again. Before the
+    old card is archived, a new card of the same collection takes over its record, so that
+    the contact is updated, not archived and duplicated: the vanished card whose contact
+    shares most identities with it, or else one with its name, unless the new card has an
+    address or phone that is another contact's (then it is that contact's card).
     """
 
     remove: list[str]  # the plan's removals; a card taken over leaves them
-    cards: dict[str, tuple[set[tuple[str, str]], str]]  # href -> (its contact's identities, folded name)
+    cards: dict[str, tuple[int, str, set[tuple[str, str]]]]  # href -> (contact, folded name, identities)
+    by_key: dict[tuple[str, str], set[str]]  # identity of a vanished card's contact -> hrefs
+    by_name: dict[str, set[str]]  # folded name -> hrefs
 
     @classmethod
     def load(cls, engine: Engine, source: str, remove: list[str]) -> _Vanished | None:
-        cards: dict[str, tuple[set[tuple[str, str]], str]] = {}
+        cards: dict[str, tuple[int, str, set[tuple[str, str]]]] = {}
+        by_key: dict[tuple[str, str], set[str]] = {}
+        by_name: dict[str, set[str]] = {}
         with Session(engine) as s:
             for start in range(0, len(remove), 500):
                 rows = s.exec(
@@ -353,25 +364,47 @@ class _Vanished:
                     .where(
                         SourceRecord.source == source,
                         SourceRecord.kind == "contact",
-                        col(SourceRecord.uid).startswith(DERIVED),
                         col(SourceRecord.href).in_(remove[start : start + 500]),
                     )
                 ).all()
+                hrefs: dict[int, list[str]] = {}
                 for href, cid, name in rows:
-                    ids = s.exec(select(Identity.kind, Identity.value).where(Identity.contact_id == cid))
-                    cards[href] = (set(ids), fold(name))
-        return cls(remove, cards) if cards else None
+                    assert cid is not None
+                    cards[href] = (cid, fold(name), set())
+                    by_name.setdefault(fold(name), set()).add(href)
+                    hrefs.setdefault(cid, []).append(href)
+                for cid, kind, value in s.exec(
+                    select(Identity.contact_id, Identity.kind, Identity.value).where(
+                        col(Identity.contact_id).in_(list(hrefs))
+                    )
+                ):
+                    by_key.setdefault((kind, value), set()).update(hrefs[cid])
+                    for href in hrefs[cid]:
+                        cards[href][2].add((kind, value))
+        return cls(remove, cards, by_key, by_name) if cards else None
 
-    def take(self, record: ContactRecord, region: str) -> str | None:
-        """The vanished card `record` replaces (sharing most identities, else the name), if any."""
+    def take(self, record: ContactRecord, region: str, owners: Mapping[tuple[str, str], int]) -> str | None:
+        """The vanished card `record` replaces, if any; `owners` maps identities to their contacts."""
         phones, typed = phone_keys(record.phones, region)
         keys = {("email", e) for e in record.emails} | set(phones) | set(typed)
-        shared = sorted((-len(ids & keys), href) for href, (ids, _) in self.cards.items() if ids & keys)
-        named = sorted(href for href, (_, name) in self.cards.items() if name == fold(record.name))
-        href = shared[0][1] if shared else (named[0] if named else None)
-        if href is not None:
-            del self.cards[href]
-            self.remove.remove(href)
+        shared: dict[str, int] = {}
+        for key in keys:
+            for h in self.by_key.get(key, ()):
+                shared[h] = shared.get(h, 0) + 1
+        href = min(shared, key=lambda h: (-shared[h], h)) if shared else None
+        if href is None:
+            named = sorted(self.by_name.get(fold(record.name), ()))
+            mine = (
+                h for h in named if all(owners.get(k, self.cards[h][0]) == self.cards[h][0] for k in keys)
+            )
+            href = next(mine, None)
+        if href is None:
+            return None
+        _, name, ids = self.cards.pop(href)
+        self.by_name[name].discard(href)
+        for key in ids:
+            self.by_key[key].discard(href)
+        self.remove.remove(href)
         return href
 
 
@@ -406,8 +439,8 @@ def _apply_batch(
         ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
         for item, record in parsed:
             if isinstance(record, ContactRecord):
-                if vanished and record.uid.startswith(DERIVED) and ingest.record(item.href) is None:
-                    old = vanished.take(record, ctx.region)
+                if vanished and ingest.record(item.href) is None:
+                    old = vanished.take(record, ctx.region, ingest.identities)
                     if old is not None:
                         ingest.rekey(old, item.href)
                 outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)

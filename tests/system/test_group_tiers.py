@@ -115,6 +115,28 @@ def test_members_are_matched_by_uid_however_spelt(book: tuple[MemoryStore, Setti
     assert tiers(engine) == {"a": "top100"}
 
 
+def apple_card(server_uid: str, abuid: str, name: str) -> str:
+    """An Apple card as a server that gave it a UID of its own (Radicale, on import) serves it."""
+    card = vcard(server_uid, name, (f"{name.rsplit(maxsplit=1)[-1]}@example.com",))
+    return card.replace("END:VCARD", f"X-ABUID:{abuid}:ABPerson\r\nEND:VCARD")
+
+
+def test_apple_groups_find_cards_by_x_abuid_when_the_server_set_the_uid(
+    book: tuple[MemoryStore, Settings], engine: Engine
+) -> None:
+    """Apple's group cards name members by their X-ABUID, not by the UID a server assigned."""
+    store, cfg = book
+    store.put("c", "contacts", "a", apple_card("7f0c-radicale-1", "4509B688-6C7A-47DA", "Person a"))
+    store.put("c", "contacts", "g", group_card("g", "Top 100", ("4509b688-6c7a-47da",), apple=True))
+    run(engine, cfg, NOW)  # member and group in one sync
+    assert tiers(engine) == {"a": "top100"}
+    store.put("c", "contacts", "b", apple_card("7f0c-radicale-2", "0218BF35-582F-451E", "Person b"))
+    run(engine, cfg, NOW)
+    store.put("c", "contacts", "g2", group_card("g2", "Partner", ("0218bf35-582f-451e",), apple=True))
+    run(engine, cfg, NOW)  # a group after its member, in a later sync
+    assert tiers(engine) == {"a": "top100", "b": "partner"}
+
+
 # --- order never matters --------------------------------------------------------------------
 
 UIDS = ("a", "b", "c", "d")

@@ -96,3 +96,49 @@ def test_naive_datetimes_are_refused(tmp_path: Path) -> None:
     with Session(engine) as s, pytest.raises(sa.exc.StatementError, match="naive datetime"):
         s.add(models.Contact(name="x", created_at=datetime(2026, 1, 1)))
         s.commit()
+
+
+def test_card_aliases_have_grouped_sources_read_their_cards_again(tmp_path: Path) -> None:
+    """0011: cards stored before aliases existed are fetched once more where groups may need them."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    migrations.migrate(engine, upto="0009_first_sync_tiers")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO contact (id, name, warmth_sum) VALUES (1, 'Ana Ruiz', 0)"))
+        rows = [  # source, href, kind, contact
+            ("book", "/a.vcf", "contact", 1),
+            ("book", "/g.vcf", "group", None),
+            ("plain", "/b.vcf", "contact", 1),
+            ("book", "/e.ics", "event", None),
+        ]
+        for source, href, kind, cid in rows:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sourcerecord (source, collection, href, kind, uid, etag, contact_id, "
+                    "raw_hash, format) VALUES (:s, 'c', :h, :k, 'u', 'etag-1', :c, '', '')"
+                ),
+                {"s": source, "h": href, "k": kind, "c": cid},
+            )
+        conn.execute(
+            sa.text("INSERT INTO groupmember (source, group_href, member) VALUES ('book', '/g.vcf', 'x')")
+        )
+        for source in ("book", "plain"):
+            conn.execute(
+                sa.text("INSERT INTO syncstate (source, collection, token) VALUES (:s, 'c', 't-1')"),
+                {"s": source},
+            )
+    engine.dispose()
+
+    upgraded = open_db(url)
+    with upgraded.connect() as conn:
+        etags = dict(conn.execute(sa.text("SELECT source || href, etag FROM sourcerecord")).all())
+        tokens = dict(conn.execute(sa.text("SELECT source, token FROM syncstate")).all())
+        aliases = set(conn.execute(sa.text("SELECT alias FROM sourcerecord")).scalars())
+    assert etags == {
+        "book/a.vcf": "",
+        "book/g.vcf": "etag-1",
+        "plain/b.vcf": "etag-1",
+        "book/e.ics": "etag-1",
+    }
+    assert tokens == {"book": None, "plain": "t-1"}
+    assert aliases == {""}

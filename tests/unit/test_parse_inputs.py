@@ -132,6 +132,16 @@ def test_a_card_glued_to_garbage_or_a_stray_bom_is_found() -> None:
     assert split_components(text + inside, "VCARD")[2:] == [inside]
 
 
+def test_cards_joined_by_cat_without_a_last_newline_are_both_found() -> None:
+    """`END:VCARDBEGIN:VCARD`: the first card ends there and the second starts (both kept)."""
+    first = card("UID:a", "FN:Ana").removesuffix("\r\n")
+    text = first + card("UID:b", "FN:Ben") + card("UID:c", "FN:Cem")
+    assert "END:VCARDBEGIN:VCARD" in text
+    assert [contact(b).uid for b in split_components(text, "VCARD")] == ["a", "b", "c"]
+    lower = first.replace("END:VCARD", "end:vcard") + "\r\n"  # no card follows: the end alone
+    assert [contact(b).uid for b in split_components(lower + card("UID:b", "FN:Ben"), "VCARD")] == ["a", "b"]
+
+
 OFFICE = (
     "BEGIN:VTIMEZONE\r\nTZID:Office Time\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
     "TZOFFSETFROM:+0530\r\nTZOFFSETTO:+0530\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
@@ -205,3 +215,15 @@ def test_vobject_logs_nothing_of_its_own_for_a_skipped_line(caplog: pytest.LogCa
     rec = contact(card("UID:u", "FN:Ana", "this is not a content line"))
     assert rec.name == "Ana"
     assert [r for r in caplog.records if r.name.startswith("vobject")] == []
+
+
+def test_an_unreadable_object_without_uid_is_reported_by_the_key_its_href_shows() -> None:
+    """A truncated Apple card (no END:VCARD) is skipped as `file.vcf#<X-ABUID>`: its UID says the same."""
+    truncated = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana Ruiz\r\nX-ABUID:5AD380FD-B2DE:ABPerson\r\n"
+    with pytest.raises(ParseError) as caught:
+        parse_vcard(truncated)
+    assert caught.value.uid == card_key(truncated) == "5AD380FD-B2DE"
+    event = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20260110T100000Z\r\nSUMMARY:Lunch\r\n"
+    with pytest.raises(ParseError) as caught:
+        parse_ical(event, UTC, W_START, W_END)
+    assert caught.value.uid.startswith(DERIVED)
