@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.sources.radicale_server import PASSWORD, Radicale, start_radicale, stop_radicale  # noqa: E402
+from tests.servers.radicale import PASSWORD, Radicale, start_radicale, stop_radicale  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 USER = "bench"

@@ -36,8 +36,8 @@ from nudge.sources.imap import (
 )
 from nudge.sources.memory import MemorySource
 from tests.builders import vcard
-from tests.sources import dovecot_server
-from tests.sources.dovecot_server import (
+from tests.servers import dovecot as dovecot_server
+from tests.servers.dovecot import (
     Dovecot,
     dovecot,  # noqa: F401
     free_port,

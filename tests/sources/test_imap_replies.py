@@ -23,7 +23,7 @@ from nudge.models import DigestRun, Reply, Touch
 from nudge.people import find
 from nudge.sources.memory import MemorySource
 from tests.builders import vcard
-from tests.sources.dovecot_server import Dovecot, dovecot  # noqa: F401
+from tests.servers.dovecot import Dovecot, dovecot  # noqa: F401
 
 NAMES = ("Ana Ruiz", "Ben Ott", "Cleo Diaz")
 
@@ -141,7 +141,7 @@ def test_replies_in_the_inbox_are_applied_once_and_marked_seen(
 def test_a_failing_mailbox_is_reported_and_changes_nothing(
     make_settings: Callable[..., Settings], engine: Engine, now: datetime
 ) -> None:
-    from tests.loopback import free_port
+    from tests.servers.loopback import free_port
 
     settings = make_settings(
         sources=[

@@ -29,8 +29,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.builders import ME, vcalendar, vcard, vevent
-from tests.system import forked
-from tests.system.smtp_server import free_port
+from tests.servers import forked
+from tests.servers.smtp import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

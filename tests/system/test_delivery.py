@@ -31,16 +31,7 @@ from nudge.errors import DeliveryError
 from nudge.models import Contact, DigestRun, Suggestion
 from nudge.sources.memory import MemorySource
 from tests.builders import ME, vcard
-from tests.system.smtp_server import (
-    HOST,
-    PASSWORD,
-    USERNAME,
-    Cert,
-    StartServer,
-    free_port,
-    smtp_cert,
-    smtp_server,
-)
+from tests.servers.smtp import HOST, PASSWORD, USERNAME, Cert, StartServer, free_port, smtp_cert, smtp_server
 
 # aiosmtpd sets its own deprecated Session.login_data after every AUTH; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")

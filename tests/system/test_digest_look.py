@@ -26,8 +26,8 @@ from nudge.db import atomic, open_db
 from nudge.models import Contact, DigestRun, Suggestion
 from nudge.sources.memory import MemorySource
 from tests.builders import ME, vcalendar, vcard, vevent
-from tests.system import chromium
-from tests.system.chromium import Page, browser, require_chromium
+from tests.servers import chromium
+from tests.servers.chromium import Page, browser, require_chromium
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in Berlin: the metrics are shown
 DAY = date(2026, 11, 23)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from nudge import config, daemon, doctor, log, unit
 from nudge.cli import app
 from tests.builders import vcard
-from tests.system.smtp_server import PASSWORD, StartServer, smtp_cert, smtp_server
+from tests.servers.smtp import PASSWORD, StartServer, smtp_cert, smtp_server
 
 __all__ = ["smtp_cert", "smtp_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

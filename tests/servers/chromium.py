@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.loopback import HOST
+from tests.servers.loopback import HOST
 
 REQUIRE_ENV = "NUDGE_REQUIRE_CHROMIUM"
 NAMES = ("chromium", "chromium-browser")

@@ -23,7 +23,7 @@ import nudge.service
 PRELOAD = [
     nudge.daemon.__name__,
     nudge.service.__name__,
-    "tests.system.forked",
+    "tests.servers.forked",
     "apscheduler.schedulers.background",
 ]
 

@@ -1,6 +1,6 @@
 """A real SMTP server for system tests: aiosmtpd on loopback, TLS with a cert made at test time.
 
-Import the fixtures into a test module (`from tests.system.smtp_server import smtp_cert, smtp_server`)
+Import the fixtures into a test module (`from tests.servers.smtp import smtp_cert, smtp_server`)
 so nothing outside tests/system depends on aiosmtpd. Each server binds 127.0.0.1 only, on a port
 picked here (aiosmtpd's own `port=0` fails its start-up check), and is stopped at teardown.
 """
@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.loopback import HOST, Cert, free_port, make_cert
+from tests.servers.loopback import HOST, Cert, free_port, make_cert
 
 USERNAME = "digest-bot"
 PASSWORD = "s3cret-Pa55-do-not-log"

@@ -24,7 +24,7 @@ from nudge.sources.caldav import CalDavSource
 from nudge.sources.carddav import CardDavSource
 from nudge.sources.dav import DavOptions
 from tests.builders import vcalendar
-from tests.loopback import free_port
+from tests.servers.loopback import free_port
 from tests.sources.contract import Backend, CombinedSource
 
 PASSWORD = "secret"

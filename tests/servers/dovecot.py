@@ -47,7 +47,7 @@ import pytest
 from imapclient import IMAPClient
 
 from nudge.sources.imap import ImapOptions
-from tests.loopback import HOST, free_port, make_cert
+from tests.servers.loopback import HOST, free_port, make_cert
 
 POOL = 500  # users in the passwd-file
 SPECIAL_USE = {"Sent": "\\Sent", "Gesendet": "\\Sent"}
@@ -91,7 +91,7 @@ service imap-login {{
   chroot =
 }}
 """
-    return f"""# nudge test server: made by tests/sources/dovecot_server.py
+    return f"""# nudge test server: made by tests/servers/dovecot.py
 protocols = imap
 listen = {HOST}
 base_dir = {root}/run
