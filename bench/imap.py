@@ -185,7 +185,7 @@ def sync_all(server: Dovecot, user: str, contacts: int, db_dir: Path) -> dict[st
         assert report.ok, report.errors
     from sqlmodel import Session, func, select
 
-    from nudge.models import Touch
+    from nudge.store.models import Touch
 
     with Session(engine) as s:
         out["touches"] = s.exec(select(func.count()).select_from(Touch)).one()

@@ -68,7 +68,7 @@ def settings_for(db: Path) -> Any:
 
 def generate(db: Path, contacts: int, touches: int, seed: int = 1) -> None:
     """Fill a fresh store: contacts, identities, touches, meetings, suggestions, moments, referrals."""
-    from nudge.db import open_db
+    from nudge.store.db import open_db
 
     rng = random.Random(seed)
     t0 = time.perf_counter()
@@ -275,9 +275,9 @@ def refresh(db: Path) -> None:
     """last_touch_at / warmth_sum / warmth_at for every contact, by nudge's own code."""
     from sqlmodel import col, select
 
-    from nudge.db import atomic, open_db
     from nudge.ingest import refresh_contacts
-    from nudge.models import Contact
+    from nudge.store.db import atomic, open_db
+    from nudge.store.models import Contact
 
     engine = open_db(f"sqlite:///{db}")
     with atomic(engine) as s:

@@ -31,10 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from nudge.db import atomic
 from nudge.errors import Busy
-from nudge.locks import POLL, file_lock, lock_path
-from nudge.models import DigestRun
+from nudge.store.db import atomic
+from nudge.store.locks import POLL, file_lock, lock_path
+from nudge.store.models import DigestRun
 
 LEASE = timedelta(minutes=30)  # longer than any send: connect, TLS, login and DATA each time out sooner
 

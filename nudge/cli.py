@@ -383,7 +383,7 @@ def log_cmd(
 ) -> None:
     """Log a call, message, meeting or email with an optional note and outcome (or --list them)."""
     from nudge import people
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     if list_:
         from nudge.cli_undo import list_entries
@@ -416,7 +416,7 @@ def snooze(
 ) -> None:
     """Keep someone out of the digest for a while."""
     from nudge import people
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     cfg = settings()
     text = " ".join(duration)
@@ -443,7 +443,7 @@ def tier(
 ) -> None:
     """Put someone in a tier (this overrides the address book's category)."""
     from nudge import people
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
@@ -455,7 +455,7 @@ def tier(
 
 def _referral(direction: str, partner: str, note: str, counterpart: str, at: str | None) -> None:
     from nudge import people
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:

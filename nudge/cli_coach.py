@@ -62,7 +62,7 @@ def top100_suggest(
 
 def _set_many(names: list[str], tier: str | None) -> None:
     from nudge import people
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
@@ -95,8 +95,8 @@ def top100_accept(
     from sqlmodel import Session
 
     from nudge import coach, people, ranking
-    from nudge.db import atomic
-    from nudge.models import Contact
+    from nudge.store.db import atomic
+    from nudge.store.models import Contact
 
     cfg = settings()
     engine = store(cfg)
@@ -193,7 +193,7 @@ def outcome(
 ) -> None:
     """Record what came of your latest touch with someone."""
     from nudge import people
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     if kind not in OUTCOMES:
         raise NudgeError(f"outcome must be one of {', '.join(OUTCOMES)}, not {kind!r}")
@@ -214,7 +214,7 @@ def note(
 ) -> None:
     """Add a note about someone without logging a touch."""
     from nudge import people
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     cfg = settings()
     if not text.strip():
@@ -337,7 +337,7 @@ def replies_cmd(
     """Your replies to the digest: what each one did, and what was not understood or ignored."""
     from sqlmodel import Session, col, select
 
-    from nudge.models import Reply
+    from nudge.store.models import Reply
 
     cfg = settings()
     if cfg.reply_source is None and not as_json:

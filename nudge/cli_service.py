@@ -47,8 +47,8 @@ def auth_google(
     ] = None,
 ) -> None:
     """Authorise read-only access to Google Contacts and Calendar, and Gmail headers if configured."""
-    from nudge import google_auth
-    from nudge.sources import require_extra
+    from nudge.extras import require_extra
+    from nudge.sources import google_auth
 
     require_extra("google", "nudge auth google")
     cfg = settings()

@@ -41,7 +41,7 @@ def undo() -> None:
     """Take back the last change you made by hand (a touch, note, outcome, snooze, tier, referral,
     rm, or a reply to the digest); repeat to go further back."""
     from nudge import journal
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
@@ -65,7 +65,7 @@ def rm(
 ) -> None:
     """Delete one touch, note or referral you entered by hand (`nudge undo` brings it back)."""
     from nudge import journal
-    from nudge.db import atomic
+    from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from nudge import metrics, planner, ranking, service, view
 from nudge.config import Settings, parse_hhmm
-from nudge.models import Contact, Referral, Touch
+from nudge.store.models import Contact, Referral, Touch
 
 CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
 

@@ -15,22 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from nudge import secrets
-from nudge.errors import ConfigError
+from nudge import config_dir, data_dir, secrets
+from nudge.errors import ConfigError, problems_of
 
-APP = "nudge"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def config_dir() -> Path:
-    return Path(platformdirs.user_config_dir(APP))
-
-
-def data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP))
+__all__ = ["config_dir", "data_dir"]  # the app's folders live in the package root; read here too
 
 
 def default_config_path() -> Path:
@@ -375,42 +366,6 @@ def parse_hhmm(value: str) -> time:
     if not m or int(m[1]) > 23 or int(m[2]) > 59 or int(m[3] or 0) > 59:
         raise ValueError(f"use HH:MM (24-hour), got {value!r}")
     return time(int(m[1]), int(m[2]), int(m[3] or 0))
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-_UNQUOTED = {  # strict types given as a quoted string
-    "int_type": "write the number without quotes",
-    "float_type": "write the number without quotes",
-    "bool_type": "write true or false without quotes",
-}
-
-
-def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
-    """Turn pydantic's errors into `section.key: what is wrong` lines."""
-    lines = []
-    for err in error.errors():
-        loc = _loc(tuple(err["loc"]))
-        if prefix:
-            loc = f"{prefix}.{loc}" if loc else prefix
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling against config.example.toml)"
-        elif err["type"] in _UNQUOTED and isinstance(err.get("input"), str):
-            msg += f", not the text {err['input']!r}: {_UNQUOTED[err['type']]}"
-        if msg.startswith("sources[") and ": " in msg:  # raised by a model validator
-            lines.append(msg)
-        else:
-            lines.append(f"{loc}: {msg}" if loc else msg)
-    return lines
 
 
 def validate(data: dict[str, Any], path: str | None = None) -> Settings:

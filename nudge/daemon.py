@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 from nudge import config, service
 from nudge.config import Settings
 from nudge.errors import Busy, ConfigError, NudgeError
-from nudge.models import DigestRun
+from nudge.store.models import DigestRun
 
 if TYPE_CHECKING:
     from nudge.replies import PollReport

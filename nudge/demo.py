@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from nudge import config, people, service
-from nudge.db import atomic
 from nudge.demo_data import ME_EMAIL, write_demo_data
-from nudge.models import Contact, Moment
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Moment
 
 NOTES = (
     "call: new job at the hospital group, wants an intro to a CFO",

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, func, select
 
-from nudge import config, migrations, secrets, unit
+from nudge import config, secrets, unit
 from nudge.errors import ConfigError, NudgeError
-from nudge.models import Contact, SyncState
+from nudge.store import migrations
+from nudge.store.models import Contact, SyncState
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
     try:
         settings = config.load(config_path)
     except ConfigError as e:
-        from nudge.sources import install_fix
+        from nudge.extras import install_fix
 
         # A source whose extra is missing is fixed by installing it, not by editing the config.
         fix = install_fix(e.problems) or f"edit {e.path or where}"
@@ -73,7 +74,7 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
 
 
 def _database(settings: config.Settings) -> Iterator[Check]:
-    from nudge.db import make_engine, shown_url
+    from nudge.store.db import make_engine, shown_url
 
     shown = shown_url(settings.database)
     try:
@@ -95,8 +96,8 @@ def _database(settings: config.Settings) -> Iterator[Check]:
 
 
 def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
-    from nudge.db import make_engine
     from nudge.sources import load_source
+    from nudge.store.db import make_engine
 
     states: dict[str, SyncState] = {}
     try:
@@ -154,9 +155,9 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
 
 def _phones(settings: config.Settings) -> Iterator[Check]:
     """Numbers that did not parse in the phone region are kept as typed: say how many, and why."""
-    from nudge.db import make_engine
     from nudge.identity import phone_region
     from nudge.ingest import count_unparsed_phones
+    from nudge.store.db import make_engine
 
     try:
         with Session(make_engine(settings.database)) as s:

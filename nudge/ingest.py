@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 from nudge.identity import normalise_phone, phone_as_typed
 from nudge.ingest_events import EventIngest
 from nudge.ingest_tiers import contacts_of, refresh_tiers, tier_of
-from nudge.models import Contact, GroupMember, Identity, Moment, Sighting, SourceRecord, Touch
 from nudge.parse import ContactRecord, EventRecord, GroupRecord
 from nudge.parse_email import MailRules
+from nudge.store.models import Contact, GroupMember, Identity, Moment, Sighting, SourceRecord, Touch
 from nudge.touches import Rules
 from nudge.warmth import roll_forward, touch_sum
 

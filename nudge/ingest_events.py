@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from nudge.models import Planned, Sighting, SourceRecord, Touch
 from nudge.parse import EventRecord
+from nudge.store.models import Planned, Sighting, SourceRecord, Touch
 from nudge.touches import Effect, event_effects, match, recheck_at, same_meeting
 
 if TYPE_CHECKING:

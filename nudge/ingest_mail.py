@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from nudge.ingest import Ingest, add_warmth
-from nudge.models import Contact, Moment, Sighting, Touch
 from nudge.parse_email import MailTouch, MessageRecord, message_touches
+from nudge.store.models import Contact, Moment, Sighting, Touch
 
 UNANSWERED_LOOKBACK_DAYS = 30  # an older unanswered email is history, not a reason to call
 

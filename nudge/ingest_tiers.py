@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from nudge.config import Tier
-from nudge.models import Contact, GroupMember, SourceRecord, SyncState
 from nudge.parse import member_key
+from nudge.store.models import Contact, GroupMember, SourceRecord, SyncState
 
 CHUNK = 400
 SEP = ","  # between the tiers one record names, best first (SourceRecord.tier)

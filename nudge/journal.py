@@ -22,8 +22,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from nudge.errors import UserError
 from nudge.ingest import refresh_contacts
-from nudge.models import Contact, Note, Referral, Suggestion, Touch, UserAction
 from nudge.service import mark_acted
+from nudge.store.models import Contact, Note, Referral, Suggestion, Touch, UserAction
 
 ENTRY_TABLES: dict[str, type[SQLModel]] = {"t": Touch, "n": Note, "r": Referral}
 _PREFIX = {model.__name__: letter for letter, model in ENTRY_TABLES.items()}

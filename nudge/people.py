@@ -23,9 +23,9 @@ from nudge.errors import UserError
 from nudge.identity import fold
 from nudge.ingest import refresh_contacts
 from nudge.ingest_tiers import named_tiers
-from nudge.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
 from nudge.planner import Person, due_of, standing
 from nudge.service import load_people
+from nudge.store.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
 from nudge.warmth import label, roll_forward, score
 from nudge.when import snooze_end
 

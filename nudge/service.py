@@ -19,13 +19,16 @@ from sqlmodel import Session, col, func, select
 
 from nudge import claim, delivery, digest, planner, secrets
 from nudge.config import WEEKDAYS, Settings, parse_hhmm
-from nudge.db import atomic, open_db
 from nudge.errors import Busy, DeliveryError, Interrupted, UserError
 from nudge.identity import normalise_email, phone_region
 from nudge.ingest import Context, refresh_contacts
 from nudge.ingest_mail import note_unanswered
 from nudge.ingest_tiers import tier_groups
-from nudge.models import (
+from nudge.parse_email import MailRules
+from nudge.sources import load_source
+from nudge.sources.base import Source
+from nudge.store.db import atomic, open_db
+from nudge.store.models import (
     Contact,
     DigestRun,
     Moment,
@@ -33,9 +36,6 @@ from nudge.models import (
     Suggestion,
     Touch,
 )
-from nudge.parse_email import MailRules
-from nudge.sources import load_source
-from nudge.sources.base import Source
 from nudge.sync import Report, plan_source, refresh_events, sync_source
 from nudge.touches import Rules
 from nudge.view import build_view, delivered_days, templates_dir

@@ -26,15 +26,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge.db import atomic
 from nudge.errors import InvalidSyncToken, SourceError
 from nudge.identity import fold
 from nudge.ingest import Context, Ingest, identity_keys, load_identities, phone_keys
 from nudge.ingest_mail import apply_messages
-from nudge.models import Contact, Identity, SourceRecord, SyncState
 from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
 from nudge.parse_email import MessageRecord
 from nudge.sources.base import BadItem, Collection, Item, Notice, Source
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Identity, SourceRecord, SyncState
 
 log = logging.getLogger(__name__)
 

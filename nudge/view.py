@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from nudge import digest, metrics, planner, prompts
 from nudge.config import Settings, config_dir
 from nudge.identity import phone_region
-from nudge.models import (
+from nudge.store.models import (
     DigestRun,
     Identity,
     Moment,

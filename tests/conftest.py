@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from nudge import config
-from nudge.db import open_db
 from nudge.sources.memory import MemorySource
+from nudge.store.db import open_db
 from tests.builders import ME
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in Berlin

@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from nudge import google_auth
 from nudge.errors import InvalidSyncToken, SourceError
+from nudge.sources import google_auth
 from nudge.sources.base import BadItem, Changes, Collection, Item, Source, SourceOptions
 
 log = logging.getLogger(__name__)

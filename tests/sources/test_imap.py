@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 from nudge import service
 from nudge.config import Settings, SourceConfig
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.models import SyncState, Touch
 from nudge.people import find
 from nudge.sources import load_source, options_problems
 from nudge.sources.base import BadItem, Collection, Item
@@ -35,6 +34,7 @@ from nudge.sources.imap import (
     session,
 )
 from nudge.sources.memory import MemorySource
+from nudge.store.models import SyncState, Touch
 from tests.builders import vcard
 from tests.servers import dovecot as dovecot_server
 from tests.servers.dovecot import (

@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 
 from nudge import doctor, replies, service
 from nudge.config import Settings
-from nudge.models import DigestRun, Reply, Touch
 from nudge.people import find
 from nudge.sources.memory import MemorySource
+from nudge.store.models import DigestRun, Reply, Touch
 from tests.builders import vcard
 from tests.servers.dovecot import Dovecot, dovecot  # noqa: F401
 

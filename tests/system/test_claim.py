@@ -23,10 +23,10 @@ from sqlmodel import Session, select
 
 from nudge import claim, log, service
 from nudge.config import Settings
-from nudge.db import atomic, open_db
 from nudge.errors import Busy
-from nudge.models import Contact, DigestRun
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic, open_db
+from nudge.store.models import Contact, DigestRun
 from tests.builders import vcard
 
 DAY = date(2026, 11, 23)

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 
 from nudge import service, sync
 from nudge.config import Settings
-from nudge.models import SourceRecord, SyncState
 from nudge.sources.dav import _HOMES
+from nudge.store.models import SourceRecord, SyncState
 from tests.builders import group_card, vcalendar, vcard, vevent
 from tests.servers.fault_proxy import FaultProxy, Request
 from tests.servers.radicale import PASSWORD, Radicale, free_port, radicale  # noqa: F401

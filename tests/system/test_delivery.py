@@ -26,10 +26,10 @@ from sqlmodel import Session, select
 
 from nudge import delivery, service
 from nudge.config import Settings
-from nudge.db import atomic, open_db
 from nudge.errors import DeliveryError
-from nudge.models import Contact, DigestRun, Suggestion
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic, open_db
+from nudge.store.models import Contact, DigestRun, Suggestion
 from tests.builders import ME, vcard
 from tests.servers.smtp import HOST, PASSWORD, USERNAME, Cert, StartServer, free_port, smtp_cert, smtp_server
 

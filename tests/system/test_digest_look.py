@@ -22,9 +22,9 @@ from sqlmodel import Session, select
 
 from nudge import config, digest, people, planner, service
 from nudge.config import Settings
-from nudge.db import atomic, open_db
-from nudge.models import Contact, DigestRun, Suggestion
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic, open_db
+from nudge.store.models import Contact, DigestRun, Suggestion
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.servers import chromium
 from tests.servers.chromium import Page, browser, require_chromium

@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from nudge import migrations, service
+from nudge import service
 from nudge.config import Settings
-from nudge.db import make_engine, open_db
 from nudge.people import detail, find, tier_line
 from nudge.sources.memory import MemorySource, MemoryStore
+from nudge.store import migrations
+from nudge.store.db import make_engine, open_db
 from tests.builders import group_card, vcalendar, vcard, vevent
 from tests.conftest import NOW
 from tests.system.test_sync import contact, run

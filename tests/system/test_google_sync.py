@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 
 from nudge import service, view
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Contact, Moment, SyncState, Touch
 from nudge.sources.base import Source
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Moment, SyncState, Touch
 from tests.builders import ME, vcard
 from tests.sources.test_google import (
     CAL,

@@ -18,10 +18,10 @@ from sqlmodel import Session, select
 
 from nudge import config, service, sync
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Contact, SourceRecord
 from nudge.people import find, set_tier
 from nudge.sources.memory import MemorySource, MemoryStore
+from nudge.store.db import atomic
+from nudge.store.models import Contact, SourceRecord
 from tests.builders import ME, group_card, vcard
 from tests.conftest import NOW
 from tests.system.test_sync import contact, run

@@ -61,8 +61,8 @@ from sqlmodel import Session, col, func, select
 from nudge import config, service
 from nudge.cli import plan_json
 from nudge.config import Settings
-from nudge.db import open_db
-from nudge.models import Contact, Identity, SourceRecord, Touch
+from nudge.store.db import open_db
+from nudge.store.models import Contact, Identity, SourceRecord, Touch
 from tests.servers.radicale import PASSWORD, Radicale, radicale  # noqa: F401
 
 EXPORTS = Path(__file__).resolve().parents[1] / "data" / "exports"

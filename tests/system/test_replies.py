@@ -18,8 +18,8 @@ from sqlmodel import Session, col, select
 
 from nudge import replies, service
 from nudge.config import Settings
-from nudge.models import Contact, DigestRun, Note, Reply, Suggestion, Touch
 from nudge.sources.memory import MemorySource
+from nudge.store.models import Contact, DigestRun, Note, Reply, Suggestion, Touch
 from tests.builders import ME, vcard
 
 NAMES = ("Ana Ruiz", "Ben Ott", "Cleo Diaz", "Dev Patel", "Eve Stone", "Finn Berg")

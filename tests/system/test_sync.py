@@ -13,12 +13,12 @@ from sqlmodel import Session, col, select
 
 from nudge import service, sync, view
 from nudge.config import Settings
-from nudge.db import atomic
 from nudge.errors import SourceError
-from nudge.models import Contact, Identity, Moment, Planned, Sighting, SyncState, Touch
 from nudge.people import find, log_touch
 from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.memory import MemorySource, MemoryStore
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Identity, Moment, Planned, Sighting, SyncState, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 
 ANA = "ana.ruiz@example.org"

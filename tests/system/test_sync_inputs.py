@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 
 from nudge import doctor, service, sync
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Contact, Identity, SourceRecord, Touch
 from nudge.people import detail, find, log_touch
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Identity, SourceRecord, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
 

@@ -17,10 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import config, service
-from nudge.db import atomic
-from nudge.models import Contact, SourceRecord, Touch
 from nudge.people import log_touch
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic
+from nudge.store.models import Contact, SourceRecord, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
 

@@ -29,10 +29,10 @@ from sqlmodel import Session, col, select
 
 from nudge import people, service
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Sighting, Touch
 from nudge.people import find
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic
+from nudge.store.models import Sighting, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
 from tests.system.test_cli import nudge

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from nudge import migrations
 from nudge.errors import StoreError, UserError
-from nudge.locks import file_lock, lock_path
+from nudge.store import migrations
+from nudge.store.locks import file_lock, lock_path
 
 WAIT = 60.0  # seconds a writer waits for another process's transaction, unless configured
 _WRITE = "nudge_write"  # execution option: this transaction will write (BEGIN IMMEDIATE)
@@ -133,7 +133,7 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
         package = {"psycopg2": "psycopg2-binary"}.get(driver, driver)
         how = f"install it into nudge's environment (pip install {package})"
         if driver == "psycopg":
-            from nudge.sources import install_command
+            from nudge.extras import install_command
 
             how = f"add nudge's [postgres] extra: {install_command('postgres')}"
         raise UserError(

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from nudge import data_dir
 from nudge.errors import SourceError, UserError
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
 
-    from nudge.config import SourceConfig
+    from nudge.sources import SourceEntry
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def check_account(account: str) -> str:
 
 
 def token_path(account: str) -> Path:
-    from nudge.config import data_dir
-
     return data_dir() / "google" / f"{check_account(account)}.json"
 
 
@@ -119,7 +118,7 @@ def load_credentials(account: str) -> Credentials:
     return creds
 
 
-def scopes_for(sources: Sequence[SourceConfig], account: str) -> tuple[str, ...]:
+def scopes_for(sources: Sequence[SourceEntry], account: str) -> tuple[str, ...]:
     """The scopes to ask for `account`: contacts and calendar, plus Gmail if a gmail source uses it.
 
     Mail headers are more private than an address book, so Gmail is asked for
@@ -131,7 +130,7 @@ def scopes_for(sources: Sequence[SourceConfig], account: str) -> tuple[str, ...]
     return SCOPES
 
 
-def client_secrets_for(sources: Sequence[SourceConfig], account: str) -> str:
+def client_secrets_for(sources: Sequence[SourceEntry], account: str) -> str:
     """The `client_secrets` path configured for `account` in any Google source, or ''."""
     for cfg in sources:
         if cfg.type in GOOGLE_TYPES and cfg.options.get("account", "default") == account:
