@@ -329,7 +329,8 @@ def worker(db: Path, runs: int, profile: bool) -> dict[str, Any]:
     # The method's commands on the same store (after the RSS figures above were read).
     from sqlmodel import Session
 
-    from nudge import coach, ranking
+    from nudge import coach
+    from nudge.core import ranking
 
     method: dict[str, float] = {}
     with Session(engine) as s:

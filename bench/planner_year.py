@@ -52,7 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from nudge import planner
+from nudge.core import planner
 
 # `suggested_before` is not in the planner before issue 11: the bench also runs on that code
 TWO_DAYS = "suggested_before" in planner.Person.__dataclass_fields__

@@ -341,7 +341,7 @@ def parse_when(value: str | None, cfg: Settings) -> datetime | None:
     """`--at`: an ISO date or time, or words ('yesterday', '3 days ago'), in the user's time zone."""
     if value is None:
         return None
-    from nudge.when import past_moment
+    from nudge.core.when import past_moment
 
     return past_moment(value, cfg.tz, now())
 

@@ -33,7 +33,8 @@ def top100_suggest(
     from rich.table import Table
     from sqlmodel import Session
 
-    from nudge import coach, ranking
+    from nudge import coach
+    from nudge.core import ranking
 
     cfg = settings()
     with Session(store(cfg)) as s:
@@ -94,7 +95,8 @@ def top100_accept(
     """Put the first N suggested people in your top 100 at once (people in another tier keep it)."""
     from sqlmodel import Session
 
-    from nudge import coach, people, ranking
+    from nudge import coach, people
+    from nudge.core import ranking
     from nudge.store.db import atomic
     from nudge.store.models import Contact
 
@@ -235,7 +237,8 @@ def stats(
     """The funnel per week (suggested → contacted → conversation → meeting → referral) and cadence health."""
     from sqlmodel import Session
 
-    from nudge import coach, metrics
+    from nudge import coach
+    from nudge.core import metrics
 
     cfg = settings()
     with Session(store(cfg)) as s:

@@ -10,15 +10,16 @@ import functools
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
 import phonenumbers
 
-from nudge import prompts
-from nudge.planner import Pick, Plan, has_moment
-from nudge.warmth import label
+from nudge.core import prompts
+from nudge.core.planner import Pick, Plan, has_moment
+from nudge.core.warmth import label
 
 COLOURS = {"hot": "#d9480f", "warm": "#f59f00", "cooling": "#74c0fc", "cold": "#1c7ed6"}
 WEEKDAY = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -129,6 +130,16 @@ class View:
     extra: dict[str, str] = field(default_factory=dict)
     replies: tuple[ReplyNote, ...] = ()  # confirmations of replies since the last digest
     reply_help: str = ""  # how to reply with commands; empty when replies are not read
+
+
+@functools.lru_cache(maxsize=4)
+def load_prompts(user_file: Path | None = None) -> prompts.Library:
+    """The packaged library, with the user's sections (if any) in place of ours."""
+    text = resources.files("nudge").joinpath("data/prompts.toml").read_text("utf-8")
+    packaged = prompts.read(text, "prompts.toml")
+    if user_file is not None and user_file.exists():
+        packaged.update(prompts.read(user_file.read_text("utf-8"), str(user_file)))
+    return packaged
 
 
 def short_date(value: date, today: date | None = None) -> str:
@@ -305,7 +316,7 @@ def build_view(
     region: str = "",
 ) -> View:
     """`region` is the user's (ISO 3166): their numbers read national, others international."""
-    lib = library if library is not None else prompts.load()
+    lib = library if library is not None else load_prompts()
     taken: set[str] = set()  # two people in one digest never get the same prompt
     entries = tuple(
         _entry(i, k, facts.get(k.person.id, Facts()), plan.day, tz, lib, taken, region)

@@ -16,14 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from nudge.identity import normalise_phone, phone_as_typed
+from nudge.core.identity import normalise_phone, phone_as_typed
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord
+from nudge.core.touches import MailRules, Rules
+from nudge.core.warmth import roll_forward, touch_sum
 from nudge.ingest_events import EventIngest
 from nudge.ingest_tiers import contacts_of, refresh_tiers, tier_of
-from nudge.parse import ContactRecord, EventRecord, GroupRecord
-from nudge.parse_email import MailRules
 from nudge.store.models import Contact, GroupMember, Identity, Moment, Sighting, SourceRecord, Touch
-from nudge.touches import Rules
-from nudge.warmth import roll_forward, touch_sum
 
 log = logging.getLogger(__name__)
 

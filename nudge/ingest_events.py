@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from nudge.parse import EventRecord
+from nudge.core.records import EventRecord
+from nudge.core.touches import Effect, event_effects, match, recheck_at, same_meeting
 from nudge.store.models import Planned, Sighting, SourceRecord, Touch
-from nudge.touches import Effect, event_effects, match, recheck_at, same_meeting
 
 if TYPE_CHECKING:
     from nudge.ingest import Context

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, tzinfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from nudge.core.records import MessageRecord
+from nudge.core.touches import MailTouch, message_touches
 from nudge.ingest import Ingest, add_warmth
-from nudge.parse_email import MailTouch, MessageRecord, message_touches
 from nudge.store.models import Contact, Moment, Sighting, Touch
 
 UNANSWERED_LOOKBACK_DAYS = 30  # an older unanswered email is history, not a reason to call

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from nudge.config import Tier
-from nudge.parse import member_key
+from nudge.parse.vcard import member_key
 from nudge.store.models import Contact, GroupMember, SourceRecord, SyncState
 
 CHUNK = 400

@@ -19,15 +19,15 @@ from sqlmodel import Session, col, select
 
 from nudge import journal
 from nudge.config import Settings
+from nudge.core.identity import fold
+from nudge.core.planner import Person, due_of, standing
+from nudge.core.warmth import label, roll_forward, score
+from nudge.core.when import snooze_end
 from nudge.errors import UserError
-from nudge.identity import fold
 from nudge.ingest import refresh_contacts
 from nudge.ingest_tiers import named_tiers
-from nudge.planner import Person, due_of, standing
 from nudge.service import load_people
 from nudge.store.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
-from nudge.warmth import label, roll_forward, score
-from nudge.when import snooze_end
 
 KINDS = ("call", "message", "meeting", "email")
 DIRECTIONS = ("out", "in", "both")

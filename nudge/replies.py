@@ -26,12 +26,12 @@ from sqlmodel import Session, col, select
 
 from nudge import delivery, people
 from nudge.config import Settings
+from nudge.core.commands import TOUCH_VERBS, Command, html_to_text, parse_reply
+from nudge.core.identity import normalise_email
 from nudge.errors import SourceError, UserError
-from nudge.identity import normalise_email
 from nudge.ingest_mail import note_unanswered
 from nudge.parse import content_hash, short_reason
-from nudge.parse_email import message_ids
-from nudge.reply_commands import TOUCH_VERBS, Command, html_to_text, parse_reply
+from nudge.parse.email import message_ids
 from nudge.store.db import atomic
 from nudge.store.models import Contact, DigestRun, Reply, Suggestion
 

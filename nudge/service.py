@@ -17,14 +17,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from nudge import claim, delivery, digest, planner, secrets
-from nudge.config import WEEKDAYS, Settings, parse_hhmm
+from nudge import claim, delivery, digest, secrets
+from nudge.config import WEEKDAYS, Settings, parse_hhmm, phone_region
+from nudge.core import planner
+from nudge.core.identity import normalise_email
+from nudge.core.touches import MailRules, Rules
+from nudge.core.warmth import roll_forward, score
 from nudge.errors import Busy, DeliveryError, Interrupted, UserError
-from nudge.identity import normalise_email, phone_region
 from nudge.ingest import Context, refresh_contacts
 from nudge.ingest_mail import note_unanswered
 from nudge.ingest_tiers import tier_groups
-from nudge.parse_email import MailRules
 from nudge.sources import load_source
 from nudge.sources.base import Source
 from nudge.store.db import atomic, open_db
@@ -37,9 +39,7 @@ from nudge.store.models import (
     Touch,
 )
 from nudge.sync import Report, plan_source, refresh_events, sync_source
-from nudge.touches import Rules
 from nudge.view import build_view, delivered_days, templates_dir
-from nudge.warmth import roll_forward, score
 
 if TYPE_CHECKING:
     from nudge.replies import PollReport

@@ -26,12 +26,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from nudge.core.identity import fold
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.identity import fold
 from nudge.ingest import Context, Ingest, identity_keys, load_identities, phone_keys
 from nudge.ingest_mail import apply_messages
-from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
-from nudge.parse_email import MessageRecord
+from nudge.parse import ParseError, parse_object
 from nudge.sources.base import BadItem, Collection, Item, Notice, Source
 from nudge.store.db import atomic
 from nudge.store.models import Contact, Identity, SourceRecord, SyncState

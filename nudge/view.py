@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import digest, metrics, planner, prompts
-from nudge.config import Settings, config_dir
-from nudge.identity import phone_region
+from nudge import digest
+from nudge.config import Settings, config_dir, phone_region
+from nudge.core import metrics, planner, prompts
 from nudge.store.models import (
     DigestRun,
     Identity,
@@ -188,7 +188,7 @@ def build_view(
             failing_sources=failing_sources(s, settings, plan.day),
             metrics=(last_week(s, settings, plan.day) or None) if plan.day.weekday() == 0 else None,
             sign=settings.me.name,
-            library=prompts.load(config_dir() / "prompts.toml"),
+            library=digest.load_prompts(config_dir() / "prompts.toml"),
             replies=_reply_notes(s, settings),
             reply_help=_reply_help(settings),
             region=phone_region(settings.me.region, settings.tz.key),
@@ -208,7 +208,7 @@ def _reply_notes(session: Session, settings: Settings) -> tuple[digest.ReplyNote
 def _reply_help(settings: Settings) -> str:
     if settings.reply_source is None:
         return ""
-    from nudge.reply_commands import HELP
+    from nudge.core.commands import HELP
 
     return HELP
 

@@ -7,7 +7,7 @@ file, the folder the address book or calendar. A listed folder is one too when
 it has vdirsyncer's `displayname` or `color` metadata, or when its files hold
 one object each (khard pointed at one address book). Each card, or each UID's events, is an object
 whose etag is the hash of its text; objects without UID are keyed by
-`parse_text.card_key` / `parse_text.event_key`. A missing or unreadable file is a
+`parse.text.card_key` / `parse.text.event_key`. A missing or unreadable file is a
 SourceError, so a file that is briefly away never archives its contacts.
 
 Files are decoded by their BOM (UTF-8, UTF-16, UTF-32), as UTF-16 when they
@@ -26,13 +26,27 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from nudge.errors import SourceError
-from nudge.parse import content_hash
-from nudge.parse_text import NO_KEY, block_uid, card_key, split_calendar, split_components
-from nudge.sources.base import BadItem, Collection, Format, Item, Kind, Notice, Source, SourceOptions
+from nudge.parse import FORMATS, Format, by_suffix, content_hash
+from nudge.sources.base import BadItem, Collection, Item, Kind, Notice, Source, SourceOptions
 
-SUFFIXES: dict[str, Kind] = {".vcf": "contacts", ".vcard": "contacts", ".ics": "events", ".ical": "events"}
 METADATA = ("displayname", "color")  # vdirsyncer's collection metadata files
-_GLOB: dict[Kind, str] = {"contacts": "*.vcf", "events": "*.ics", "messages": "*"}
+
+
+def _file_formats() -> list[Format]:
+    """The registered formats that come in files (`nudge.parse`), in registry order."""
+    return [f for f in FORMATS.values() if f.suffixes]
+
+
+def _named() -> str:
+    """'.vcf or .ics': the suffixes for messages, one per format."""
+    return " or ".join(f.suffixes[0] for f in _file_formats())
+
+
+def _glob(kind: Kind) -> str:
+    """The name part of a folder collection's id: `*.vcf` (the first suffix of the kind's first format)."""
+    return "*" + next(f.suffixes[0] for f in _file_formats() if f.kind == kind)
+
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -54,10 +68,10 @@ class FilesOptions(SourceOptions):
     def _known(cls, v: list[str]) -> list[str]:
         for p in v:
             path = Path(p).expanduser()
-            if path.suffix and path.suffix.lower() not in SUFFIXES and not path.is_dir():
-                raise ValueError(f"{p}: use .vcf or .ics files, or a folder of them")
-            if path.is_file() and path.suffix.lower() not in SUFFIXES:
-                raise ValueError(f"{p}: a file without a .vcf or .ics suffix; rename it or list its folder")
+            if path.suffix and by_suffix(path.suffix) is None and not path.is_dir():
+                raise ValueError(f"{p}: use {_named()} files, or a folder of them")
+            if path.is_file() and by_suffix(path.suffix) is None:
+                raise ValueError(f"{p}: a file without a {_named()} suffix; rename it or list its folder")
         return v
 
 
@@ -124,12 +138,12 @@ class FilesSource(Source):
             if path.is_dir():
                 colls = self._folder(path)
             elif path.exists():
-                kind = SUFFIXES.get(path.suffix.lower())
-                if kind is None:
+                fmt = by_suffix(path.suffix)
+                if fmt is None:
                     raise SourceError(
-                        f"{path}: not a .vcf or .ics file; rename it, or list the folder it is in"
+                        f"{path}: not a {_named()} file; rename it, or list the folder it is in"
                     )
-                colls = [Collection(id=str(path.resolve()), kind=kind, name=path.name)]
+                colls = [Collection(id=str(path.resolve()), kind=fmt.kind, name=path.name)]
             else:
                 raise SourceError(f"{path}: no such file or folder")
             self._entries.append(_Entry(raw, colls))
@@ -144,45 +158,45 @@ class FilesSource(Source):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             folder = Path(here)
             items = sorted(
-                (folder / n for n in names if not n.startswith(".") and Path(n).suffix.lower() in SUFFIXES),
+                (folder / n for n in names if not n.startswith(".") and by_suffix(Path(n).suffix)),
                 key=lambda p: p.name,
             )
             if not items:
                 continue
             vdir = folder != top or any((folder / m).is_file() for m in METADATA)
-            for kind in ("contacts", "events"):
-                members = [p.resolve() for p in items if SUFFIXES[p.suffix.lower()] == kind]
+            for kind in dict.fromkeys(f.kind for f in _file_formats()):
+                members = [p.resolve() for p in items if _format(p).kind == kind]
                 if not members:
                     continue
-                if vdir or self._one_each(members, kind):
-                    cid = f"{folder.resolve()}{os.sep}{_GLOB[kind]}"
+                if vdir or self._one_each(members):
+                    cid = f"{folder.resolve()}{os.sep}{_glob(kind)}"
                     self._members[cid] = members
                     colls.append(Collection(cid, kind, _display_name(folder)))
                 else:
                     colls += [Collection(str(p), kind, p.name) for p in members]
         return colls
 
-    def _one_each(self, files: list[Path], kind: Kind) -> bool:
+    def _one_each(self, files: list[Path]) -> bool:
         """Whether these files (more than one) each hold one object, as a vdir's items do.
 
         khard is often pointed at one address book's folder; read as a collection per
         file, its thousands of items would cost a sync thousands of collections.
         """
         try:
-            return len(files) > 1 and all(len(self._read(p, kind, False).objects) <= 1 for p in files)
+            return len(files) > 1 and all(len(self._read(p, False).objects) <= 1 for p in files)
         except SourceError:  # an unreadable file: each its own collection, and its own error
             return False
 
     def _objects(self, collection: Collection) -> dict[str, Item | BadItem]:
         members = self._members.get(collection.id)
         if members is None:
-            return self._read(Path(collection.id), collection.kind, must_exist=True).objects
+            return self._read(Path(collection.id), must_exist=True).objects
         objects: dict[str, Item | BadItem] = {}
         for path in members:
-            objects.update(self._read(path, collection.kind, must_exist=False).objects)
+            objects.update(self._read(path, must_exist=False).objects)
         return objects
 
-    def _read(self, path: Path, kind: Kind, must_exist: bool) -> _File:
+    def _read(self, path: Path, must_exist: bool) -> _File:
         """A file's objects (cached for this sync); an item file of a folder that is gone holds none."""
         try:
             st = path.stat()
@@ -198,12 +212,12 @@ class FilesSource(Source):
         except OSError as e:
             raise SourceError(f"{path}: {e.strerror}") from e
         text, note = decode(data)
-        read = _File(_split(path, kind, text))
+        fmt = _format(path)
+        read = _File(_split(path, fmt, text))
         if note:
             read.notices.append(Notice(f"{path}: {note}", problem=False))
         if not read.objects and text.strip():
-            what = "vCard (BEGIN:VCARD)" if kind == "contacts" else "iCalendar event (BEGIN:VEVENT)"
-            read.notices.append(Notice(f"{path}: not empty, but holds no {what}"))
+            read.notices.append(Notice(f"{path}: not empty, but holds no {fmt.looks_like}"))
         self._cache[path] = (key, read)
         return read
 
@@ -224,14 +238,14 @@ class FilesSource(Source):
         out: list[Notice] = []
         for entry in self._entries:
             if not entry.collections:
-                out.append(Notice(f"{entry.raw}: no .vcf or .ics files in it"))
+                out.append(Notice(f"{entry.raw}: no {_named()} files in it"))
                 continue
             count, problems = 0, 0
             for coll in entry.collections:
                 files = self._members.get(coll.id) or [Path(coll.id)]
                 for path in files:
                     try:
-                        read = self._read(path, coll.kind, must_exist=True)
+                        read = self._read(path, must_exist=True)
                     except SourceError:
                         continue  # reported as the collection's error
                     count += len(read.objects)
@@ -251,22 +265,22 @@ def _display_name(folder: Path) -> str:
     return text.splitlines()[0][:100] if text else folder.name
 
 
-def _split(path: Path, kind: Kind, text: str) -> dict[str, Item | BadItem]:
+def _format(path: Path) -> Format:
+    """The format a file holds, by its suffix (only such files are ever read)."""
+    fmt = by_suffix(path.suffix)
+    assert fmt is not None, path
+    return fmt
+
+
+def _split(path: Path, fmt: Format, text: str) -> dict[str, Item | BadItem]:
     """A file's objects by href (`path#key`; a key seen twice gets a `+`)."""
     objects: dict[str, Item | BadItem] = {}
-    if kind == "contacts":
-        pairs = [(block_uid(b) or card_key(b), b) for b in split_components(text, "VCARD")]
-    else:
-        pairs = split_calendar(text)
-    for i, (key, data) in enumerate(pairs):
-        href = f"{path}#{key}" if key and not key.startswith(NO_KEY) else f"{path}#object-{i + 1}"
+    for i, (key, data) in enumerate(fmt.split(text)):
+        href = f"{path}#{key}" if key else f"{path}#object-{i + 1}"
         while href in objects:  # the same UID twice in one file
             href += "+"
-        if not key:
-            objects[href] = BadItem(href, "no UID, and no name, e-mail or phone to make a key from")
-        elif key.startswith(NO_KEY):
-            objects[href] = BadItem(href, "no UID and no DTSTART")
+        if key:
+            objects[href] = Item(href, content_hash(data), fmt.name, data)
         else:
-            fmt: Format = "vcard" if kind == "contacts" else "ical"
-            objects[href] = Item(href, content_hash(data), fmt, data)
+            objects[href] = BadItem(href, fmt.no_key)
     return objects

@@ -9,7 +9,7 @@ default). Expanding instances on the server (`singleEvents=True`) is allowed
 with a sync token, but `timeMin`/`timeMax` are not, so an endless series
 would be expanded without end on every full sync. Instead a series travels as
 one object, its master plus its moved or cancelled instances, and is expanded
-within the window by `parse_google` like a CalDAV series. When an increment
+within the window by `parse.google` like a CalDAV series. When an increment
 touches a series, the whole series is read again by its iCalUID.
 
 googleapiclient is imported only when a Google source makes its first request.
@@ -39,7 +39,7 @@ PEOPLE_PAGE = 1000
 EVENTS_PAGE = 2500
 BATCH_GET = 200
 TOKEN_PREFIX = "g1:"
-SERIES_KIND = "nudge#series"  # = parse_google.SERIES_KIND, not imported: it pulls in the parsers
+SERIES_KIND = "nudge#series"  # = parse.google.SERIES_KIND, not imported: it pulls in the parsers
 MAX_DELAY = 60.0
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED", "quotaExceeded"}
 _DISABLED_REASONS = {"accessNotConfigured", "SERVICE_DISABLED"}

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from nudge import config, digest, people, planner, service
+from nudge import config, digest, people, service
 from nudge.config import Settings
+from nudge.core import planner
 from nudge.sources.memory import MemorySource
 from nudge.store.db import atomic, open_db
 from nudge.store.models import Contact, DigestRun, Suggestion

@@ -11,20 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nudge.parse import (
-    DERIVED,
-    NO_KEY,
-    Attendee,
-    ContactRecord,
-    EventRecord,
-    ParseError,
-    block_uid,
-    parse_birthday,
-    parse_ical,
-    parse_vcard,
-    split_calendar,
-    split_components,
-)
+from nudge.core.records import Attendee, ContactRecord, EventRecord
+from nudge.parse import ParseError
+from nudge.parse.ical import parse_ical
+from nudge.parse.text import DERIVED, NO_KEY, block_uid, split_calendar, split_components
+from nudge.parse.vcard import parse_birthday, parse_vcard
 from tests.builders import ME, vcalendar, vcard, vevent
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nudge.core.records import MessageRecord
+from nudge.core.touches import MailRules, message_touches
 from nudge.parse import ParseError, parse_object
-from nudge.parse_email import MailRules, MessageRecord, message_ids, message_touches, parse_message
+from nudge.parse.email import message_ids, parse_message
 from tests.builders import ME, email
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)

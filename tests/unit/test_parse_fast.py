@@ -13,16 +13,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from nudge.parse import (
-    ContactRecord,
-    EventRecord,
-    GroupRecord,
-    ParseError,
-    parse_ical,
-    parse_object,
-    parse_vcard,
-)
-from nudge.parse_fast import fast_card, fast_event
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord
+from nudge.parse import ParseError, parse_object
+from nudge.parse.fast import fast_card, fast_event
+from nudge.parse.ical import parse_ical
+from nudge.parse.vcard import parse_vcard
 from tests.builders import ME, vcalendar, vcard, vevent
 
 TZ = ZoneInfo("Europe/Berlin")

@@ -9,15 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nudge.parse import (
-    DERIVED,
-    GroupRecord,
-    ParseError,
-    member_key,
-    parse_ical,
-    parse_vcard,
-    unfold_quoted_printable,
-)
+from nudge.core.records import GroupRecord
+from nudge.parse import ParseError
+from nudge.parse.ical import parse_ical
+from nudge.parse.text import DERIVED, unfold_quoted_printable
+from nudge.parse.vcard import member_key, parse_vcard
 
 W_START = datetime(2026, 1, 1, tzinfo=UTC)
 W_END = datetime(2026, 3, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge.planner import (
+from nudge.core.planner import (
     MIN_PRIORITY,
     REST_STEP,
     Person,

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge.planner import Person, Plan, Rules, due_of, has_moment, is_newcomer, plan_day, standing
+from nudge.core.planner import Person, Plan, Rules, due_of, has_moment, is_newcomer, plan_day, standing
 
 TIERS = (("top100", "call", 30), ("partner", "partner", 21))
 

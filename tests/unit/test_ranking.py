@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge.ranking import Evidence, rank, reasons, score
+from nudge.core.ranking import Evidence, rank, reasons, score
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 

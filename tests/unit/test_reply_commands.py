@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge.reply_commands import Command, html_to_text, own_lines, parse_line, parse_reply
+from nudge.core.commands import Command, html_to_text, own_lines, parse_line, parse_reply
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge.parse import Attendee, EventRecord, Occurrence, parse_ical
-from nudge.touches import (
+from nudge.core.records import Attendee, EventRecord, Occurrence
+from nudge.core.touches import (
     MIN_WEIGHT,
     Effect,
     Rules,
@@ -21,6 +21,7 @@ from nudge.touches import (
     recheck_at,
     same_meeting,
 )
+from nudge.parse.ical import parse_ical
 from tests.builders import ME, vcalendar, vevent
 
 RULES = Rules(me=frozenset({ME}), meeting_weight=1.0, max_attendees=8, history_days=730, planned_days=14)

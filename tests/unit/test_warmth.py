@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge import warmth
-from nudge.warmth import due, label, roll_forward, score, touch_sum
+from nudge.core import warmth
+from nudge.core.warmth import due, label, roll_forward, score, touch_sum
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 HALF_LIFE = 90.0

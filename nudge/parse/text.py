@@ -1,49 +1,17 @@
 """vCard and iCalendar files as text, before any parser reads them (pure).
 
 Splitting a file into objects on lines (so one broken object cannot take the
-rest down), keys for objects that have no UID, and the cleaning every text
-field gets before it reaches the store.
+rest down), and keys for objects that have no UID. The cleaning every text
+field gets is the records' own (`core.records`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
 
-from nudge.identity import fold, normalise_email, normalise_phone
-
-# Control characters: C0 but tab, DEL, C1. Line breaks of any kind are the ones a
-# single-line field (a name, a summary: later a mail header) turns into a space.
-_BREAKS = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_SPACED_BREAKS = re.compile(r" *(?:\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029])+ *")
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-UNCLEAN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")  # a field that needs either
-
-
-def clean_line(text: str) -> str:
-    """A single-line text field without control characters; line breaks become spaces."""
-    if _CONTROLS.search(text) or _BREAKS.search(text):
-        text = _CONTROLS.sub("", _SPACED_BREAKS.sub(" ", text)).strip()
-    return text
-
-
-def clean_text(text: str) -> str:
-    """A multi-line text field (a note): line breaks kept as \\n, other control characters dropped."""
-    if _CONTROLS.search(text) or _BREAKS.search(text):
-        text = _CONTROLS.sub("", _BREAKS.sub("\n", text))
-    return text
-
-
-def clean_fields(record: Any, lines: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:
-    """Clean a frozen record's text fields in place (None and tuples of strings allowed)."""
-    for name, clean in [*((n, clean_line) for n in lines), *((n, clean_text) for n in texts)]:
-        value = getattr(record, name)
-        if isinstance(value, str):
-            object.__setattr__(record, name, clean(value))
-        elif isinstance(value, tuple):
-            object.__setattr__(record, name, tuple(c for v in value if (c := clean(v))))
-
+from nudge.core.identity import fold, normalise_email, normalise_phone
+from nudge.core.records import clean_line
 
 _QP_LINE = re.compile(r"^[^:]*QUOTED-PRINTABLE[^:]*:", re.IGNORECASE)
 

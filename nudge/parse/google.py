@@ -24,19 +24,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
-from nudge import recurrence
-from nudge.identity import normalise_email
-from nudge.parse import (
-    MAX_OCCURRENCES,
-    Attendee,
-    ContactRecord,
-    EventRecord,
-    Occurrence,
-    ParseError,
-    as_utc,
-    parse_birthday,
-    short_reason,
-)
+from nudge.core.identity import normalise_email
+from nudge.core.records import Attendee, ContactRecord, EventRecord, Occurrence
+from nudge.parse import recurrence
+from nudge.parse.base import ParseError, short_reason
+from nudge.parse.ical import MAX_OCCURRENCES, as_utc
+from nudge.parse.vcard import parse_birthday
 
 SERIES_KIND = "nudge#series"
 _RECURRENCE_PROPS = ("RRULE", "EXRULE", "RDATE", "EXDATE")

@@ -7,14 +7,21 @@ big to be personal are neither.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from nudge.parse import Attendee, EventRecord, Occurrence
+from nudge.core.records import Attendee, EventRecord, MessageRecord, Occurrence
 
 MIN_WEIGHT = 0.1
+FUTURE_SLACK = timedelta(days=1)  # clocks and time zones are wrong this much at worst
+# Local parts of addresses that send for machines, not people.
+_MACHINE = re.compile(
+    r"^(no-?reply|do-?not-?reply|donotreply|mailer-daemon|postmaster|bounces?|notifications?|"
+    r"notify|alerts?|automated|auto-?confirm|newsletters?|news|marketing|info-?noreply)([+._-].*)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -146,3 +153,65 @@ def recheck_at(record: EventRecord, now: datetime, planned_days: int) -> datetim
     if record.next_after_window is not None:
         times.append(max(record.next_after_window - timedelta(days=planned_days), now))
     return min(times) if times else None
+
+
+# --- email ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailRules:
+    me: frozenset[str]  # the user's normalised addresses
+    weight: float
+    max_recipients: int
+    history_days: int
+
+
+@dataclass(frozen=True)
+class MailTouch:
+    email: str
+    external_id: str  # "mail:<message-id>": the same message from two folders or sources is one touch
+    at: datetime
+    weight: float
+    direction: str  # out | in
+    summary: str
+
+
+def is_machine(address: str) -> bool:
+    return bool(_MACHINE.match(address.partition("@")[0]))
+
+
+def message_touches(rec: MessageRecord, rules: MailRules, now: datetime) -> list[MailTouch]:
+    """A message the user sent touches each person it went to; one they got touches its sender.
+
+    Lists, machines, broadcasts (more than `max_recipients` other people) and
+    messages outside the history window are no touch. Like a meeting, the
+    weight is shared among the people in the conversation.
+    """
+    if rec.automated or rec.sender is None:
+        return []
+    if rec.at < now - timedelta(days=rules.history_days) or rec.at > now + FUTURE_SLACK:
+        return []
+    at = min(rec.at, now)
+    others = [a for a in rec.recipients if a not in rules.me]
+    outbound = rec.sender in rules.me
+    if outbound:
+        people = [a for a in others if not is_machine(a)]
+        crowd = len(others)
+    else:
+        people = [rec.sender]
+        crowd = len({rec.sender, *others})
+    if not people or crowd > rules.max_recipients:
+        return []
+    weight = max(rules.weight / crowd, min(rules.weight, MIN_WEIGHT))
+    summary = f"email “{rec.subject}”" if rec.subject else "email"
+    return [
+        MailTouch(
+            email=person,
+            external_id=f"mail:{rec.message_id}",
+            at=at,
+            weight=weight,
+            direction="out" if outbound else "in",
+            summary=summary,
+        )
+        for person in people
+    ]

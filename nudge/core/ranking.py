@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from nudge.warmth import decay
+from nudge.core.warmth import decay
 
 WINDOW_DAYS = 730
 KIND_POINTS = {"meeting": 1.0, "call": 0.8, "message": 0.3, "email": 0.2}

@@ -6,7 +6,7 @@ content-line machinery. Most objects servers hand over are plain: one VEVENT in
 UTC, floating or all-day time with a few attendees; one vCard 3.0/4.0 with a
 name, addresses, phones, ORG and TITLE. For those, this module splits the
 content lines itself and builds the record with the same code and the same
-value types as the library path (`parse.one_off_record`, `parse.contact_from`,
+value types as the library path (`parse.ical.one_off_record`, `parse.vcard.contact_from`,
 icalendar's property types). Everything else returns None and the library
 decides: escapes, quoted-printable, folded vCard lines, time zones, recurrence,
 more than one VEVENT, a property or parameter whose handling is not plainly the
@@ -24,8 +24,10 @@ import icalendar
 from icalendar.prop import vDDDTypes
 from vobject.vcard import NAME_ORDER, Name
 
-from nudge.parse import ContactRecord, EventRecord, contact_from, one_off_record
-from nudge.parse_text import card_key
+from nudge.core.records import ContactRecord, EventRecord
+from nudge.parse.ical import one_off_record
+from nudge.parse.text import card_key
+from nudge.parse.vcard import contact_from
 
 _NAME = re.compile(r"[A-Za-z0-9-]+")
 # One content line: name, parameters with one plain or quoted value each, value.

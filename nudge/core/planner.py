@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from nudge.warmth import require_aware
+from nudge.core.warmth import require_aware
 
 QUIET_DAYS = 7  # no suggestion within this many days of a touch
 MEETING_DAYS = 7  # ... or of an upcoming meeting

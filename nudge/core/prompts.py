@@ -1,19 +1,17 @@
 """Curiosity prompts that fit the person: a packaged library tagged by situation.
 
-The library is data (`data/prompts.toml`); a copy in the user's config folder
-replaces it section by section. Choosing is pure: the situations that apply,
-minus what this person was asked in the last 90 days, picked stably per day.
+The library is data (`data/prompts.toml`, loaded by the digest); a copy in the user's
+config folder replaces it section by section. Reading its text and choosing are pure:
+the situations that apply, minus what this person was asked in the last 90 days,
+picked stably per day.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import tomllib
 from collections.abc import Collection, Iterable
 from datetime import date
-from importlib import resources
-from pathlib import Path
 
 from nudge.errors import ConfigError
 
@@ -23,7 +21,8 @@ REPEAT_DAYS = 90
 Library = dict[str, tuple[str, ...]]
 
 
-def _parse(text: str, where: str) -> Library:
+def read(text: str, where: str) -> Library:
+    """A library from the text of a prompts TOML file; `where` names it in errors."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -40,16 +39,6 @@ def _parse(text: str, where: str) -> Library:
     if problems:
         raise ConfigError(problems, where)
     return library
-
-
-@functools.lru_cache(maxsize=4)
-def load(user_file: Path | None = None) -> Library:
-    """The packaged library, with the user's sections (if any) in place of ours."""
-    text = resources.files("nudge").joinpath("data/prompts.toml").read_text("utf-8")
-    packaged = _parse(text, "prompts.toml")
-    if user_file is not None and user_file.exists():
-        packaged.update(_parse(user_file.read_text("utf-8"), str(user_file)))
-    return packaged
 
 
 def choose(
