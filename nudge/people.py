@@ -25,7 +25,7 @@ from nudge.core.warmth import label, roll_forward, score
 from nudge.core.when import snooze_end
 from nudge.errors import UserError
 from nudge.ingest import refresh_contacts
-from nudge.ingest_tiers import named_tiers
+from nudge.ingest.tiers import named_tiers
 from nudge.service import load_people
 from nudge.store.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
 

@@ -29,7 +29,7 @@ from nudge.config import Settings
 from nudge.core.commands import TOUCH_VERBS, Command, html_to_text, parse_reply
 from nudge.core.identity import normalise_email
 from nudge.errors import SourceError, UserError
-from nudge.ingest_mail import note_unanswered
+from nudge.ingest.mail import note_unanswered
 from nudge.parse import content_hash, short_reason
 from nudge.parse.email import message_ids
 from nudge.store.db import atomic

@@ -25,8 +25,8 @@ from nudge.core.touches import MailRules, Rules
 from nudge.core.warmth import roll_forward, score
 from nudge.errors import Busy, DeliveryError, Interrupted, UserError
 from nudge.ingest import Context, refresh_contacts
-from nudge.ingest_mail import note_unanswered
-from nudge.ingest_tiers import tier_groups
+from nudge.ingest.mail import note_unanswered
+from nudge.ingest.tiers import tier_groups
 from nudge.sources import load_source
 from nudge.sources.base import Source
 from nudge.store.db import atomic, open_db

@@ -30,7 +30,7 @@ from nudge.core.identity import fold
 from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord
 from nudge.errors import InvalidSyncToken, SourceError
 from nudge.ingest import Context, Ingest, identity_keys, load_identities, phone_keys
-from nudge.ingest_mail import apply_messages
+from nudge.ingest.mail import apply_messages
 from nudge.parse import ParseError, parse_object
 from nudge.sources.base import BadItem, Collection, Item, Notice, Source
 from nudge.store.db import atomic

@@ -20,8 +20,8 @@ from nudge.core.identity import normalise_phone, phone_as_typed
 from nudge.core.records import ContactRecord, EventRecord, GroupRecord
 from nudge.core.touches import MailRules, Rules
 from nudge.core.warmth import roll_forward, touch_sum
-from nudge.ingest_events import EventIngest
-from nudge.ingest_tiers import contacts_of, refresh_tiers, tier_of
+from nudge.ingest.events import EventIngest
+from nudge.ingest.tiers import contacts_of, refresh_tiers, tier_of
 from nudge.store.models import Contact, GroupMember, Identity, Moment, Sighting, SourceRecord, Touch
 
 log = logging.getLogger(__name__)
