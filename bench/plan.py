@@ -133,8 +133,8 @@ def generate(db: Path, contacts: int, touches: int, seed: int = 1) -> None:
             identity_rows.append((cid, "phone", f"+4930{cid:08d}"))
     con.executemany("INSERT INTO identity (contact_id, kind, value) VALUES (?,?,?)", identity_rows)
     con.executemany(
-        "INSERT INTO sourcerecord (source, collection, href, kind, uid, etag, contact_id, raw_hash) "
-        "VALUES ('book', 'contacts', ?, 'contact', ?, ?, ?, '')",
+        "INSERT INTO sourcerecord (source, collection, href, kind, uid, etag, contact_id) "
+        "VALUES ('book', 'contacts', ?, 'contact', ?, ?, ?)",
         ((f"contacts/c{cid}.vcf", f"c{cid}", f'"{cid}"', cid) for cid in ids),
     )
     con.execute(
@@ -259,7 +259,7 @@ def generate(db: Path, contacts: int, touches: int, seed: int = 1) -> None:
         f"generated {contacts:,} contacts, {touches:,} touches, {len(planned_rows):,} planned, "
         f"{len(suggestion_rows):,} suggestions, {len(moment_rows):,} moments, "
         f"{len(referral_rows):,} referrals in {t_rows:.1f} s; "
-        f"denormalised warmth via ingest.refresh_contacts in {time.perf_counter() - t0 - t_rows:.1f} s"
+        f"denormalised warmth via store.derived.refresh_contacts in {time.perf_counter() - t0 - t_rows:.1f} s"
     )
 
 
@@ -275,8 +275,8 @@ def refresh(db: Path) -> None:
     """last_touch_at / warmth_sum / warmth_at for every contact, by nudge's own code."""
     from sqlmodel import col, select
 
-    from nudge.ingest import refresh_contacts
     from nudge.store.db import atomic, open_db
+    from nudge.store.derived import refresh_contacts
     from nudge.store.models import Contact
 
     engine = open_db(f"sqlite:///{db}")

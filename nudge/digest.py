@@ -41,7 +41,6 @@ class Facts:
     recent_prompts: tuple[str, ...] = ()  # asked in the last 90 days, oldest first
     given: int = 0
     received: int = 0
-    last_exchange_at: datetime | None = None
     ledger: tuple[str, ...] = ()
 
 

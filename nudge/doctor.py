@@ -156,7 +156,7 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
 def _phones(settings: config.Settings) -> Iterator[Check]:
     """Numbers that did not parse in the phone region are kept as typed: say how many, and why."""
     from nudge.config import phone_region
-    from nudge.ingest import count_unparsed_phones
+    from nudge.ingest.contacts import count_unparsed_phones
     from nudge.store.db import make_engine
 
     try:

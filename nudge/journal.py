@@ -21,8 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from nudge.errors import UserError
-from nudge.ingest import refresh_contacts
-from nudge.service import mark_acted
+from nudge.store.derived import mark_acted, refresh_contacts
 from nudge.store.models import Contact, Note, Referral, Suggestion, Touch, UserAction
 
 ENTRY_TABLES: dict[str, type[SQLModel]] = {"t": Touch, "n": Note, "r": Referral}

@@ -24,10 +24,11 @@ from nudge.core.planner import Person, due_of, standing
 from nudge.core.warmth import label, roll_forward, score
 from nudge.core.when import snooze_end
 from nudge.errors import UserError
-from nudge.ingest import refresh_contacts
 from nudge.ingest.tiers import named_tiers
 from nudge.service import load_people
+from nudge.store.derived import refresh_contacts
 from nudge.store.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
+from nudge.store.query import chunks
 
 KINDS = ("call", "message", "meeting", "email")
 DIRECTIONS = ("out", "in", "both")
@@ -310,8 +311,7 @@ def identities(session: Session, contact_ids: Sequence[int]) -> dict[int, dict[s
     """Each contact's e-mail addresses and phone numbers, by kind, in the order they were found."""
     out: dict[int, dict[str, list[str]]] = {}
     wanted = list(contact_ids)
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for chunk in chunks(wanted):
         for ident in session.exec(
             select(Identity).where(col(Identity.contact_id).in_(chunk)).order_by(col(Identity.id))
         ):

@@ -24,19 +24,19 @@ from nudge.core.identity import normalise_email
 from nudge.core.touches import MailRules, Rules
 from nudge.core.warmth import roll_forward, score
 from nudge.errors import Busy, DeliveryError, Interrupted, UserError
-from nudge.ingest import Context, refresh_contacts
+from nudge.ingest import Context
 from nudge.ingest.mail import note_unanswered
 from nudge.ingest.tiers import tier_groups
 from nudge.sources import load_source
 from nudge.sources.base import Source
 from nudge.store.db import atomic, open_db
+from nudge.store.derived import mark_acted
 from nudge.store.models import (
     Contact,
     DigestRun,
     Moment,
     Planned,
     Suggestion,
-    Touch,
 )
 from nudge.sync import Report, plan_source, refresh_events, sync_source
 from nudge.view import build_view, delivered_days, templates_dir
@@ -171,16 +171,6 @@ def poll_replies(engine: Engine, settings: Settings, now: datetime) -> PollRepor
     from nudge import replies  # only for those who use it: the daemon at rest stays small
 
     return replies.poll_configured(engine, settings, now)
-
-
-def mark_acted(session: Session) -> None:
-    """Fill in when each open suggestion was acted on: the first touch since its day."""
-    first = (
-        select(func.min(Touch.at))
-        .where(Touch.contact_id == Suggestion.contact_id, col(Touch.at) >= Suggestion.digest_date)
-        .scalar_subquery()
-    )
-    session.execute(sa.update(Suggestion).where(col(Suggestion.acted_at).is_(None)).values(acted_at=first))
 
 
 # --- planning ---------------------------------------------------------------------
@@ -494,7 +484,3 @@ def _mark_sent(session: Session, run: DigestRun, when: datetime, told: Sequence[
         )
         .values(seen_at=when)
     )
-
-
-def refresh_warmth(session: Session, contact_ids: Sequence[int], now: datetime, settings: Settings) -> None:
-    refresh_contacts(session, contact_ids, now, settings.touches.half_life_days)

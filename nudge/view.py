@@ -71,14 +71,12 @@ def _facts(session: Session, pick: planner.Pick, now: datetime, day: date, tz: t
     job = details.get("job_change")
     given = received = 0
     ledger: list[str] = []
-    last_exchange = None
     if pick.person.slot == "partner":
         refs = session.exec(
             select(Referral).where(Referral.contact_id == cid).order_by(col(Referral.at).desc())
         ).all()
         given = sum(1 for r in refs if r.direction == "given")
         received = len(refs) - given
-        last_exchange = refs[0].at if refs else None
         for r in refs[:3]:
             verb = "you gave" if r.direction == "given" else "you received"
             who = f" ({r.counterpart})" if r.counterpart else ""
@@ -97,7 +95,6 @@ def _facts(session: Session, pick: planner.Pick, now: datetime, day: date, tz: t
         recent_prompts=tuple(asked),
         given=given,
         received=received,
-        last_exchange_at=last_exchange,
         ledger=tuple(ledger),
     )
 

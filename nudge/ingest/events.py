@@ -1,4 +1,4 @@
-"""Events into touches, planned meetings and sightings: the event half of `ingest.Ingest`.
+"""Events into touches, planned meetings and sightings: the events part of an ingest.
 
 Two ways in. An event no row anywhere knows yet (most of a first sync; see
 `find_fresh`) only adds rows: they are collected as plain dicts and inserted with
@@ -18,18 +18,17 @@ returns to the event should the event come back. An event that another source
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import col, select
 
 from nudge.core.records import EventRecord
 from nudge.core.touches import Effect, event_effects, match, recheck_at, same_meeting
+from nudge.ingest.base import Batch
 from nudge.store.models import Planned, Sighting, SourceRecord, Touch
-
-if TYPE_CHECKING:
-    from nudge.ingest import Context
+from nudge.store.query import chunks
 
 
 def uid_range(uid: str) -> tuple[str, str]:
@@ -37,35 +36,28 @@ def uid_range(uid: str) -> tuple[str, str]:
     return f"{uid}|", f"{uid}}}"
 
 
-class EventIngest:
-    """Mixed into `ingest.Ingest`, which owns the state declared here."""
+class Events:
+    """The events part of an ingest: calendar objects in, touches, planned meetings, sightings out."""
 
-    session: Session
-    source: str
-    ctx: Context
-    identities: dict[tuple[str, str], int]
-    dirty: set[int]  # contacts whose touches changed: recounted
-    gained: dict[int, list[tuple[datetime, float]]]  # contacts that only gained touches: added to
-    _records: dict[str, SourceRecord]
-    _absent: set[str]
-    _fresh: set[str]  # event UIDs with no rows anywhere (see find_fresh)
-    _rows: dict[type[SQLModel], list[dict[str, Any]]]  # fresh rows not inserted yet
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.session = batch.session
+        self.source = batch.source
+        self.ctx = batch.ctx
+        self._fresh: set[str] = set()  # event UIDs with no rows anywhere (see find_fresh)
 
-    def record(self, href: str) -> SourceRecord | None:
-        raise NotImplementedError
-
-    def upsert_event(
+    def upsert(
         self, collection: str, href: str, etag: str, raw: str, rec: EventRecord, fmt: str = "ical"
     ) -> str:
-        sr = self.record(href)
+        sr = self.batch.record(href)
         outcome = "changed" if sr is not None else "added"
         old_uid = sr.uid if sr is not None and sr.uid and sr.uid != rec.uid else ""
         effects = event_effects(rec, self.ctx.rules, self.ctx.now)
         when = recheck_at(rec, self.ctx.now, self.ctx.rules.planned_days)
         if sr is None and rec.uid in self._fresh:
             self._insert_effects(rec.uid, effects)
-            self._absent.discard(href)  # a later lookup reads the inserted row
-            self._add_row(
+            self.batch.will_insert(href)  # a later lookup reads the inserted row
+            self.batch.add_row(
                 SourceRecord,
                 {
                     **_RECORD_DEFAULTS,
@@ -83,8 +75,7 @@ class EventIngest:
         self._apply_effects(rec.uid, effects)
         if sr is None:
             sr = SourceRecord(source=self.source, href=href, kind="event")
-            self._records[href] = sr
-            self._absent.discard(href)
+            self.batch.remember(sr)
         sr.collection, sr.etag, sr.uid = collection, etag, rec.uid
         sr.recheck_at = when
         sr.raw = raw if when is not None else None
@@ -92,7 +83,7 @@ class EventIngest:
         self.session.add(sr)
         if old_uid:  # after the new UID's touches exist: what the user added moves onto them
             self.session.flush()
-            self._clear_event(old_uid)
+            self.clear(old_uid)
         return outcome
 
     def find_fresh(self, uids: Iterable[str]) -> None:
@@ -102,12 +93,11 @@ class EventIngest:
         queries that diffing against existing rows needs. A few queries per
         batch instead of several per event.
         """
-        self.flush_rows()
+        self.batch.flush()
         todo = sorted(set(uids))
         fresh = set(todo)
         db = self.session.connection()
-        for start in range(0, len(todo), _FRESH_CHUNK):
-            chunk = todo[start : start + _FRESH_CHUNK]
+        for chunk in chunks(todo, _FRESH_CHUNK):
             padded = chunk + chunk[-1:] * (_FRESH_CHUNK - len(chunk))  # one statement shape, compiled once
             bounds = {
                 f"{b}{i}": v
@@ -120,19 +110,6 @@ class EventIngest:
                 fresh.discard(uid)
         self._fresh = fresh
 
-    def flush_rows(self) -> None:
-        """Insert the collected fresh rows (ORM objects first: rows may refer to them)."""
-        if not any(self._rows.values()):
-            return
-        self.session.flush()
-        for model, rows in self._rows.items():
-            if rows:
-                self.session.connection().execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
-        self._rows = {}
-
-    def _add_row(self, model: type[SQLModel], row: dict[str, Any]) -> None:
-        self._rows.setdefault(model, []).append(row)
-
     def _insert_effects(self, uid: str, effects: Iterable[Effect]) -> None:
         """`_apply_effects` for an event nothing in the store knows yet: add, nothing to compare."""
         self._fresh.discard(uid)  # the next object with this UID takes the careful path
@@ -140,7 +117,7 @@ class EventIngest:
         # address) and occurrence, even when a contact attends with two addresses.
         seen: set[tuple[str, object, str]] = set()
         for e in effects:
-            cid = self.identities.get(("email", e.email))
+            cid = self.batch.identities.get(("email", e.email))
             key = (
                 "planned" if e.planned else "touch" if cid is not None else "sighting",
                 cid if cid is not None else e.email,
@@ -151,12 +128,12 @@ class EventIngest:
             seen.add(key)
             if e.planned:
                 assert cid is not None
-                self._add_row(Planned, self._planned(cid, uid, e))
+                self.batch.add_row(Planned, self._planned(cid, uid, e))
             elif cid is None:
-                self._add_row(Sighting, self._sighting(uid, e))
+                self.batch.add_row(Sighting, self._sighting(uid, e))
             else:
-                self._add_row(Touch, self._meeting(cid, self.source, e))
-                self.gained.setdefault(cid, []).append((e.at, e.weight))
+                self.batch.add_row(Touch, self.batch.touch_row(cid, e))
+                self.batch.gain(cid, e.at, e.weight)
 
     def _apply_effects(self, uid: str, effects: Iterable[Effect], gone: bool = False) -> None:
         """Make this source's rows of event `uid` say what `effects` say.
@@ -167,7 +144,7 @@ class EventIngest:
         (`_drop`). Touches from before the history window are left alone unless
         the event is `gone`: the event was not read that far back.
         """
-        self.flush_rows()
+        self.batch.flush()
         lo, hi = uid_range(uid)
         s = self.session
         mine: dict[int, list[Touch]] = {}  # this source's touches of the event, per contact
@@ -192,7 +169,7 @@ class EventIngest:
             sighted.setdefault(email, []).append(ext)
         wanted: dict[tuple[int, str], Effect] = {}
         for e in effects:
-            cid = self.identities.get(("email", e.email))
+            cid = self.batch.identities.get(("email", e.email))
             if e.planned:
                 if cid is not None and _first(planned.setdefault(cid, []), e.external_id):
                     s.add(Planned(**self._planned(cid, uid, e)))
@@ -220,8 +197,8 @@ class EventIngest:
                 theirs[cid].remove(touch)  # kept by the user when the event went: it is back
                 touch.source, touch.origin = self.source, None
             else:
-                s.add(Touch(**self._meeting(cid, self.source, e)))
-                self.dirty.add(cid)
+                s.add(Touch(**self.batch.touch_row(cid, e)))
+                self.batch.recount(cid)
                 continue
             self._update(touch, e)
         dropped = [t for left in mine.values() for t in left if gone or t.at >= since]
@@ -234,7 +211,7 @@ class EventIngest:
         if (touch.external_id, touch.at, touch.weight, touch.direction, touch.summary) != new:
             touch.external_id, touch.at, touch.weight, touch.direction, touch.summary = new
             self.session.add(touch)
-            self.dirty.add(touch.contact_id)
+            self.batch.recount(touch.contact_id)
 
     def _drop(self, touch: Touch, dropping: list[Touch]) -> None:
         """A touch its event no longer gives: deleted, unless the user added to it.
@@ -246,7 +223,7 @@ class EventIngest:
         s = self.session
         if not touch.has_user_data:
             s.delete(touch)
-            self.dirty.add(touch.contact_id)
+            self.batch.recount(touch.contact_id)
             return
         twins = s.exec(
             select(Touch).where(
@@ -263,24 +240,10 @@ class EventIngest:
             twin.note, twin.outcome = touch.note, touch.outcome
             s.add(twin)
             s.delete(touch)
-            self.dirty.add(touch.contact_id)
+            self.batch.recount(touch.contact_id)
             return
         touch.source, touch.origin = "cli", self.source
         s.add(touch)
-
-    def _meeting(self, cid: int, source: str, seen: Effect | Sighting) -> dict[str, Any]:
-        """The touch a past meeting (or, for a sighting, an email) gives a contact."""
-        return {
-            "contact_id": cid,
-            "kind": seen.kind if isinstance(seen, Sighting) else "meeting",
-            "source": source,
-            "external_id": seen.external_id,
-            "at": seen.at,
-            "weight": seen.weight,
-            "direction": seen.direction,
-            "summary": seen.summary,
-            "created_at": self.ctx.now,
-        }
 
     def _sighting(self, uid: str, e: Effect) -> dict[str, Any]:
         """A past meeting with an address that is no contact's (yet)."""
@@ -306,7 +269,7 @@ class EventIngest:
             "summary": e.summary,
         }
 
-    def _clear_event(self, uid: str) -> None:
+    def clear(self, uid: str) -> None:
         """This source's object holding event `uid` is gone (its record already deleted).
 
         If another record still holds the UID (another source, or another
@@ -314,7 +277,7 @@ class EventIngest:
         source, and a stored copy is looked at again with this sync. Otherwise
         its rows go, except what the user added to (`_drop`).
         """
-        self.flush_rows()
+        self.batch.flush()
         s = self.session
         holders = list(
             s.exec(select(SourceRecord).where(SourceRecord.kind == "event", SourceRecord.uid == uid))
@@ -373,6 +336,5 @@ _RECORD_DEFAULTS: dict[str, Any] = {
     "org": None,
     "title": None,
     "tier": None,
-    "raw_hash": "",
     "alias": "",
 }

@@ -16,58 +16,62 @@ from sqlmodel import Session, col, func, select
 
 from nudge.core.records import MessageRecord
 from nudge.core.touches import MailTouch, message_touches
-from nudge.ingest import Ingest, add_warmth
+from nudge.ingest.base import Batch
 from nudge.store.models import Contact, Moment, Sighting, Touch
+from nudge.store.query import chunks
 
 UNANSWERED_LOOKBACK_DAYS = 30  # an older unanswered email is history, not a reason to call
 
 
-def apply_messages(ingest: Ingest, records: Sequence[MessageRecord]) -> int:
-    """Touches and sightings for a batch; returns how many messages gave anything new.
+class Mail:
+    """The mail part of an ingest: messages in, touches and sightings out (never the messages)."""
 
-    Messages only ever add touches, so rows go in by bulk insert and each
-    contact's warmth is rolled forward and added to instead of recomputed
-    from all its touches: a first scan of a large mailbox stays linear.
-    """
-    ctx = ingest.ctx
-    effects = {rec.message_id: message_touches(rec, ctx.mail, ctx.now) for rec in records}
-    externals = sorted({t.external_id for touches in effects.values() for t in touches})
-    touched, sighted = _existing(ingest.session, externals)
-    touches_out: list[dict[str, object]] = []
-    sightings_out: list[dict[str, object]] = []
-    gained: dict[int, list[tuple[datetime, float]]] = {}
-    added = 0
-    for touches in effects.values():
-        new = False
-        for t in touches:
-            cid = ingest.identities.get(("email", t.email))
-            if cid is None:
-                if (t.email, t.external_id) not in sighted:
-                    sighted.add((t.email, t.external_id))
-                    sightings_out.append(_sighting(ingest.source, t))
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+
+    def apply(self, records: Sequence[MessageRecord]) -> int:
+        """Touches and sightings for a batch; returns how many messages gave anything new.
+
+        Messages only ever add touches, so rows go in by bulk insert and each
+        contact's warmth is rolled forward and added to instead of recomputed
+        from all its touches: a first scan of a large mailbox stays linear.
+        """
+        batch = self.batch
+        ctx = batch.ctx
+        effects = {rec.message_id: message_touches(rec, ctx.mail, ctx.now) for rec in records}
+        externals = sorted({t.external_id for touches in effects.values() for t in touches})
+        touched, sighted = _existing(batch.session, externals)
+        touches_out: list[dict[str, object]] = []
+        sightings_out: list[dict[str, object]] = []
+        added = 0
+        for touches in effects.values():
+            new = False
+            for t in touches:
+                cid = batch.identities.get(("email", t.email))
+                if cid is None:
+                    if (t.email, t.external_id) not in sighted:
+                        sighted.add((t.email, t.external_id))
+                        sightings_out.append(_sighting(batch.source, t))
+                        new = True
+                elif (cid, t.external_id) not in touched:
+                    touched.add((cid, t.external_id))
+                    touches_out.append(_touch(cid, batch.source, t, ctx.now))
+                    batch.gain(cid, t.at, t.weight)
                     new = True
-            elif (cid, t.external_id) not in touched:
-                touched.add((cid, t.external_id))
-                touches_out.append(_touch(cid, ingest.source, t, ctx.now))
-                gained.setdefault(cid, []).append((t.at, t.weight))
-                new = True
-        added += new
-    session = ingest.session
-    session.flush()  # what the ORM holds goes first, so the bulk rows see it
-    if touches_out:
-        session.execute(sa.insert(Touch), touches_out)
-    if sightings_out:
-        session.execute(sa.insert(Sighting), sightings_out)
-    fresh = {c: g for c, g in gained.items() if c not in ingest.dirty}
-    add_warmth(session, fresh, ctx.now, ctx.half_life_days)
-    return added
+            added += new
+        session = batch.session
+        session.flush()  # what the ORM holds goes first, so the bulk rows see it
+        if touches_out:
+            session.execute(sa.insert(Touch), touches_out)
+        if sightings_out:
+            session.execute(sa.insert(Sighting), sightings_out)
+        return added
 
 
 def _existing(session: Session, externals: list[str]) -> tuple[set[tuple[int, str]], set[tuple[str, str]]]:
     touched: set[tuple[int, str]] = set()
     sighted: set[tuple[str, str]] = set()
-    for start in range(0, len(externals), 500):
-        chunk = externals[start : start + 500]
+    for chunk in chunks(externals):
         for cid, ext in session.exec(
             select(Touch.contact_id, Touch.external_id).where(col(Touch.external_id).in_(chunk))
         ):
@@ -161,8 +165,7 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
 def _last_answers(session: Session, contact_ids: list[int], now: datetime) -> dict[int, datetime]:
     """Each contact's latest touch from the user's side, up to now."""
     found: dict[int, datetime] = {}
-    for start in range(0, len(contact_ids), 500):
-        chunk = contact_ids[start : start + 500]
+    for chunk in chunks(contact_ids):
         found.update(
             session.exec(
                 select(Touch.contact_id, func.max(Touch.at))

@@ -22,17 +22,20 @@ appears later (a group or category added afterwards, `nudge tier`) starts the ne
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from nudge.config import Tier
+from nudge.core.records import GroupRecord
+from nudge.ingest.base import Batch
 from nudge.parse.vcard import member_key
 from nudge.store.models import Contact, GroupMember, SourceRecord, SyncState
+from nudge.store.query import chunks
 
-CHUNK = 400
+CHUNK = 400  # each key is asked in two spellings: 800 parameters, under old SQLite's 999
 SEP = ","  # between the tiers one record names, best first (SourceRecord.tier)
 
 
@@ -83,8 +86,7 @@ def contacts_of(session: Session, source: str, members: Iterable[str]) -> set[in
     """The contacts whose cards in `source` are these group members, by UID or by alias."""
     keys = sorted(set(members))
     found: set[int] = set()
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
+    for chunk in chunks(keys, CHUNK):
         spellings = chunk + [f"urn:uuid:{k}" for k in chunk]
         rows = session.exec(
             select(SourceRecord.contact_id, SourceRecord.uid, SourceRecord.alias).where(
@@ -111,8 +113,7 @@ def named_tiers(session: Session, ids: Iterable[int]) -> dict[int, Named]:
     todo = sorted(set(ids))
     named: dict[int, Named] = {cid: {} for cid in todo}
     session.flush()  # the cards below are read past the ORM
-    for start in range(0, len(todo), CHUNK):
-        chunk = todo[start : start + CHUNK]
+    for chunk in chunks(todo, CHUNK):
         keys: dict[str, dict[str, set[int]]] = {}  # source -> member key -> contacts
         cards = sa.select(_R.c.contact_id, _R.c.source, _R.c.uid, _R.c.alias, _R.c.tier).where(
             _R.c.kind == "contact", _R.c.contact_id.in_(chunk)
@@ -166,8 +167,7 @@ def refresh_tiers(
     """
     since = None if first_sync(session, source) else now
     todo = sorted(set(ids))
-    for start in range(0, len(todo), CHUNK):
-        chunk = todo[start : start + CHUNK]
+    for chunk in chunks(todo, CHUNK):
         named = named_tiers(session, chunk)
         for contact in session.exec(select(Contact).where(col(Contact.id).in_(chunk))):
             assert contact.id is not None
@@ -192,3 +192,65 @@ def refresh_tiers(
 
 def _source(tier_source: str | None) -> str | None:
     return tier_source[7:] if tier_source and tier_source.startswith("source:") else None
+
+
+class Tiers:
+    """The tiers part of an ingest: group cards, and whose tier to work out again at the end."""
+
+    def __init__(self, batch: Batch, remove: Callable[[str], str | None]) -> None:
+        self.batch = batch
+        self._remove = remove  # the ingest's removal of an href (a person's card turned group)
+        self._retier: set[int] = set()  # contacts whose tier may have changed
+        self._regroup: set[str] = set()  # group members (member keys) whose groups changed
+
+    def retier(self, contact_id: int) -> None:
+        self._retier.add(contact_id)
+
+    def upsert_group(self, collection: str, href: str, etag: str, rec: GroupRecord) -> str:
+        """Remember a group card and whom it lists; their tiers are worked out in `finish`.
+
+        Returns 'group', or 'archived' when the card was a person's and that person is gone.
+        """
+        batch, session = self.batch, self.batch.session
+        sr = batch.record(href)
+        outcome = "group"
+        if sr is not None and sr.kind != "group":  # was a person's card
+            outcome = "archived" if self._remove(href) == "archived" else outcome
+            sr = None
+        if sr is None:
+            sr = SourceRecord(source=batch.source, href=href, kind="group")
+            batch.remember(sr)
+        old_tier = sr.tier
+        sr.collection, sr.etag, sr.uid, sr.contact_id = collection, etag, rec.uid, None
+        sr.tier = tier_of([rec.name], batch.ctx.tier_groups)
+        session.add(sr)
+        listed = self._listed_in(href)
+        old = set(session.exec(select(GroupMember.member).where(listed)))
+        new = set(rec.members)
+        if old - new:
+            gone = col(GroupMember.member).in_(old - new)
+            session.execute(sa.delete(GroupMember).where(listed, gone))
+        for member in sorted(new - old):
+            session.add(GroupMember(source=batch.source, group_href=href, member=member))
+        self._regroup |= (old | new) if sr.tier != old_tier else (old ^ new)
+        return outcome
+
+    def removed(self, href: str) -> None:
+        """A group card is gone (its record deleted): its members lose what it gave them."""
+        listed = self._listed_in(href)
+        self._regroup.update(self.batch.session.exec(select(GroupMember.member).where(listed)))
+        self.batch.session.execute(sa.delete(GroupMember).where(listed))
+
+    def _listed_in(self, group_href: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            col(GroupMember.source) == self.batch.source, col(GroupMember.group_href) == group_href
+        )
+
+    def finish(self) -> None:
+        """Work out again the tier of everyone whose cards or groups changed in this batch."""
+        batch = self.batch
+        if self._regroup:
+            self._retier |= contacts_of(batch.session, batch.source, self._regroup)
+        refresh_tiers(batch.session, batch.source, self._retier, batch.ctx.tier_groups, batch.ctx.now)
+        self._retier.clear()
+        self._regroup.clear()

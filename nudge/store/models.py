@@ -32,10 +32,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _ts(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, index=index)
 
@@ -81,7 +77,6 @@ class SourceRecord(SQLModel, table=True):
     tier: str | None = None  # the tier a contact card's CATEGORIES, or a group card's name, names
     # A contact card's other key in group MEMBER lines (`ContactRecord.alias`), "" if none.
     alias: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
-    raw_hash: str = ""
     raw: str | None = Field(default=None, sa_type=sa.Text())
     format: str = Field(default="", sa_column_kwargs={"server_default": ""})  # of `raw`: ical, google_event
     recheck_at: datetime | None = _ts(index=True)
@@ -109,7 +104,6 @@ class SyncState(SQLModel, table=True):
     last_success_at: datetime | None = _ts()
     last_error: str | None = None
     last_error_at: datetime | None = _ts()
-    last_summary: str | None = None
 
 
 class Touch(SQLModel, table=True):

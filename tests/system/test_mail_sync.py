@@ -208,7 +208,7 @@ def test_warmth_added_per_batch_equals_a_full_recount(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from nudge import sync as sync_module
-    from nudge.ingest import refresh_contacts
+    from nudge.store.derived import refresh_contacts
     from nudge.store.models import Contact
 
     monkeypatch.setattr(sync_module, "BATCH", 3)  # many small batches, each adding to the last
