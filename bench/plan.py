@@ -294,8 +294,9 @@ def refresh(db: Path) -> None:
 def worker(db: Path, runs: int, profile: bool) -> dict[str, Any]:
     """Import, open the existing store, render `runs` times; report times and peak RSS."""
     t0 = time.perf_counter()
-    from nudge import digest, service
-    from nudge import view as views
+    from nudge import service
+    from nudge.digest import facts as views
+    from nudge.digest import render as digest
 
     t_import = time.perf_counter() - t0
     settings = settings_for(db)
@@ -329,8 +330,8 @@ def worker(db: Path, runs: int, profile: bool) -> dict[str, Any]:
     # The method's commands on the same store (after the RSS figures above were read).
     from sqlmodel import Session
 
-    from nudge import coach
     from nudge.core import ranking
+    from nudge.reports import method as coach
 
     method: dict[str, float] = {}
     with Session(engine) as s:

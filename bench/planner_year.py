@@ -11,7 +11,7 @@ probability `--follow`; the draw is fixed per (world, person, day), so every pol
 same user.
 
 Policies, over the same worlds (one per seed):
-  nudge  nudge.planner.plan_day, fed what `service.load_people` reads from the store;
+  nudge  nudge.core.planner.plan_day, fed what `service.load_people` reads from the store;
   plain  "the 5 most overdue (and the most overdue partner), not touched in 7 days".
 
     .venv/bin/python bench/planner_year.py                 # 70 % and 90 % follow-through, 20 worlds

@@ -33,7 +33,7 @@ from nudge.errors import Busy, ConfigError, NudgeError
 from nudge.store.models import DigestRun
 
 if TYPE_CHECKING:
-    from nudge.replies import PollReport
+    from nudge.digest.replies import PollReport
 
 log = logging.getLogger(__name__)
 
@@ -414,11 +414,11 @@ def report_replies(report: PollReport | None) -> bool:
 def once(config_path: str | Path | None) -> int:
     """`nudge run --once`, for cron: sync, read replies, send today's digest if due (the daemon's
     catch-up rules), then exit: 0 when all went well, 1 when anything failed."""
-    from nudge import claim
+    from nudge.store.locks import single_instance
 
     path = str(config_path) if config_path else None
     settings = config.load(path)
-    with claim.single_instance(settings.database, config.data_dir() / "run.lock"):
+    with single_instance(settings.database, config.data_dir() / "run.lock"):
         engine = service.open_store(settings)
         try:
             return _once(engine, settings)
@@ -452,9 +452,9 @@ def _once(engine: Engine, settings: Settings) -> int:
 
 def run(config_path: str | Path | None) -> int:
     """Run the daemon, once per store: a second `nudge run` exits with Busy naming the first."""
-    from nudge import claim
+    from nudge.store.locks import single_instance
 
     path = str(config_path) if config_path else None
     settings = config.load(path)
-    with claim.single_instance(settings.database, config.data_dir() / "run.lock"):
+    with single_instance(settings.database, config.data_dir() / "run.lock"):
         return Daemon(path, settings).run()

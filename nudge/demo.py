@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from nudge import config, people, service
+from nudge import actions, config, service
 from nudge.demo_data import ME_EMAIL, write_demo_data
 from nudge.store.db import atomic
 from nudge.store.models import Contact, Moment
@@ -91,13 +91,13 @@ def _log_history(settings: config.Settings, engine: Engine, now: datetime) -> No
         noted = [c for c in tiered if c.id in moments or c.birthday] or tiered
         for i, note in enumerate(NOTES):
             contact = noted[i % len(noted)]
-            kind, text = people.split_note(note)
+            kind, text = actions.split_note(note)
             when = now - timedelta(days=34 + 6 * i)
             if contact.last_touch_at is None or contact.last_touch_at < when:
-                people.log_touch(s, settings, contact, now, kind, text, at=when)
+                actions.log_touch(s, settings, contact, now, kind, text, at=when)
         partners = [c for c in tiered if c.tier == "partner"]
         for i, partner in enumerate(partners[:4]):
-            people.add_referral(
+            actions.add_referral(
                 s,
                 partner,
                 "received",
@@ -106,7 +106,7 @@ def _log_history(settings: config.Settings, engine: Engine, now: datetime) -> No
                 now - timedelta(days=60 + 9 * i),
             )
             if i % 2:
-                people.add_referral(
+                actions.add_referral(
                     s,
                     partner,
                     "given",

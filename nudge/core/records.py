@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 Kind = Literal["contacts", "events", "messages"]  # what a collection holds
-TouchKind = Literal["meeting", "call", "message", "email"]
+TouchKind = Literal["call", "message", "meeting", "email"]
 Direction = Literal["out", "in", "both"]  # out: you reached out; in: they did
 Outcome = Literal["conversation", "meeting", "referral", "opportunity"]
 Slot = Literal["call", "partner"]  # a tier's place in the digest: the call list, or the partner block

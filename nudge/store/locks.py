@@ -71,3 +71,16 @@ def file_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
             os.ftruncate(fd, 0)  # still ours: the next holder writes its own PID after us
     finally:
         os.close(fd)  # closing drops the flock
+
+
+@contextmanager
+def single_instance(url: str, fallback: Path) -> Iterator[None]:
+    """`nudge run` once per store: a lock file beside it (or `fallback` for other stores)."""
+    path = lock_path(sa.engine.make_url(url), "run") or fallback
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    busy = (
+        "nudge run is already running for this store (PID {pid}); stop that one first "
+        "(systemctl --user stop nudge, or kill {pid})"
+    )
+    with file_lock(path, 0.0, busy):
+        yield

@@ -661,7 +661,7 @@ def test_sent_gmail_becomes_an_outbound_email_touch(
 ) -> None:
     from sqlmodel import Session, col, select
 
-    from nudge.people import find
+    from nudge.actions import find
     from nudge.service import ingest_context
     from nudge.sources.memory import MemorySource
     from nudge.store.db import open_db

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import service
+from nudge.actions import find
 from nudge.config import Settings, SourceConfig
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.people import find
 from nudge.sources import load_source, options_problems
 from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.imap import (

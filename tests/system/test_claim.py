@@ -21,8 +21,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from nudge import claim, log, service
+from nudge import log, service
 from nudge.config import Settings
+from nudge.digest import claim
 from nudge.errors import Busy
 from nudge.sources.memory import MemorySource
 from nudge.store.db import atomic, open_db

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import service, view
+from nudge import service
 from nudge.config import Settings
+from nudge.digest import facts as view
 from nudge.sources.base import Source
 from nudge.sources.memory import MemorySource
 from nudge.store.db import atomic

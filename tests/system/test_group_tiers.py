@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from nudge import config, service, sync
+from nudge.actions import find, set_tier
 from nudge.config import Settings
-from nudge.people import find, set_tier
 from nudge.sources.memory import MemorySource, MemoryStore
 from nudge.store.db import atomic
 from nudge.store.models import Contact, SourceRecord

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import service
+from nudge.actions import find, log_touch
 from nudge.config import Settings
-from nudge.people import find, log_touch
 from nudge.sources.memory import MemorySource, MemoryStore
 from nudge.store.models import Moment, Sighting, Touch
 from tests.builders import ME, email, vcard, vevent

@@ -59,8 +59,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from nudge import config, service
-from nudge.cli import plan_json
 from nudge.config import Settings
+from nudge.digest.send import plan_json
 from nudge.store.db import open_db
 from nudge.store.models import Contact, Identity, SourceRecord, Touch
 from tests.servers.radicale import PASSWORD, Radicale, radicale  # noqa: F401

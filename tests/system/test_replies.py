@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import replies, service
+from nudge import service
 from nudge.config import Settings
+from nudge.digest import replies
 from nudge.sources.memory import MemorySource
 from nudge.store.models import Contact, DigestRun, Note, Reply, Suggestion, Touch
 from tests.builders import ME, vcard

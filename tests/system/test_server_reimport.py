@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import service, sync
+from nudge.actions import find, log_touch
 from nudge.config import Settings
-from nudge.people import find, log_touch
 from nudge.store.db import atomic
 from nudge.store.models import Contact, Touch
 from tests.servers.radicale import PASSWORD, Radicale, radicale  # noqa: F401

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import config, service
-from nudge.people import log_touch
+from nudge.actions import log_touch
 from nudge.sources.memory import MemorySource
 from nudge.store.db import atomic
 from nudge.store.models import Contact, SourceRecord, Touch

@@ -27,9 +27,10 @@ from hypothesis import settings as hsettings
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import people, service
+from nudge import service
+from nudge.actions import find
 from nudge.config import Settings
-from nudge.people import find
+from nudge.reports.contacts import timeline
 from nudge.sources.memory import MemorySource
 from nudge.store.db import atomic
 from nudge.store.models import Sighting, Touch
@@ -194,7 +195,7 @@ def check(engine: Engine, ana: Synced | Kept, ben: Synced | None) -> None:
     assert [t.at for t in mine].count(ana.at) == 1  # one touch per meeting, never two
     if isinstance(ana, Kept):
         assert (touch.source, touch.origin, touch.weight) == ("cli", "cal", 0.5)
-        [line] = [e["what"] for e in people.timeline(mine, [], [], []) if e["at"] == ana.at.isoformat()]
+        [line] = [e.what for e in timeline(mine, [], [], []) if e.at == ana.at]
         assert line == f"meeting (out): {NOTE} → {OUTCOME} — {GONE_LINE}"  # what `nudge show` prints
     else:
         assert (touch.source, touch.origin) == (ana.source, None)

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from nudge import digest
 from nudge.core import planner
+from nudge.digest import render as digest
 
 TZ = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nudge.core import prompts
-from nudge.digest import load_prompts
+from nudge.digest.render import load_prompts
 from nudge.errors import ConfigError
 
 PITCH = re.compile(

@@ -24,12 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from nudge import delivery, people
+from nudge import actions, delivery
 from nudge.config import Settings
 from nudge.core.commands import TOUCH_VERBS, Command, html_to_text, parse_reply
 from nudge.core.identity import normalise_email
-from nudge.errors import SourceError, UserError
-from nudge.ingest.mail import note_unanswered
+from nudge.errors import UserError
 from nudge.parse import content_hash, short_reason
 from nudge.parse.email import message_ids
 from nudge.store.db import atomic
@@ -37,7 +36,6 @@ from nudge.store.models import Contact, DigestRun, Reply, Suggestion
 
 log = logging.getLogger(__name__)
 
-SKIP_DAYS = 7  # `skip N`: not this week
 LOOKBACK_DAYS = 14  # replies to digests older than this are not looked for
 MAX_REPLY_BYTES = 512 * 1024
 _SPOOFED = re.compile(r"\b(dmarc|spf|dkim)=fail\b", re.IGNORECASE)
@@ -215,23 +213,19 @@ def _act(
     at: datetime,
     now: datetime,
 ) -> str:
-    today = now.astimezone(settings.tz).date()
     if command.verb in TOUCH_VERBS:
         kind = TOUCH_VERBS[command.verb]
-        people.log_touch(session, settings, contact, now, kind, command.text, at=at, via="reply")
+        actions.log_touch(session, settings, contact, now, kind, command.text, at=at, via="reply")
         extra = f": {command.text}" if command.text else ""
         return f"logged a {kind} with {contact.name}{extra}"
     if command.verb == "snooze":
-        until = people.parse_duration(command.text, today)
-        people.snooze(session, contact, until, now, via="reply")
-        return f"snoozed {contact.name} until {_day(until)}"
+        until = actions.snooze_for(session, contact, command.text, now, settings.tz, via="reply")
+        return f"snoozed {contact.name} until {_day(until)}" if until else f"woke {contact.name}"
     if command.verb == "skip":
-        until = max(today, day) + timedelta(days=SKIP_DAYS)
-        if contact.snoozed_until is None or contact.snoozed_until < until:
-            people.snooze(session, contact, until, now, via="reply")
+        until = actions.skip(session, contact, day, now, settings.tz, via="reply")
         return f"skipped {contact.name}: back after {_day(until)}"
     assert command.verb == "note" and contact.id is not None
-    people.add_note(session, contact, command.text, now, via="reply")
+    actions.add_note(session, contact, command.text, now, via="reply")
     return f"noted for {contact.name}: {command.text}"
 
 
@@ -256,36 +250,6 @@ def digest_ids(session: Session, now: datetime) -> list[str]:
         select(DigestRun.message_id).where(col(DigestRun.date) >= since, DigestRun.message_id != "")
     ).all()
     return [r.strip("<>") for r in rows]
-
-
-def poll_configured(engine: Engine, settings: Settings, now: datetime) -> PollReport | None:
-    """Poll the configured reply source; None when replies are off.
-
-    Never raises: replies are a convenience, and a failure here must not stop
-    a sync or the digest. It is logged and returned in the report.
-    """
-    src = settings.reply_source
-    if src is None:
-        return None
-    from nudge.sources.imap import ImapOptions, find_folders, imap_errors, session
-
-    try:
-        options = ImapOptions.model_validate(src.options)
-        with session(options, f"sources.{src.name}") as client, imap_errors(options, "reading replies"):
-            inbox, _ = find_folders(client, options)
-            report = poll(engine, settings, now, client, inbox)
-    except SourceError as e:
-        log.warning("replies to the digest: %s", e)
-        return PollReport(error=str(e))
-    except Exception as e:
-        log.exception("replies to the digest: reading them failed unexpectedly")
-        return PollReport(error=f"unexpected {type(e).__name__}: {short_reason(e)}")
-    if report.applied:  # a reply may answer an email nudge was about to remind of
-        with atomic(engine) as s:
-            note_unanswered(s, settings.tiers, now, settings.touches.unanswered_days, settings.tz)
-    if report.applied or report.ignored:
-        log.info("replies to the digest: %d applied, %d ignored", report.applied, report.ignored)
-    return report
 
 
 _HEAD = "BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE)]"

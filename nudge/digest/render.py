@@ -358,7 +358,7 @@ def environment(templates_dir: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir is not None and templates_dir.is_dir():
         loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
-    loaders.append(jinja2.PackageLoader("nudge", "templates"))
+    loaders.append(jinja2.PackageLoader("nudge.digest", "templates"))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),

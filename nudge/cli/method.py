@@ -1,6 +1,5 @@
-"""CLI commands for the method itself: the top-100 builder, the forward plan, outcomes,
-step metrics, notes and the referral ledger. Registered on the app in cli.py.
-"""
+"""The method's commands: the top-100 builder, the forward plan, step metrics, the referral
+ledger, and what your replies to the digest did."""
 
 from __future__ import annotations
 
@@ -9,20 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from nudge.cli import app, handled, now, referral_app, settings, store
-from nudge.errors import NudgeError
-
-top100_app = typer.Typer(help="Build and keep your top 100 from your own history.")
-app.add_typer(top100_app, name="top100")
-
-OUTCOMES = ("conversation", "meeting", "referral", "opportunity")
+from nudge.cli.common import handled, now, settings, store
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
 
-@top100_app.command("suggest")
 @handled
 def top100_suggest(
     limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 150,
@@ -33,12 +25,12 @@ def top100_suggest(
     from rich.table import Table
     from sqlmodel import Session
 
-    from nudge import coach
     from nudge.core import ranking
+    from nudge.reports import method
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        ranked = ranking.rank(coach.evidence(s, now()), now(), limit)
+        ranked = ranking.rank(method.evidence(s, now()), now(), limit)
     if as_json:
         rows = [
             {
@@ -62,32 +54,29 @@ def top100_suggest(
 
 
 def _set_many(names: list[str], tier: str | None) -> None:
-    from nudge import people
+    from nudge import actions
     from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
-        found = [people.find(s, name) for name in names]  # all or nothing
+        found = [actions.find(s, name) for name in names]  # all or nothing
         for contact in found:
-            people.set_tier(s, cfg, contact, tier or "none", now())
+            actions.set_tier(s, cfg, contact, tier or "none", now())
             typer.echo(f"{contact.name}: {'in your top 100' if tier else 'no longer in a tier'}")
 
 
-@top100_app.command("add")
 @handled
 def top100_add(names: Annotated[list[str], typer.Argument(help="One or more people.")]) -> None:
     """Put people in your top 100."""
     _set_many(names, "top100")
 
 
-@top100_app.command("remove")
 @handled
 def top100_remove(names: Annotated[list[str], typer.Argument(help="One or more people.")]) -> None:
     """Take people out of your top 100."""
     _set_many(names, None)
 
 
-@top100_app.command("accept")
 @handled
 def top100_accept(
     top: Annotated[int, typer.Option("--top", min=1, help="Take the first N of `top100 suggest`.")] = 100,
@@ -95,26 +84,26 @@ def top100_accept(
     """Put the first N suggested people in your top 100 at once (people in another tier keep it)."""
     from sqlmodel import Session
 
-    from nudge import coach, people
+    from nudge import actions
     from nudge.core import ranking
+    from nudge.reports import method
     from nudge.store.db import atomic
     from nudge.store.models import Contact
 
     cfg = settings()
     engine = store(cfg)
     with Session(engine) as s:
-        ranked = ranking.rank(coach.evidence(s, now()), now(), top)
+        ranked = ranking.rank(method.evidence(s, now()), now(), top)
     added = 0
     with atomic(engine) as s:
         for r in ranked:
             contact = s.get(Contact, r.evidence.id)
             if contact is not None and contact.tier is None:
-                people.set_tier(s, cfg, contact, "top100", now())
+                actions.set_tier(s, cfg, contact, "top100", now())
                 added += 1
     typer.echo(f"Added {added} people to your top 100 ({len(ranked) - added} were already in a tier).")
 
 
-@top100_app.command("list")
 @handled
 def top100_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
@@ -122,11 +111,11 @@ def top100_list(
     """Your top 100, warmest first, with how due each one is."""
     from sqlmodel import Session
 
-    from nudge import people
+    from nudge.reports import contacts as reports
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        rows = [r for r in people.rows(s, cfg, now()) if r.tier == "top100"]
+        rows = [r for r in reports.rows(s, cfg, now()) if r.tier == "top100"]
     rows.sort(key=lambda r: -r.warmth)
     if as_json:
         out = [
@@ -144,11 +133,10 @@ def top100_list(
         typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     for r in rows:
-        typer.echo(f"{r.name:<32} {r.warmth:5.0f} {r.label:<8} {people.due_text(r.due, r.standing)}")
+        typer.echo(f"{r.name:<32} {r.warmth:5.0f} {r.label:<8} {reports.due_text(r.due, r.standing)}")
     typer.echo(f"{len(rows)} people.")
 
 
-@app.command("plan")
 @handled
 def plan_cmd(
     days: Annotated[int, typer.Option(min=1, max=366, help="How many days ahead.")] = 30,
@@ -157,11 +145,11 @@ def plan_cmd(
     """The coming days' calls, assuming you make them, and whether your cadences fit."""
     from sqlmodel import Session
 
-    from nudge import coach
+    from nudge.reports import method
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        plans = coach.forecast(s, cfg, now(), days)
+        plans = method.forecast(s, cfg, now(), days)
     if as_json:
         out = [
             {
@@ -187,48 +175,6 @@ def plan_cmd(
             typer.echo(f"Can't keep up: {cap.advice}")
 
 
-@app.command()
-@handled
-def outcome(
-    name: Annotated[str, typer.Argument(help="Who.")],
-    kind: Annotated[str, typer.Argument(help="conversation, meeting, referral or opportunity.")],
-) -> None:
-    """Record what came of your latest touch with someone."""
-    from nudge import people
-    from nudge.store.db import atomic
-
-    if kind not in OUTCOMES:
-        raise NudgeError(f"outcome must be one of {', '.join(OUTCOMES)}, not {kind!r}")
-    cfg = settings()
-    with atomic(store(cfg)) as s:
-        contact = people.find(s, name)
-        touch = people.set_outcome(s, cfg, contact, kind, now())
-        when = touch.at.astimezone(cfg.tz)
-        article = "an" if kind[0] in "aeiou" else "a"
-        typer.echo(f"{contact.name}: the {touch.kind} on {when:%d %b} led to {article} {kind}.")
-
-
-@app.command()
-@handled
-def note(
-    name: Annotated[str, typer.Argument(help="Who.")],
-    text: Annotated[str, typer.Argument(help="What to remember, e.g. 'loves climbing'.")],
-) -> None:
-    """Add a note about someone without logging a touch."""
-    from nudge import people
-    from nudge.store.db import atomic
-
-    cfg = settings()
-    if not text.strip():
-        raise NudgeError("the note is empty")
-    with atomic(store(cfg)) as s:
-        contact = people.find(s, name)
-        people.add_note(s, contact, text, now())
-        said = f"Noted for {contact.name}."
-    typer.echo(said)
-
-
-@app.command()
 @handled
 def stats(
     weeks: Annotated[int, typer.Option(min=1, help="How many weeks back.")] = 12,
@@ -237,12 +183,12 @@ def stats(
     """The funnel per week (suggested → contacted → conversation → meeting → referral) and cadence health."""
     from sqlmodel import Session
 
-    from nudge import coach
     from nudge.core import metrics
+    from nudge.reports import method
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        result = coach.stats(s, cfg, now(), weeks)
+        result = method.stats(s, cfg, now(), weeks)
     if as_json:
         out: dict[str, Any] = {
             "weeks": [
@@ -275,7 +221,6 @@ def stats(
         )
 
 
-@referral_app.command("list")
 @handled
 def referral_list(
     partner: Annotated[str | None, typer.Argument(help="One partner (default: all).")] = None,
@@ -284,13 +229,15 @@ def referral_list(
     """Given and received per partner, the balance, and days since the last exchange."""
     from sqlmodel import Session
 
-    from nudge import coach, journal, people
+    from nudge import actions
+    from nudge.reports import method
+    from nudge.store import journal
 
     cfg = settings()
     today = now().astimezone(cfg.tz).date()
     with Session(store(cfg)) as s:
-        contact_id = people.find(s, partner).id if partner else None
-        ledgers = coach.ledgers(s, contact_id)
+        contact_id = actions.find(s, partner).id if partner else None
+        ledgers = method.ledgers(s, contact_id)
     if as_json:
         out = [
             {
@@ -299,7 +246,7 @@ def referral_list(
                 "received": led.received,
                 "balance": led.balance,
                 "last_at": led.last_at.isoformat() if led.last_at else None,
-                "days_since_last": coach.days_since(led.last_at, today, cfg),
+                "days_since_last": method.days_since(led.last_at, today, cfg),
                 "entries": [
                     {
                         "id": journal.entry_id(ref),
@@ -321,7 +268,7 @@ def referral_list(
         )
         return
     for led in ledgers:
-        since = coach.days_since(led.last_at, today, cfg)
+        since = method.days_since(led.last_at, today, cfg)
         last = f"{since} days since the last exchange" if since is not None else "no exchange yet"
         typer.echo(
             f"{led.partner}: given {led.given}, received {led.received}, balance {led.balance:+d}; {last}"
@@ -331,7 +278,6 @@ def referral_list(
             typer.echo(f"  {ref.at.astimezone(cfg.tz):%Y-%m-%d} {ref.direction:<8} {ref.note}{who}")
 
 
-@app.command("replies")
 @handled
 def replies_cmd(
     limit: Annotated[int, typer.Option(min=1, help="How many of the latest replies to list.")] = 20,
@@ -372,3 +318,18 @@ def replies_cmd(
             typer.echo(f"  + {line}")
         for line in r.problems.splitlines():
             typer.echo(f"  ? {line}")
+
+
+def register(app: typer.Typer, referral: typer.Typer) -> None:
+    """Add this group's commands to `app` (and to the shared `referral` group)."""
+    top100 = typer.Typer(help="Build and keep your top 100 from your own history.")
+    app.add_typer(top100, name="top100")
+    top100.command("suggest")(top100_suggest)
+    top100.command("add")(top100_add)
+    top100.command("remove")(top100_remove)
+    top100.command("accept")(top100_accept)
+    top100.command("list")(top100_list)
+    app.command("plan")(plan_cmd)
+    app.command()(stats)
+    app.command("replies")(replies_cmd)
+    referral.command("list")(referral_list)

@@ -1,174 +1,26 @@
-"""The `nudge` command: parse arguments, call service.py, print. Nothing else.
-
-Heavy modules are imported inside the commands so that `nudge --help` is fast.
-One module for the everyday commands, which share the error handler, the
-global options and the date parsing; the method's commands are in
-cli_coach.py, the daemon's in cli_service.py, undo and rm in cli_undo.py.
-"""
+"""The everyday commands: sync, the digest, logging what happened, snoozing, tiers, notes, outcomes,
+referrals, looking people up, and taking back what was done by hand (undo, rm)."""
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nudge import __version__
+from nudge.cli.common import AT_HELP, handled, now, parse_when, settings, store
+from nudge.core.records import OUTCOMES
 from nudge.errors import NudgeError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-    from nudge.config import Settings
-    from nudge.replies import PollReport
+    from nudge.digest.replies import PollReport
     from nudge.sync import Report
-
-EXIT_CODES = (
-    "Exit status: 0 when it worked, 1 when it failed (one line on stderr says why and what to do), "
-    "2 for a usage error (an unknown option, a missing or impossible argument)."
-)
-
-app = typer.Typer(
-    help="Relationship-first nudges: who to call today, and why.",
-    epilog=EXIT_CODES,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-referral_app = typer.Typer(help="The referral ledger: what you gave partners and what you received.")
-app.add_typer(referral_app, name="referral")
-service_app = typer.Typer(help="The systemd user service that runs `nudge run`.")
-app.add_typer(service_app, name="service")
-auth_app = typer.Typer(help="Grant nudge read-only access to an online account.")
-app.add_typer(auth_app, name="auth")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class State:
-    config: str | None = None
-    verbose: int = 0
-
-
-def handled(fn: F) -> F:
-    """The one error handler: a NudgeError is one line on stderr and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NudgeError as e:
-            from nudge.secrets import mask
-
-            typer.echo(f"nudge: {mask(str(e))}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def settings() -> Settings:
-    from nudge import config
-
-    return config.load(State.config)
-
-
-def store(cfg: Settings) -> Engine:
-    from nudge import service
-
-    return service.open_store(cfg)
-
-
-def version_cb(value: bool) -> None:
-    if value:
-        typer.echo(f"nudge {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    config: Annotated[
-        str | None,
-        typer.Option("--config", "-c", help="Config file (default: $NUDGE_CONFIG, then the XDG path)."),
-    ] = None,
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
-    ] = 0,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=version_cb, is_eager=True, help="Print the version."),
-    ] = False,
-) -> None:
-    """Relationship-first nudges: who to call today, and why."""
-    from nudge import log
-
-    State.config = config
-    State.verbose = verbose
-    log.setup(verbose)
-
-
-STARTER = """\
-# nudge config. Every key, with its default, is documented in config.example.toml.
-timezone = "{tz}"
-
-[me]
-name = ""
-emails = []          # your own addresses, e.g. ["me@example.com"]
-# region = "DE"      # phone numbers without +country; default: your time zone's country
-
-[digest]
-time = "07:30"
-daily_size = 5
-# to = "me@example.com"
-
-# [[sources]]
-# type = "files"
-# name = "address-book"
-# paths = ["~/contacts.vcf", "~/calendar.ics"]
-
-# Without [smtp] the digest goes to a Maildir in the data folder.
-# [smtp]
-# host = "smtp.example.com"
-# security = "starttls"
-# username = "me@example.com"
-# password_command = "pass show mail/smtp"
-"""
-
-
-@app.command()
-@handled
-def init(
-    force: Annotated[bool, typer.Option(help="Overwrite an existing config.")] = False,
-) -> None:
-    """Write a starter config (mode 0600) and create the data folder."""
-    from nudge import config
-
-    path = Path(State.config or os.environ.get("NUDGE_CONFIG") or config.default_config_path()).expanduser()
-    if path.exists() and not force:
-        raise NudgeError(f"{path} exists; use --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(STARTER.format(tz=config.local_zone().key))
-    os.chmod(path, 0o600)
-    config.data_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
-    typer.echo(f"Wrote {path}\nData folder: {config.data_dir()}\nNext: add a source, then run `nudge sync`.")
-
 
 SKIPS_SHOWN = 20  # skipped objects `nudge sync` lists per source; the log has the rest
 
 
-@app.command()
 @handled
 def sync(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
@@ -242,46 +94,6 @@ def sync_json(reports: list[Report], polled: PollReport | None, failed: bool) ->
     }
 
 
-def _entry_json(e: Any) -> dict[str, Any]:
-    """`tel` is the number as the digest shows it (national at home); `tel_href` the E.164 link."""
-    keys = (
-        "number",
-        "id",
-        "name",
-        "slot",
-        "tier",
-        "why",
-        "warmth",
-        "warmth_label",
-        "tel",
-        "tel_href",
-        "email",
-        "prompt",
-    )
-    return {k: list(getattr(e, k)) if k == "why" else getattr(e, k) for k in keys}
-
-
-def plan_json(result: Any) -> dict[str, Any]:
-    view = result.view
-    cap = result.plan.capacity
-    return {
-        "date": result.day.isoformat(),
-        "subject": result.subject,
-        "workday": result.plan.workday,
-        "calls": [_entry_json(e) for e in view.entries],
-        "partners": [_entry_json(e) for e in view.partners],
-        "capacity": {
-            "ok": cap.ok,
-            "needed_per_workday": round(cap.needed_per_workday, 2),
-            "daily_size": cap.daily_size,
-            "overdue": cap.overdue,
-            "advice": cap.advice,
-        },
-        "failing_sources": list(view.failing_sources),
-    }
-
-
-@app.command()
 @handled
 def digest(
     dry_run: Annotated[
@@ -323,6 +135,8 @@ def digest(
     # Another process sending this day (the daemon) is waited for a little, then named.
     result = service.send_digest(engine, cfg, when, day=target, force=force, dry_run=preview, wait=10.0)
     if as_json:
+        from nudge.digest.send import plan_json
+
         typer.echo(json.dumps(plan_json(result), indent=2, ensure_ascii=False))
     elif result.state == "dry_run":
         typer.echo(result.text, nl=False)
@@ -337,22 +151,6 @@ def digest(
         typer.echo(f"Sent “{result.subject}” to {result.where}")
 
 
-def parse_when(value: str | None, cfg: Settings) -> datetime | None:
-    """`--at`: an ISO date or time, or words ('yesterday', '3 days ago'), in the user's time zone."""
-    if value is None:
-        return None
-    from nudge.core.when import past_moment
-
-    return past_moment(value, cfg.tz, now())
-
-
-AT_HELP = (
-    "When, in the past (local time): 2026-11-20, 2026-11-20T15:00, yesterday, '3 days ago', "
-    "'last friday 15:00'."
-)
-
-
-@app.command("log")
 @handled
 def log_cmd(
     name: Annotated[
@@ -382,28 +180,49 @@ def log_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="With --list: JSON for scripts.")] = False,
 ) -> None:
     """Log a call, message, meeting or email with an optional note and outcome (or --list them)."""
-    from nudge import people
+    from nudge import actions
     from nudge.store.db import atomic
 
     if list_:
-        from nudge.cli_undo import list_entries
-
         list_entries(name, limit, as_json)
         return
     if name is None:
         raise typer.BadParameter("give a name (or --list)", param_hint="NAME")
     cfg = settings()
-    parsed_kind, text = people.split_note(note, kind or "call")
+    parsed_kind, text = actions.split_note(note, kind or "call")
     with atomic(store(cfg)) as s:
-        contact = people.find(s, name)
-        touch = people.log_touch(
+        contact = actions.find(s, name)
+        touch = actions.log_touch(
             s, cfg, contact, now(), kind or parsed_kind, text, parse_when(at, cfg), direction, outcome
         )
         said = f"Logged {touch.kind} with {contact.name} on {touch.at.astimezone(cfg.tz):%a %d %b %H:%M}."
     typer.echo(said)  # only once it is committed
 
 
-@app.command()
+def list_entries(name: str | None, limit: int, as_json: bool) -> None:
+    """`nudge log --list`: the hand-made entries, newest first, with the ids `nudge rm` takes."""
+    from sqlmodel import Session
+
+    from nudge import actions
+    from nudge.reports import contacts as reports
+
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        contact_id = actions.find(s, name, include_archived=True).id if name else None
+        entries = reports.hand_made(s, contact_id, limit)
+    if as_json:
+        out = [
+            {"id": e.id, "at": e.at.isoformat(), "contact_id": e.contact_id, "name": e.name, "what": e.what}
+            for e in entries
+        ]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    if not entries:
+        typer.echo("Nothing entered by hand yet.")
+    for e in entries:
+        typer.echo(f"{e.id:>6}  {e.at.astimezone(cfg.tz):%Y-%m-%d %H:%M}  {e.what}")
+
+
 @handled
 def snooze(
     name: Annotated[str, typer.Argument(help="Who.")],
@@ -415,24 +234,21 @@ def snooze(
     ],
 ) -> None:
     """Keep someone out of the digest for a while."""
-    from nudge import people
+    from nudge import actions
     from nudge.store.db import atomic
 
     cfg = settings()
-    text = " ".join(duration)
     with atomic(store(cfg)) as s:
-        contact = people.find(s, name)
-        if text.strip().lower() in ("off", "none", "wake"):
-            people.snooze(s, contact, None, now())
-            said = f"{contact.name} is no longer snoozed."
-        else:
-            until = people.parse_duration(text, now().astimezone(cfg.tz).date())
-            people.snooze(s, contact, until, now())
-            said = f"{contact.name} is snoozed until {until:%a %d %b %Y}."
+        contact = actions.find(s, name)
+        until = actions.snooze_for(s, contact, " ".join(duration), now(), cfg.tz)
+        said = (
+            f"{contact.name} is snoozed until {until:%a %d %b %Y}."
+            if until
+            else f"{contact.name} is no longer snoozed."
+        )
     typer.echo(said)
 
 
-@app.command()
 @handled
 def tier(
     name: Annotated[str, typer.Argument(help="Who.")],
@@ -442,25 +258,64 @@ def tier(
     ],
 ) -> None:
     """Put someone in a tier (this overrides the address book's category)."""
-    from nudge import people
+    from nudge import actions
     from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
-        contact = people.find(s, name)
-        people.set_tier(s, cfg, contact, tier_name, now())
+        contact = actions.find(s, name)
+        actions.set_tier(s, cfg, contact, tier_name, now())
         said = f"{contact.name}: tier {contact.tier or 'none'}."
     typer.echo(said)
 
 
+@handled
+def note(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    text: Annotated[str, typer.Argument(help="What to remember, e.g. 'loves climbing'.")],
+) -> None:
+    """Add a note about someone without logging a touch."""
+    from nudge import actions
+    from nudge.store.db import atomic
+
+    cfg = settings()
+    if not text.strip():
+        raise NudgeError("the note is empty")
+    with atomic(store(cfg)) as s:
+        contact = actions.find(s, name)
+        actions.add_note(s, contact, text, now())
+        said = f"Noted for {contact.name}."
+    typer.echo(said)
+
+
+@handled
+def outcome(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    kind: Annotated[str, typer.Argument(help="conversation, meeting, referral or opportunity.")],
+) -> None:
+    """Record what came of your latest touch with someone."""
+    from nudge import actions
+    from nudge.store.db import atomic
+
+    if kind not in OUTCOMES:
+        raise NudgeError(f"outcome must be one of {', '.join(OUTCOMES)}, not {kind!r}")
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        contact = actions.find(s, name)
+        touch = actions.set_outcome(s, cfg, contact, kind, now())
+        when = touch.at.astimezone(cfg.tz)
+        article = "an" if kind[0] in "aeiou" else "a"
+        typer.echo(f"{contact.name}: the {touch.kind} on {when:%d %b} led to {article} {kind}.")
+
+
 def _referral(direction: str, partner: str, note: str, counterpart: str, at: str | None) -> None:
-    from nudge import people
+    from nudge import actions
     from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
-        contact = people.find(s, partner)
-        ref = people.add_referral(
+        contact = actions.find(s, partner)
+        ref = actions.add_referral(
             s, contact, direction, note, counterpart, parse_when(at, cfg) or now(), now=now()
         )
         verb = "to" if direction == "given" else "from"
@@ -470,7 +325,6 @@ def _referral(direction: str, partner: str, note: str, counterpart: str, at: str
     typer.echo(said)
 
 
-@referral_app.command("given")
 @handled
 def referral_given(
     partner: Annotated[str, typer.Argument(help="The partner you helped.")],
@@ -482,7 +336,6 @@ def referral_given(
     _referral("given", partner, note, counterpart, at)
 
 
-@referral_app.command("received")
 @handled
 def referral_received(
     partner: Annotated[str, typer.Argument(help="The partner who sent it.")],
@@ -494,7 +347,6 @@ def referral_received(
     _referral("received", partner, note, counterpart, at)
 
 
-@app.command()
 @handled
 def contacts(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
@@ -504,12 +356,12 @@ def contacts(
     """List contacts with warmth, last touch, due and tier."""
     from sqlmodel import Session
 
-    from nudge import people
+    from nudge.reports import contacts as reports
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        rows = [r for r in people.rows(s, cfg, now(), archived) if tier_name is None or r.tier == tier_name]
-        ids = people.identities(s, [r.id for r in rows]) if as_json else {}
+        rows = [r for r in reports.rows(s, cfg, now(), archived) if tier_name is None or r.tier == tier_name]
+        ids = reports.identities(s, [r.id for r in rows]) if as_json else {}
     if as_json:
         out = [
             {
@@ -543,13 +395,12 @@ def contacts(
             r.tier,
             f"{r.warmth:.0f} {r.label}",
             last,
-            people.due_text(r.due, r.standing) if r.due is not None else "",
+            reports.due_text(r.due, r.standing) if r.due is not None else "",
             r.org,
         )
     Console().print(table)
 
 
-@app.command()
 @handled
 def show(
     name: Annotated[str, typer.Argument(help="Who.")],
@@ -558,86 +409,78 @@ def show(
     """One contact: identities, tier and where it came from, and the timeline, newest first."""
     from sqlmodel import Session
 
-    from nudge import people
+    from nudge import actions
+    from nudge.reports import contacts as reports
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        info = people.detail(s, cfg, people.find(s, name, include_archived=True), now())
+        info = reports.detail(s, cfg, actions.find(s, name, include_archived=True), now())
+    data = info.as_json()
     if as_json:
-        typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    typer.echo(f"{info['name']}  (#{info['id']})")
+    typer.echo(f"{info.name}  (#{info.id})")
     for key in ("org", "title", "birthday", "snoozed_until", "archived_at"):
-        if info[key]:
-            typer.echo(f"  {key.replace('_', ' ')}: {info[key]}")
-    if info["tier"]:
-        typer.echo(f"  tier: {people.tier_line(info, cfg.tz)}")
-        if info["due"] is not None:
-            typer.echo(f"  {people.due_text(info['due'], info['standing'])}")  # type: ignore[arg-type]
-    typer.echo(f"  warmth: {info['warmth']:.0f} ({info['warmth_label']})")
-    for key in ("emails", "phones"):
-        if info[key]:
-            typer.echo(f"  {key}: {', '.join(info[key])}")  # type: ignore[arg-type]
-    for p in info["planned"]:  # type: ignore[attr-defined]
+        if data[key]:
+            typer.echo(f"  {key.replace('_', ' ')}: {data[key]}")
+    if info.tier:
+        typer.echo(f"  tier: {reports.tier_line(info, cfg.tz)}")
+        if info.due is not None:
+            typer.echo(f"  {reports.due_text(info.due, info.standing)}")
+    typer.echo(f"  warmth: {info.warmth:.0f} ({info.warmth_label})")
+    for key, values in (("emails", info.emails), ("phones", info.phones)):
+        if values:
+            typer.echo(f"  {key}: {', '.join(values)}")
+    for p in data["planned"]:
         typer.echo(f"  planned {p['at'][:16]}: {p['summary']}")
     typer.echo("  timeline, newest first (ids for `nudge rm`):")
-    for event in info["timeline"]:  # type: ignore[attr-defined]
-        day = datetime.fromisoformat(event["at"]).astimezone(cfg.tz)
-        ref = f"  [{event['id']}]" if event["id"] else ""
-        typer.echo(f"    {day:%Y-%m-%d}  {event['what']}{ref}")
+    for event in info.timeline:
+        ref = f"  [{event.id}]" if event.id else ""
+        typer.echo(f"    {event.at.astimezone(cfg.tz):%Y-%m-%d}  {event.what}{ref}")
 
 
-@app.command()
 @handled
-def demo(
-    directory: Annotated[
-        Path | None,
-        typer.Option("--dir", help="Where to put the demo data (default: a new temporary folder)."),
-    ] = None,
+def undo() -> None:
+    """Take back the last change you made by hand (a touch, note, outcome, snooze, tier, referral,
+    rm, or a reply to the digest); repeat to go further back."""
+    from nudge import actions
+    from nudge.store.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        undone = actions.undo_last(s, cfg.touches.half_life_days, now())
+    via = " (from your reply to the digest)" if undone[0].via == "reply" else ""
+    if len(undone) == 1:
+        typer.echo(f"Undid{via}: {undone[0].summary}")
+        return
+    typer.echo(f"Undid {len(undone)} changes{via}:")
+    for action in undone:
+        typer.echo(f"  {action.summary}")
+
+
+@handled
+def rm(
+    entry: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="An entry id from `nudge log --list` or `nudge show`: t12, n3."),
+    ],
 ) -> None:
-    """Sync bundled sample data into a throwaway store and show a real digest."""
-    from nudge import demo as demo_mod
+    """Delete one touch, note or referral you entered by hand (`nudge undo` brings it back)."""
+    from nudge import actions
+    from nudge.store.db import atomic
 
-    result = demo_mod.run(directory, now())
-    typer.echo(result.text, nl=False)
-    typer.echo(f"\nThe full message (text and HTML) is in the Maildir {result.maildir}\n  {result.path}")
-    typer.echo(f"Try: nudge --config {result.config} contacts --tier top100")
-
-
-SHELLS = ("bash", "zsh", "fish")
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        what = actions.remove(s, entry, cfg.touches.half_life_days, now())
+    typer.echo(f"Removed {what}.")
 
 
-@app.command()
-def completion(
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
-) -> None:
-    """Print the shell completion script (see the README for where to put it)."""
-    from typer._completion_classes import completion_init
-    from typer.completion import shell_complete
-
-    if shell not in SHELLS:
-        raise typer.BadParameter(f"use one of {', '.join(SHELLS)}, not {shell!r}", param_hint="SHELL")
-    completion_init()
-    command = typer.main.get_command(app)
-    raise typer.Exit(shell_complete(command, {}, "nudge", COMPLETE_VAR, f"source_{shell}"))
-
-
-COMPLETE_VAR = "_NUDGE_COMPLETE"
-
-
-def main() -> None:
-    instruction = os.environ.get(COMPLETE_VAR, "")
-    if instruction:  # the shell asks for completions: answer in the format of `nudge completion`'s script
-        from typer._completion_classes import completion_init
-
-        completion_init()
-        first, _, second = instruction.partition("_")
-        if first in SHELLS:  # click's spelling (bash_complete) as well as typer's (complete_bash)
-            os.environ[COMPLETE_VAR] = f"{second}_{first}"
-    app(prog_name="nudge")
-
-
-from nudge import cli_coach, cli_service, cli_undo  # noqa: E402, F401  (they register their commands)
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def register(app: typer.Typer, referral: typer.Typer) -> None:
+    """Add this group's commands to `app` (and to the shared `referral` group)."""
+    app.command()(sync)
+    app.command()(digest)
+    app.command("log")(log_cmd)
+    for command in (snooze, tier, note, outcome, contacts, show, undo, rm):
+        app.command()(command)
+    referral.command("given")(referral_given)
+    referral.command("received")(referral_received)

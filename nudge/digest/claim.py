@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -131,16 +130,3 @@ def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
         if done.rowcount == 1:  # type: ignore[attr-defined]
             return None
     return current or "unknown:?"
-
-
-@contextmanager
-def single_instance(url: str, fallback: Path) -> Iterator[None]:
-    """`nudge run` once per store: a lock file beside it (or `fallback` for other stores)."""
-    path = lock_path(sa.engine.make_url(url), "run") or fallback
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    busy = (
-        "nudge run is already running for this store (PID {pid}); stop that one first "
-        "(systemctl --user stop nudge, or kill {pid})"
-    )
-    with file_lock(path, 0.0, busy):
-        yield

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import digest
 from nudge.config import Settings, config_dir, phone_region
 from nudge.core import metrics, planner, prompts
+from nudge.digest import render as digest
+from nudge.digest.plan import delivered_days
 from nudge.store.models import (
-    DigestRun,
     Identity,
     Moment,
     Note,
@@ -28,11 +27,6 @@ from nudge.store.models import (
     SyncState,
     Touch,
 )
-
-
-def delivered_days() -> Any:
-    """Days whose digest went out (or may have): only their suggestions were seen."""
-    return select(col(DigestRun.date)).where(col(DigestRun.state).in_(("sent", "sending")))
 
 
 def _facts(session: Session, pick: planner.Pick, now: datetime, day: date, tz: tzinfo) -> digest.Facts:
@@ -195,7 +189,7 @@ def build_view(
 def _reply_notes(session: Session, settings: Settings) -> tuple[digest.ReplyNote, ...]:
     if session.exec(select(Reply.id).where(col(Reply.reported_on).is_(None))).first() is None:
         return ()  # the usual morning: nothing to tell, nothing more to import
-    from nudge import replies
+    from nudge.digest import replies
 
     return tuple(
         digest.ReplyNote(t.id, t.received, t.applied, t.problems) for t in replies.untold(session, settings)

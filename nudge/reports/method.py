@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nudge import service, view
+from nudge import service
 from nudge.config import Settings, parse_hhmm
 from nudge.core import metrics, planner, ranking
+from nudge.digest import facts as view
 from nudge.store.models import Contact, Referral, Touch
 
 CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
