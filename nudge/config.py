@@ -18,9 +18,18 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nudge import config_dir, data_dir, secrets
+from nudge.channels.smtp import SmtpOptions
 from nudge.errors import ConfigError, problems_of
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -172,37 +181,6 @@ def _default_tiers() -> dict[str, Tier]:
     }
 
 
-class Smtp(_Section):
-    host: str = Field(description="SMTP server name.")
-    port: int = Field(0, ge=0, le=65535, description="Port; 0 picks 587, 465 or 25 by security.")
-    security: Literal["starttls", "tls", "none"] = Field(
-        "starttls", description="starttls (port 587), tls (implicit, port 465) or none."
-    )
-    username: str = Field("", description="Login name; empty for no login.")
-    password: str = Field(
-        "",
-        description="Inline password: discouraged, refused when the config is readable "
-        "by others. Prefer password_env or password_command.",
-    )
-    password_env: str = Field("", description="Environment variable holding the password.")
-    password_command: str = Field(
-        "", description="Shell command that prints the password (e.g. `pass show mail`)."
-    )
-    cafile: str = Field("", description="Extra CA bundle to trust (certificates are always verified).")
-    timeout: float = Field(30, gt=0, le=600, description="Seconds before a connection gives up.")
-
-    @model_validator(mode="after")
-    def _one_secret(self) -> Smtp:
-        given = [n for n in ("password", "password_env", "password_command") if getattr(self, n)]
-        if len(given) > 1:
-            raise ValueError(f"give only one of {', '.join(given)}")
-        return self
-
-    @property
-    def effective_port(self) -> int:
-        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
-
-
 class Replies(_Section):
     enabled: bool = Field(
         True,
@@ -257,6 +235,31 @@ class SourceConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ChannelConfig(BaseModel):
+    """One entry of [[channels]]: where the digest goes; each type validates its own options."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    type: str = Field(description="smtp, maildir or webhook.")
+    name: str = Field("", description="A short unique name; defaults to the type (and position).")
+    enabled: bool = Field(True, description="Set false to keep the entry but send nothing there.")
+    _where: str = PrivateAttr("")  # the old form's section (smtp, maildir), for messages
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @property
+    def where(self) -> str:
+        """How the config names this channel in messages: `channels.NAME`, or the old section."""
+        return self._where or f"channels.{self.name}"
+
+    @classmethod
+    def old_form(cls, section: str, **options: Any) -> ChannelConfig:
+        entry = cls(type=section, name=section, **options)
+        entry._where = section
+        return entry
+
+
 class Settings(_Section):
     timezone: str = Field("", description="IANA time zone, e.g. Europe/Berlin; default: the system's.")
     database_url: str = Field(
@@ -274,7 +277,8 @@ class Settings(_Section):
     )
     maildir: str = Field(
         "",
-        description="Maildir the digest goes to when [smtp] is absent; default: Maildir in the XDG data dir.",
+        description='The old form of a [[channels]] entry with type = "maildir": the Maildir the digest '
+        "goes to when [smtp] is absent; default: Maildir in the XDG data dir.",
     )
     me: Me = Field(default_factory=Me, description="Who you are.")
     digest: Digest = Field(default_factory=Digest, description="The morning email.")
@@ -284,7 +288,14 @@ class Settings(_Section):
         default_factory=_default_tiers, description="Tiers by name, each with a cadence."
     )
     sources: list[SourceConfig] = Field(default_factory=list, description="Where data comes from.")
-    smtp: Smtp | None = Field(None, description="Outgoing mail; absent means deliver to maildir.")
+    channels: list[ChannelConfig] = Field(
+        default_factory=list,
+        description="Where the digest goes, each at most once a day; default: the Maildir.",
+    )
+    smtp: SmtpOptions | None = Field(
+        None,
+        description='The old form of a [[channels]] entry with type = "smtp"; still read.',
+    )
     replies: Replies = Field(default_factory=Replies, description="Acting on the digest by replying.")
 
     @field_validator("timezone")
@@ -306,6 +317,19 @@ class Settings(_Section):
             if src.name in seen:
                 raise ValueError(f"sources[{i}].name: {src.name!r} is used twice")
             seen.add(src.name)
+        if self.channels and (self.smtp is not None or self.maildir):
+            old = "[smtp]" if self.smtp is not None else "maildir"
+            raise ValueError(f"{old}: give the digest's channels as [[channels]] only (move {old} into one)")
+        counts: dict[str, int] = {}
+        for ch in self.channels:
+            counts[ch.type] = counts.get(ch.type, 0) + 1
+        names: set[str] = set()
+        for i, ch in enumerate(self.channels):
+            if not ch.name:
+                ch.name = ch.type if counts[ch.type] == 1 else f"{ch.type}{i + 1}"
+            if ch.name in names:
+                raise ValueError(f"channels[{i}].name: {ch.name!r} is used twice")
+            names.add(ch.name)
         named = self.replies.source
         if named and not any(src.name == named and src.type == "imap" for src in self.sources):
             raise ValueError(f"replies.source: no imap source is named {named!r}")
@@ -333,12 +357,45 @@ class Settings(_Section):
         return self.digest.to or (self.me.emails[0] if self.me.emails else "")
 
     @property
+    def delivery(self) -> list[ChannelConfig]:
+        """The channels the digest goes to: [[channels]] (the enabled ones), else the old form:
+        [smtp] (named smtp), else the Maildir (named maildir)."""
+        if self.channels:
+            return [ch for ch in self.channels if ch.enabled]
+        if self.smtp is not None:
+            return [ChannelConfig.old_form("smtp", **self.smtp.model_dump())]
+        return [ChannelConfig.old_form("maildir", path=str(self.maildir_path))]
+
+    @property
+    def old_form(self) -> str:
+        """How the config still says where the digest goes in the old way ("" when it does not)."""
+        if self.channels:
+            return ""
+        if self.smtp is not None:
+            return '[smtp] is the old form of a [[channels]] entry with type = "smtp"'
+        if self.maildir:
+            return 'maildir is the old form of a [[channels]] entry with type = "maildir"'
+        return ""
+
+    def _first_smtp(self) -> SmtpOptions | None:
+        for ch in self.delivery:
+            if ch.type == "smtp":
+                return SmtpOptions.model_validate(ch.options)
+        return None
+
+    @property
     def sender(self) -> str:
         if self.digest.sender:
             return self.digest.sender
-        if self.smtp and "@" in self.smtp.username:
-            return self.smtp.username
+        smtp = self._first_smtp()
+        if smtp and "@" in smtp.username:
+            return smtp.username
         return self.recipient or "nudge@localhost"
+
+    @property
+    def mails(self) -> bool:
+        """Whether the digest goes out by e-mail (SMTP), so that replying to it reaches an inbox."""
+        return any(ch.type == "smtp" for ch in self.delivery)
 
     @property
     def database(self) -> str:
@@ -346,6 +403,10 @@ class Settings(_Section):
 
     @property
     def maildir_path(self) -> Path:
+        """The Maildir the digest goes to: the first maildir channel's, else the old `maildir` key."""
+        for ch in self.channels:
+            if ch.type == "maildir" and ch.enabled and ch.options.get("path"):
+                return Path(str(ch.options["path"])).expanduser()
         return Path(self.maildir).expanduser() if self.maildir else data_dir() / "Maildir"
 
 
@@ -372,21 +433,24 @@ def parse_hhmm(value: str) -> time:
 
 
 def validate(data: dict[str, Any], path: str | None = None) -> Settings:
-    """Validate everything, including each source's own options, and raise once."""
-    from nudge.sources import options_problems
+    """Validate everything, including each source's and channel's own options, and raise once."""
+    from nudge import channels, sources
 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as e:
         problems = problems_of(e)
-        # Still check the sources so the user sees every problem in one go.
-        for i, raw in enumerate(data.get("sources") or []):
-            if isinstance(raw, dict) and "type" in raw:
-                problems += options_problems(raw, f"sources[{i}]")
+        # Still check the sources and channels so the user sees every problem in one go.
+        for key, registry in (("sources", sources), ("channels", channels)):
+            for i, raw in enumerate(data.get(key) or []):
+                if isinstance(raw, dict) and "type" in raw:
+                    problems += registry.options_problems(raw, f"{key}[{i}]")
         raise ConfigError(problems, path) from None
     problems = []
     for i, src in enumerate(settings.sources):
-        problems += options_problems(src.model_dump(), f"sources[{i}]")
+        problems += sources.options_problems(src.model_dump(), f"sources[{i}]")
+    for i, ch in enumerate(settings.channels):
+        problems += channels.options_problems(ch.model_dump(), f"channels[{i}]")
     if problems:
         raise ConfigError(problems, path)
     return settings
@@ -439,6 +503,8 @@ def inline_secrets(settings: Settings) -> list[str]:
     for i, src in enumerate(settings.sources):
         if src.options.get("password"):
             keys.append(f"sources[{i}].password")
+    for i, ch in enumerate(settings.channels):
+        keys += [f"channels[{i}].{k}" for k in ("password", "token") if ch.options.get(k)]
     return keys
 
 

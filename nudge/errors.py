@@ -46,6 +46,10 @@ class DeliveryError(UserError):
     """The digest could not be delivered; the day is recorded as failed."""
 
 
+class DeliveryUnknown(DeliveryError):
+    """The digest may or may not have arrived (a timeout after it went out): never sent again."""
+
+
 class StoreError(UserError):
     """The database cannot be used as it is (locked, damaged, read-only, disk full); nothing was written."""
 

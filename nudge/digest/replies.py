@@ -24,7 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from nudge import actions, delivery
+from nudge import actions
+from nudge.channels.email import digest_key
 from nudge.config import Settings
 from nudge.core.commands import TOUCH_VERBS, Command, html_to_text, parse_reply
 from nudge.core.identity import normalise_email
@@ -118,11 +119,11 @@ def _body(msg: EmailMessage) -> str:
 def _digest_for(session: Session, refs: Sequence[str]) -> DigestRun | None:
     """The digest a reply answers: its day and token must match (any resend of that day counts)."""
     for ref in refs:
-        key = delivery.digest_key(ref)
+        key = digest_key(ref)
         if key is None:
             continue
         run = session.exec(select(DigestRun).where(DigestRun.date == date.fromisoformat(key[0]))).first()
-        if run is not None and delivery.digest_key(run.message_id) == key:
+        if run is not None and digest_key(run.message_id) == key:
             return run
     return None
 
@@ -264,7 +265,7 @@ def poll(engine: Engine, settings: Settings, now: datetime, client: Any, inbox: 
     """
     report = PollReport()
     with Session(engine) as s:
-        wanted = {k for k in map(delivery.digest_key, digest_ids(s, now)) if k}
+        wanted = {k for k in map(digest_key, digest_ids(s, now)) if k}
         known = dict(s.exec(select(Reply.message_id, Reply.state)).all())
     if not wanted:
         return report
@@ -280,7 +281,7 @@ def poll(engine: Engine, settings: Settings, now: datetime, client: Any, inbox: 
     for uid, data in client.fetch(uids, ["FLAGS", "RFC822.SIZE", _HEAD.replace("BODY", "BODY.PEEK")]).items():
         head = email.message_from_bytes(data.get(_HEAD.encode(), b""))
         mid, refs, sender = _heads(head)
-        if not wanted.intersection(k for k in map(delivery.digest_key, refs) if k):
+        if not wanted.intersection(k for k in map(digest_key, refs) if k):
             continue  # another tool's "nudge.digest." or an older digest
         report.seen += 1
         seen = b"\\Seen" in (data.get(b"FLAGS") or ())

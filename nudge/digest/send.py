@@ -1,8 +1,10 @@
 """Deliver the day's digest at most once per channel and local date, whatever crashes.
 
-The whole of it runs under the day's claim (`claim.hold_day`); the DigestRun
-row moves planned -> sending -> sent (or failed), each step committed before
-the next, so a crash can never cause a second send.
+The whole of it runs under the day's claim (`claim.hold_day`). The DigestRun
+row moves planned -> sending -> sent (or failed), and each channel's Delivery
+row sending -> sent (or failed), each step committed before the next, so a
+crash can never cause a second send on any channel. A channel that refused is
+retried on the next run; the others are not sent again.
 """
 
 from __future__ import annotations
@@ -11,23 +13,24 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import delivery, secrets
+from nudge.channels import load_channel
+from nudge.channels.base import Channel, Outgoing
+from nudge.channels.email import digest_key, message_id, new_token
 from nudge.config import Settings
 from nudge.core import planner
 from nudge.digest import claim
 from nudge.digest import render as digest
 from nudge.digest.facts import build_view, templates_dir
 from nudge.digest.plan import local_now, make_plan
-from nudge.errors import Busy, DeliveryError, UserError
+from nudge.errors import Busy, DeliveryError, DeliveryUnknown, UserError
 from nudge.store.db import atomic
-from nudge.store.models import DigestRun, Moment, Suggestion
+from nudge.store.models import Delivery, DigestRun, Moment, Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -93,51 +96,97 @@ def _send_claimed(
     day = held.day
     with Session(engine) as s:
         run = _run(s, day)
+        states = {d.channel: d.state for d in s.exec(select(Delivery).where(Delivery.date == day))}
     if run.state == "sent" and not force:
         return DigestResult(day, "already_sent", where=run.message_id)
-    if run.state == "sending" and not force:
-        if settings.smtp is not None:
+    channels = [load_channel(entry) for entry in settings.delivery]
+    todo: list[Channel] = []
+    unknown: list[str] = []
+    for ch in channels:
+        # A day from before per-channel rows had one channel: its row is the day's own state.
+        state = states.get(ch.name) or (run.state if run.state in ("sending", "sent") else "")
+        if force or state in ("", "failed", "planned"):
+            todo.append(ch)
+        elif state == "sending":
+            found = ch.arrived(run.message_id)
+            if found is None:
+                unknown.append(ch.name)
+            elif found:
+                with atomic(engine) as s:
+                    _delivered(s, day, ch.name, run.updated_at or now, "")
+            else:
+                todo.append(ch)  # nothing arrived before the interruption: safe to deliver now
+    if not todo:
+        if unknown:
             log.warning("digest for %s may have been sent before a crash; not sending again", day)
             return DigestResult(day, "ambiguous", where=run.message_id)
-        if delivery.maildir_has(settings.maildir_path, run.message_id):
-            with atomic(engine) as s:
-                _mark_sent(s, _run(s, day), run.updated_at or now)
-            return DigestResult(day, "already_sent", where=run.message_id)
-        # Nothing reached the Maildir before the crash: safe to deliver now.
+        with atomic(engine) as s:
+            _mark_sent(s, _run(s, day), run.updated_at or now)
+        return DigestResult(day, "already_sent", where=run.message_id)
     resend = force and run.state in ("sent", "sending")
     result = render_day(engine, settings, now, day, force)
     with atomic(engine) as s:
         run = _run(s, day)
         run.attempts += 1
-        key = delivery.digest_key(run.message_id)  # one token per day, kept by retries and resends
-        token = key[1] if key else delivery.new_token()
-        run.message_id = delivery.message_id(
-            day.isoformat(), settings.sender, token, run.attempts if resend else 0
-        )
+        key = digest_key(run.message_id)  # one token per day, kept by retries and resends
+        token = key[1] if key else new_token()
+        run.message_id = message_id(day.isoformat(), settings.sender, token, run.attempts if resend else 0)
         run.state, run.error, run.updated_at = "planned", None, now
         s.add(run)
         _record_suggestions(s, result)
-    msg = delivery.build_message(
-        result.subject,
-        result.text,
-        result.html,
-        settings.sender,
-        settings.recipient or settings.sender,
-        run.message_id,
-        local_now(settings, now),
+    outgoing = Outgoing(
+        day=day,
+        message_id=run.message_id,
+        subject=result.subject,
+        text=result.text,
+        html=result.html,
+        sender=settings.sender,
+        recipient=settings.recipient or settings.sender,
+        when=local_now(settings, now),
+        data=plan_json(result),
     )
-    where = _deliver(engine, settings, msg, held, now)
-    with atomic(engine) as s:
-        told = [r.id for r in result.view.replies] if result.view else []
-        _mark_sent(s, _run(s, day), now, told)
-    result.state, result.where = "sent", where
+    wheres: list[str] = []
+    failures: list[DeliveryError] = []
+    for ch in todo:
+        try:
+            where = _deliver(engine, ch, outgoing, held, now)
+        except DeliveryUnknown as e:
+            log.warning("%s", e)
+            unknown.append(ch.name)
+        except DeliveryError as e:
+            failures.append(e)
+            with atomic(engine) as s:
+                _delivery_failed(s, day, ch.name, e, now)
+        else:
+            wheres.append(where)
+            with atomic(engine) as s:
+                _delivered(s, day, ch.name, now, where)
+    told = [r.id for r in result.view.replies] if result.view else []
+    if wheres:
+        with atomic(engine) as s:
+            _mark_sent(s, _run(s, day), now, told, complete=not failures and not unknown)
+    if failures:
+        raise failures[0] if len(failures) == 1 else DeliveryError("; ".join(map(str, failures)))
+    if not wheres:
+        return DigestResult(day, "ambiguous", where=run.message_id)
+    result.state, result.where = "sent", "; ".join(wheres)
     return result
+
+
+def _deliver(engine: Engine, ch: Channel, outgoing: Outgoing, held: claim.Claim, now: datetime) -> str:
+    """Open the channel, record it `sending` (while the claim holds), send; where it went."""
+    try:
+        ch.open()
+        _set_sending(engine, held, now, ch.name)
+        return ch.send(outgoing)
+    finally:
+        ch.close()
 
 
 def _record_failure(engine: Engine, day: date, error: Exception, now: datetime) -> None:
     """A day that did not go out is `failed`, with why, so it is retried; never a dead `planned`.
 
-    A day already `sending` stays so unless the transport says it was refused:
+    A day already `sending` stays so unless the channel says it was refused:
     the message may be out, and a retry must not send it again.
     """
     try:
@@ -154,7 +203,12 @@ def _record_failure(engine: Engine, day: date, error: Exception, now: datetime) 
         log.debug("could not record the failed digest for %s", day, exc_info=True)
 
 
-def _set_sending(engine: Engine, held: claim.Claim, now: datetime) -> None:
+def _delivery(session: Session, day: date, channel: str) -> Delivery:
+    found = session.exec(select(Delivery).where(Delivery.date == day, Delivery.channel == channel)).first()
+    return found or Delivery(date=day, channel=channel)
+
+
+def _set_sending(engine: Engine, held: claim.Claim, now: datetime, channel: str) -> None:
     """planned -> sending, only while the claim holds (a lease that lapsed stops here)."""
     with atomic(engine) as s:
         done = s.execute(
@@ -164,27 +218,23 @@ def _set_sending(engine: Engine, held: claim.Claim, now: datetime) -> None:
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise Busy(f"the claim on the digest for {held.day} lapsed before sending; not sending it")
+        row = _delivery(s, held.day, channel)
+        row.state, row.error, row.updated_at = "sending", None, now
+        row.attempts += 1
+        s.add(row)
 
 
-def _deliver(engine: Engine, settings: Settings, msg: EmailMessage, held: claim.Claim, now: datetime) -> str:
-    if settings.smtp is None:
-        _set_sending(engine, held, now)
-        path = delivery.deliver_maildir(msg, settings.maildir_path)
-        return str(path)
-    cfg = settings.smtp
-    try:
-        password = secrets.resolve("smtp", cfg.password, cfg.password_env, cfg.password_command)
-    except UserError as e:
-        raise DeliveryError(str(e)) from None
-    transport = delivery.SmtpTransport(cfg, password)
-    transport.open()
-    try:
-        _set_sending(engine, held, now)
-    except BaseException:
-        transport.close()
-        raise
-    transport.send(msg)
-    return f"{settings.recipient} via {cfg.host}"
+def _delivered(session: Session, day: date, channel: str, when: datetime, where: str) -> None:
+    row = _delivery(session, day, channel)
+    row.state, row.sent_at, row.updated_at = "sent", when, when
+    row.where = where or row.where
+    session.add(row)
+
+
+def _delivery_failed(session: Session, day: date, channel: str, error: DeliveryError, now: datetime) -> None:
+    row = _delivery(session, day, channel)
+    row.state, row.error, row.updated_at = "failed", str(error), now
+    session.add(row)
 
 
 def _record_suggestions(session: Session, result: DigestResult) -> None:
@@ -224,9 +274,17 @@ def _record_suggestions(session: Session, result: DigestResult) -> None:
             )
 
 
-def _mark_sent(session: Session, run: DigestRun, when: datetime, told: Sequence[int] = ()) -> None:
-    """The day is delivered: its job changes, unanswered emails and replies have been told."""
-    run.state, run.sent_at, run.updated_at = "sent", when, when
+def _mark_sent(
+    session: Session, run: DigestRun, when: datetime, told: Sequence[int] = (), complete: bool = True
+) -> None:
+    """The digest reached the user: its job changes, unanswered emails and replies have been told.
+
+    The day is `sent` when it is `complete`: every channel delivered it (else it stays
+    `sending`, or is `failed` for the channels that refused it).
+    """
+    if complete:
+        run.state, run.sent_at = "sent", when
+    run.updated_at = when
     session.add(run)
     if told:
         from nudge.digest import replies

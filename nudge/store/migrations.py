@@ -363,6 +363,31 @@ def m0012_unread_columns(conn: Connection) -> None:
     _drop_column(conn, "syncstate", "last_summary")
 
 
+def m0013_channel_deliveries(conn: Connection) -> None:
+    """Each channel's delivery of each day ([[channels]]): at most once per channel and day.
+
+    Days sent before this have no rows: a channel without a row takes the day's
+    own state (one channel was all there was).
+    """
+    md = sa.MetaData()
+    sa.Table(
+        "delivery",
+        md,
+        _id(),
+        sa.Column("date", sa.Date, nullable=False),
+        sa.Column("channel", sa.String, nullable=False),
+        sa.Column("state", sa.String, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("error", sa.String),
+        sa.Column("where", sa.String, nullable=False),
+        sa.Column("sent_at", _TS),
+        sa.Column("updated_at", _TS),
+        sa.UniqueConstraint("date", "channel"),
+        sa.Index("ix_delivery_date", "date"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -376,6 +401,7 @@ MIGRATIONS: list[Migration] = [
     ("0010_user_actions", m0010_user_actions),
     ("0011_card_aliases", m0011_card_aliases),
     ("0012_unread_columns", m0012_unread_columns),
+    ("0013_channel_deliveries", m0013_channel_deliveries),
 ]
 
 _applied = sa.Table(

@@ -216,6 +216,26 @@ class DigestRun(SQLModel, table=True):
     claimed_until: datetime | None = _ts()  # its claim lapses then, should the process hang
 
 
+class Delivery(SQLModel, table=True):
+    """One channel's delivery of one day's digest: at most one per channel and day.
+
+    `sending` is committed before the channel sends, `sent` after it; a day whose
+    channel is found `sending` after an interruption is looked into (a Maildir) or
+    left alone (SMTP, webhook: it may have arrived).
+    """
+
+    __table_args__ = (sa.UniqueConstraint("date", "channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    date: dt.date = Field(index=True)
+    channel: str  # the channel's name in the config
+    state: str = "sending"  # sending | sent | failed
+    attempts: int = 0
+    error: str | None = None
+    where: str = ""  # where it went, in words
+    sent_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
 class Reply(SQLModel, table=True):
     """A reply to a digest, applied once: its Message-ID is the key."""
 
@@ -263,6 +283,7 @@ TABLES: list[type[SQLModel]] = [
     Referral,
     Suggestion,
     DigestRun,
+    Delivery,
     Reply,
     UserAction,
 ]

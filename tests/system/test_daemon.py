@@ -365,6 +365,7 @@ def unsend_today(db: Path) -> None:
     if db.exists():
         with sqlite3.connect(db) as conn:
             conn.execute("DELETE FROM digestrun")
+            conn.execute("DELETE FROM delivery")
 
 
 def text_of(log: Path) -> str:
