@@ -47,6 +47,8 @@ def make_settings(tmp_path: Path) -> Callable[..., config.Settings]:
             "me": {"name": "Me", "emails": [ME], "region": "DE"},
         }
         data.update(overrides)
+        if "channels" in overrides:  # the new form replaces the old one (maildir)
+            del data["maildir"]
         return config.validate(data)
 
     return make
