@@ -8,6 +8,9 @@ One daemon per store (a lock file beside it names its PID). Sync and mail are
 separate lanes: a long or hung sync never delays the digest (each sync batch
 is a transaction, so the digest reads a consistent store), and SIGTERM stops a
 sync between batches.
+
+One piece (over 400 lines): the scheduler's jobs share the daemon's locks and state
+(syncing, mailing, stopping, the retry count); split, each would need the others' internals.
 """
 
 from __future__ import annotations

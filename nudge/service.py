@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -20,7 +21,7 @@ from nudge.core.touches import MailRules, Rules
 from nudge.digest.plan import digest_time, load_people, local_now, make_plan, plan_rules
 from nudge.digest.replies import PollReport
 from nudge.digest.send import DigestResult, render_day, send_digest
-from nudge.errors import Interrupted, SourceError
+from nudge.errors import Interrupted, SourceError, UserError
 from nudge.ingest import Context
 from nudge.ingest.mail import note_unanswered
 from nudge.ingest.tiers import tier_groups
@@ -190,3 +191,18 @@ def poll_replies(engine: Engine, settings: Settings, now: datetime) -> PollRepor
     if report.applied or report.ignored:
         log.info("replies to the digest: %d applied, %d ignored", report.applied, report.ignored)
     return report
+
+
+def authorize_google(settings: Settings, account: str, no_browser: bool, client_secrets: str | None) -> Path:
+    """`nudge auth google`: the consent flow for `account`, with the scopes its sources need; the
+    token file it wrote."""
+    from nudge.sources import google_auth
+
+    secrets_file = client_secrets or google_auth.client_secrets_for(settings.sources, account)
+    if not secrets_file:
+        raise UserError(
+            f"no client_secrets for the Google account {account!r}: set it on a google_contacts, "
+            "google_calendar or gmail source, or pass --client-secrets (see docs/google.md)"
+        )
+    scopes = google_auth.scopes_for(settings.sources, account)
+    return google_auth.authorize(account, secrets_file, no_browser, scopes=scopes)

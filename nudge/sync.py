@@ -5,9 +5,9 @@ parses it, and applies it in batches, each batch one transaction. A sync token
 is stored in the last transaction, after every change it covers, so an
 interrupted sync simply resumes from the old token next time.
 
-The plan, the prefetched batches and the `Report` they count into are one
-algorithm; what a record does to the store is ingest's (`nudge.ingest`), and
-which format an object is in is parse's: a new format changes nothing here.
+One piece (over 400 lines): the plan, the prefetched batches and the `Report` they count
+into are one algorithm; what a record does to the store is ingest's (`nudge.ingest`),
+and which format an object is in is parse's: a new format changes nothing here.
 """
 
 from __future__ import annotations

@@ -121,19 +121,11 @@ def auth_google(
     ] = None,
 ) -> None:
     """Authorise read-only access to Google Contacts and Calendar, and Gmail headers if configured."""
+    from nudge import service
     from nudge.extras import require_extra
-    from nudge.sources import google_auth
 
     require_extra("google", "nudge auth google")
-    cfg = settings()
-    secrets_file = client_secrets or google_auth.client_secrets_for(cfg.sources, account)
-    if not secrets_file:
-        raise NudgeError(
-            f"no client_secrets for the Google account {account!r}: set it on a google_contacts, "
-            "google_calendar or gmail source, or pass --client-secrets (see docs/google.md)"
-        )
-    scopes = google_auth.scopes_for(cfg.sources, account)
-    path = google_auth.authorize(account, secrets_file, no_browser, scopes=scopes)
+    path = service.authorize_google(settings(), account, no_browser, client_secrets)
     typer.echo(f"Authorised. The token is in {path} (mode 0600). Next: nudge sync")
 
 

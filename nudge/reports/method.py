@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from nudge import service
 from nudge.config import Settings, parse_hhmm
 from nudge.core import metrics, planner, ranking
-from nudge.digest import facts as view
+from nudge.digest.facts import funnel
+from nudge.digest.plan import load_people, plan_rules
 from nudge.store.models import Contact, Referral, Touch
 
 CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
@@ -111,17 +111,17 @@ def stats(session: Session, settings: Settings, now: datetime, weeks: int) -> St
     today = now.astimezone(settings.tz).date()
     this_monday = today - timedelta(days=today.weekday())
     mondays = [this_monday - timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
-    table = view.funnel(session, settings, mondays)
-    people = service.load_people(session, settings, now, today)
+    table = funnel(session, settings, mondays)
+    people = load_people(session, settings, now, today)
     return Stats(table, metrics.trend(table), cadence_health(people, now))
 
 
 def forecast(session: Session, settings: Settings, now: datetime, days: int) -> list[planner.Plan]:
     today = now.astimezone(settings.tz).date()
-    people = service.load_people(session, settings, now, today)
+    people = load_people(session, settings, now, today)
     at = parse_hhmm(settings.digest.time)
     first = today if now.astimezone(settings.tz).time() < at else today + timedelta(days=1)
-    return planner.forecast(people, first, days, service.plan_rules(settings), at, settings.tz)
+    return planner.forecast(people, first, days, plan_rules(settings), at, settings.tz)
 
 
 @dataclass(frozen=True)

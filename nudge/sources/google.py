@@ -13,6 +13,9 @@ within the window by `parse.google` like a CalDAV series. When an increment
 touches a series, the whole series is read again by its iCalUID.
 
 googleapiclient is imported only when a Google source makes its first request.
+
+One piece (over 400 lines): the People and Calendar sources share the client, the
+paging, the retries and the sync-token handling; a module each would duplicate them.
 """
 
 from __future__ import annotations

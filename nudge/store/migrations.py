@@ -2,6 +2,9 @@
 
 Never edit a migration that has shipped: add a new one. A database is only ever
 moved forward, and upgrading never drops user data.
+
+One piece (over 400 lines): the migrations are one ordered list, read top to bottom;
+splitting them would hide their order.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from nudge import actions, config, service
-from nudge.demo_data import ME_EMAIL, write_demo_data
+from nudge.demo.data import ME_EMAIL, write_demo_data
 from nudge.store.db import atomic
 from nudge.store.models import Contact, Moment
 

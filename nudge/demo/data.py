@@ -6,6 +6,9 @@ every date expressed relative to ``today``.  All randomness is drawn in an order
 that does not depend on ``today``: the same seed yields the same people in the
 same roles (job changes, upcoming birthdays, never-met contacts) whatever the date.
 Only reserved domains (example.com/.org/.net) and fictional phone ranges are used.
+
+One piece (over 400 lines): it is data, the cast of the demo and their stories, more
+than logic; split, the parts would only refer to each other.
 """
 
 from __future__ import annotations
