@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from nudge import secrets
+from nudge.core.records import Slot
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -144,9 +145,7 @@ class Tier(_Section):
         description="Address-book groups / CATEGORIES / Google labels that put a contact "
         "in this tier (case-insensitive).",
     )
-    slot: Literal["call", "partner"] = Field(
-        "call", description="`call`: the daily list; `partner`: the referral-partner block."
-    )
+    slot: Slot = Field("call", description="`call`: the daily list; `partner`: the referral-partner block.")
 
 
 def _default_tiers() -> dict[str, Tier]:

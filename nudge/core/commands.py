@@ -27,7 +27,6 @@ TOUCH_VERBS = {
     "messaged": "message",
     "texted": "message",
 }
-OTHER_VERBS = ("snooze", "skip", "note")
 HELP = (
     "Reply to this email to act on it: `done 1 3` (you reached them), "
     "`called 2: moving to Berlin in May` (with a note), `met 1`, `emailed 3`, `texted 4`, "

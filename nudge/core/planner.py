@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from nudge.core.records import Slot
 from nudge.core.warmth import require_aware
 
 QUIET_DAYS = 7  # no suggestion within this many days of a touch
@@ -40,7 +41,7 @@ class Person:
     name: str
     tier: str
     cadence_days: int
-    slot: str  # call | partner
+    slot: Slot  # call | partner
     joined_at: datetime | None  # when they entered the tier; None: before their history began
     last_touch_at: datetime | None = None
     warmth: float = 0.0

@@ -21,9 +21,6 @@ TouchKind = Literal["call", "message", "meeting", "email"]
 Direction = Literal["out", "in", "both"]  # out: you reached out; in: they did
 Outcome = Literal["conversation", "meeting", "referral", "opportunity"]
 Slot = Literal["call", "partner"]  # a tier's place in the digest: the call list, or the partner block
-MomentKind = Literal["job_change", "birthday", "inbound"]
-RunState = Literal["planned", "sending", "sent", "failed"]  # a day's digest (DigestRun.state)
-ReferralDirection = Literal["given", "received"]
 
 TOUCH_KINDS: tuple[TouchKind, ...] = get_args(TouchKind)
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)

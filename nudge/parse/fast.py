@@ -49,7 +49,6 @@ _TYPES = icalendar.Event.types_factory
 _PARSE_TIME: Any = vDDDTypes.from_ical  # untyped in icalendar
 
 _READ = frozenset({"UID", "DTSTART", "DTEND", "SUMMARY", "ORGANIZER", "ATTENDEE", "STATUS"})
-_ONCE = _READ - {"ATTENDEE"}
 # Recurrence and DURATION take the library path (recurring_ical_events).
 _REFUSED = frozenset({"RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID", "DURATION"})
 

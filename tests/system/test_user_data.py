@@ -22,8 +22,7 @@ from typing import Protocol
 import pytest
 import sqlalchemy as sa
 import time_machine
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
+from hypothesis import given
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -36,6 +35,7 @@ from nudge.store.db import atomic
 from nudge.store.models import Sighting, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
+from tests.profiles import scaled
 from tests.system.test_cli import nudge
 from tests.system.test_sync_properties import cards, events, fresh, load, snapshot
 
@@ -386,7 +386,7 @@ def test_the_same_event_in_two_sources_with_a_stranger_on_it_syncs_in_both(
     assert len(touches_of(files.engine, "zed")) == 1
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(1 / 6)
 @given(book1=cards, cal1=events, book2=cards, cal2=events)
 def test_no_change_at_the_source_loses_an_outcome_or_a_note(
     book1: dict,  # type: ignore[type-arg]

@@ -6,7 +6,7 @@ import contextlib
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from nudge.core.records import GroupRecord
@@ -169,7 +169,6 @@ CARD_LINES = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(CARD_LINES, max_size=10), noise=st.text(max_size=20))
 def test_real_world_vcard_fragments_never_raise_anything_but_parse_error(
     lines: list[str], noise: str
@@ -199,7 +198,6 @@ EVENT_LINES = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(EVENT_LINES, min_size=1, max_size=8))
 def test_real_world_event_fragments_never_raise_anything_but_parse_error(lines: list[str]) -> None:
     text = (

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import recurring_ical_events
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from nudge.parse import ParseError, recurrence
@@ -199,7 +199,6 @@ def reference(text: str) -> tuple[list[tuple[datetime, str]], datetime | None]:
     return sorted(found), after
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     RULES,
     st.datetimes(datetime(2021, 1, 1), datetime(2026, 1, 1)).map(
