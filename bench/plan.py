@@ -1,6 +1,6 @@
 """Benchmark: plan + render one morning digest on a large store (not a test).
 
-DESIGN.md sets the target: 50,000 contacts and 1,000,000 touches planned and rendered
+bench/README.md sets the target: 50,000 contacts and 1,000,000 touches planned and rendered
 in < 1 s with peak RSS < 200 MB. The store is generated once with bulk inserts into the
 schema that `nudge.db.open_db` creates (reused with --db when the file exists); the
 timing and the memory figure come from fresh subprocesses that only open that file and

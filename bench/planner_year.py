@@ -1,6 +1,6 @@
 """Benchmark: a simulated year of the morning digest against the plain rule (not a test).
 
-DESIGN.md's planner target, on the world of issue 11: a top 100 on a 30-day cadence and 15
+bench/README.md's planner target, on the world of issue 11: a top 100 on a 30-day cadence and 15
 referral partners on 21 days, found by the FIRST SYNC of an old address book (two years of
 past meetings and emails at various ages; some people have none), 20 people joining the top
 100 during the year (each replacing one who leaves it), meetings on the calendar booked days or
@@ -37,7 +37,7 @@ Figures (mean over worlds, [min-max]):
   windows      share of 30-day windows of top-100 members with a touch (windows that start
                once a member has been in the tier one cadence, or two weeks for a newcomer)
   max/day      most calls in one digest; 3-running: people shown three workdays running
-The exit status is 1 when a target (DESIGN.md) is missed at 70 % or, for windows, at 90 %.
+The exit status is 1 when a target (bench/README.md) is missed at 70 % or, for windows, at 90 %.
 """
 
 from __future__ import annotations
