@@ -62,7 +62,8 @@ def test_the_daemon_logs_each_sync_and_the_digest_at_the_default_level(setup: Se
     text = setup.log()
     assert "nudge daemon started" in text
     assert re.search(
-        r"book: 3 added \(2 new contacts, 1 event\), 0 changed, 0 archived, 0 events removed, 1 skipped, took",
+        r"book: 3 added \(2 new contacts, 1 event\), 0 changed, 0 archived, "
+        r"0 events removed, 1 skipped, took",
         text,
     ), text
     assert "book: skipped" in text and "(UID bad-1): no name and no email" in text
