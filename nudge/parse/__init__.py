@@ -51,6 +51,16 @@ class Format:
     splitter: str = ""  # "module:function": a file's text -> [(key, object text)]; key "" = none
     looks_like: str = ""  # how its objects start, for "holds no ..." notices
     no_key: str = "no UID"  # why an object the splitter found no key for is skipped
+    # "module:function": the start of a file's text -> whether it is this format. Formats that share
+    # a suffix (.csv: contacts from LinkedIn or Google, a phone's call log) each recognise their own
+    # files; a format without one takes its suffix's files no sniffing format claimed.
+    sniff: str = ""
+
+    def claims(self, head: str) -> bool:
+        if not self.sniff:
+            return True
+        sniffer: Callable[[str], bool] = _load(self.sniff)
+        return sniffer(head)
 
     def parse(self, data: str, window: Window) -> Record:
         parser: Parser = _load(self.parser)
@@ -99,10 +109,23 @@ register(Format("google_event", "events", "nudge.parse.formats:google_event"))
 register(Format("email", "messages", "nudge.parse.formats:email"))
 
 
-def by_suffix(suffix: str) -> Format | None:
-    """The format a file with this suffix (`.vcf`) holds, or None."""
+def by_suffix(suffix: str) -> list[Format]:
+    """The formats whose files may have this suffix (`.vcf`), those that sniff first."""
     suffix = suffix.lower()
-    return next((f for f in FORMATS.values() if suffix in f.suffixes), None)
+    found = [f for f in FORMATS.values() if suffix in f.suffixes]
+    return sorted(found, key=lambda f: not f.sniff)
+
+
+def for_file(suffix: str, head: Callable[[], str]) -> Format | None:
+    """The format of a file, by its suffix and, when formats share it, by the start of its text.
+
+    `head` is only called when a format has to look: most suffixes have one format.
+    """
+    formats = by_suffix(suffix)
+    if len(formats) == 1 and not formats[0].sniff:
+        return formats[0]
+    start = head() if formats else ""
+    return next((f for f in formats if f.claims(start)), None)
 
 
 def parse_object(fmt: str, data: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> Record:

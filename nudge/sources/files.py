@@ -26,7 +26,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from nudge.errors import SourceError
-from nudge.parse import FORMATS, Format, by_suffix, content_hash
+from nudge.parse import FORMATS, Format, by_suffix, content_hash, for_file
 from nudge.sources.base import BadItem, Collection, Item, Kind, Notice, Source, SourceOptions
 
 METADATA = ("displayname", "color")  # vdirsyncer's collection metadata files
@@ -39,7 +39,7 @@ def _file_formats() -> list[Format]:
 
 def _named() -> str:
     """'.vcf or .ics': the suffixes for messages, one per format."""
-    return " or ".join(f.suffixes[0] for f in _file_formats())
+    return " or ".join(dict.fromkeys(f.suffixes[0] for f in _file_formats()))
 
 
 def _glob(kind: Kind) -> str:
@@ -68,9 +68,9 @@ class FilesOptions(SourceOptions):
     def _known(cls, v: list[str]) -> list[str]:
         for p in v:
             path = Path(p).expanduser()
-            if path.suffix and by_suffix(path.suffix) is None and not path.is_dir():
+            if path.suffix and not by_suffix(path.suffix) and not path.is_dir():
                 raise ValueError(f"{p}: use {_named()} files, or a folder of them")
-            if path.is_file() and by_suffix(path.suffix) is None:
+            if path.is_file() and not by_suffix(path.suffix):
                 raise ValueError(f"{p}: a file without a {_named()} suffix; rename it or list its folder")
         return v
 
@@ -125,6 +125,9 @@ class FilesSource(Source):
         self._cache: dict[Path, tuple[tuple[int, int], _File]] = {}
         self._members: dict[str, list[Path]] = {}  # folder collection -> its item files
         self._entries: list[_Entry] = []
+        self._formats: dict[
+            Path, Format | None
+        ] = {}  # None: a file no format claims (a .csv of other columns)
 
     def collections(self) -> list[Collection]:
         # Called once per sync: start afresh, so a rewrite that kept the file's
@@ -132,18 +135,19 @@ class FilesSource(Source):
         self._cache.clear()
         self._members.clear()
         self._entries = []
+        self._formats.clear()
         found: dict[str, Collection] = {}
         for raw in self.paths:
             path = Path(raw).expanduser()
             if path.is_dir():
                 colls = self._folder(path)
             elif path.exists():
-                fmt = by_suffix(path.suffix)
-                if fmt is None:
+                if not by_suffix(path.suffix):
                     raise SourceError(
                         f"{path}: not a {_named()} file; rename it, or list the folder it is in"
                     )
-                colls = [Collection(id=str(path.resolve()), kind=fmt.kind, name=path.name)]
+                fmt = self._format(path)
+                colls = [] if fmt is None else [Collection(str(path.resolve()), fmt.kind, path.name)]
             else:
                 raise SourceError(f"{path}: no such file or folder")
             self._entries.append(_Entry(raw, colls))
@@ -158,14 +162,18 @@ class FilesSource(Source):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             folder = Path(here)
             items = sorted(
-                (folder / n for n in names if not n.startswith(".") and by_suffix(Path(n).suffix)),
+                (
+                    folder / n
+                    for n in names
+                    if not n.startswith(".") and by_suffix(Path(n).suffix) and self._format(folder / n)
+                ),
                 key=lambda p: p.name,
             )
             if not items:
                 continue
             vdir = folder != top or any((folder / m).is_file() for m in METADATA)
             for kind in dict.fromkeys(f.kind for f in _file_formats()):
-                members = [p.resolve() for p in items if _format(p).kind == kind]
+                members = [p.resolve() for p in items if self._known(p).kind == kind]
                 if not members:
                     continue
                 if vdir or self._one_each(members):
@@ -175,6 +183,19 @@ class FilesSource(Source):
                 else:
                     colls += [Collection(str(p), kind, p.name) for p in members]
         return colls
+
+    def _format(self, path: Path) -> Format | None:
+        """The format a file holds (by suffix, then by its first lines), or None when none claims it."""
+        key = path.resolve()
+        if key not in self._formats:
+            self._formats[key] = for_file(path.suffix, lambda: _head(path))
+        return self._formats[key]
+
+    def _known(self, path: Path) -> Format:
+        """The format of a file already found to hold one (only such files are ever read)."""
+        fmt = self._format(path)
+        assert fmt is not None, path
+        return fmt
 
     def _one_each(self, files: list[Path]) -> bool:
         """Whether these files (more than one) each hold one object, as a vdir's items do.
@@ -212,7 +233,7 @@ class FilesSource(Source):
         except OSError as e:
             raise SourceError(f"{path}: {e.strerror}") from e
         text, note = decode(data)
-        fmt = _format(path)
+        fmt = self._known(path)
         read = _File(_split(path, fmt, text))
         if note:
             read.notices.append(Notice(f"{path}: {note}", problem=False))
@@ -235,7 +256,11 @@ class FilesSource(Source):
 
     def notices(self) -> Sequence[Notice]:
         """Files read as Windows-1252, files and `paths` entries that hold nothing to import."""
-        out: list[Notice] = []
+        out: list[Notice] = [
+            Notice(f"{path}: not a file nudge can read ({_formats_of(path.suffix)}); left out")
+            for path, fmt in self._formats.items()
+            if fmt is None
+        ]
         for entry in self._entries:
             if not entry.collections:
                 out.append(Notice(f"{entry.raw}: no {_named()} files in it"))
@@ -256,6 +281,21 @@ class FilesSource(Source):
         return out
 
 
+def _head(path: Path) -> str:
+    """The start of a file's text, for formats that recognise their files by it."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(8192)
+    except OSError:
+        return ""
+    return decode(data)[0]
+
+
+def _formats_of(suffix: str) -> str:
+    """'LinkedIn connections or call log': what a suffix's files may be."""
+    return " or ".join(f.looks_like or f.name for f in by_suffix(suffix))
+
+
 def _display_name(folder: Path) -> str:
     """A vdir's `displayname` metadata, else the folder's name."""
     try:
@@ -263,13 +303,6 @@ def _display_name(folder: Path) -> str:
     except OSError:
         text = ""
     return text.splitlines()[0][:100] if text else folder.name
-
-
-def _format(path: Path) -> Format:
-    """The format a file holds, by its suffix (only such files are ever read)."""
-    fmt = by_suffix(path.suffix)
-    assert fmt is not None, path
-    return fmt
 
 
 def _split(path: Path, fmt: Format, text: str) -> dict[str, Item | BadItem]:
