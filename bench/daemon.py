@@ -2,7 +2,7 @@
 
 Starts `nudge run` on a store with 5,000 synced contacts (a files source), waits
 for the start-up sync, then watches it idle for 60 s: CPU seconds used and RSS
-from /proc. Targets (DESIGN.md): RSS < 80 MB, idle CPU near zero, --help < 0.3 s.
+from /proc. Targets (bench/README.md): RSS < 80 MB, idle CPU near zero, --help < 0.3 s.
 
     .venv/bin/python bench/daemon.py [--contacts 5000] [--idle 60]
 """

@@ -6,7 +6,7 @@ no-op increment is one EXAMINE + one UID SEARCH per folder in < 0.5 s.
     .venv/bin/python bench/imap.py                     # 20,000 messages, 2,000 contacts
     .venv/bin/python bench/imap.py --messages 2000 --no-sync
 
-Dovecot is started by the test harness (tests/sources/dovecot_server.py) in a temp dir
+Dovecot is started by the test harness (tests/servers/dovecot.py) in a temp dir
 and stopped at the end. Seeding writes maildir files straight into the user's Sent and
 INBOX (mtime = internal date, spread over the last 700 days) instead of 20,000 APPENDs;
 Dovecot then indexes them, which the bench does once before timing (a real server has
@@ -39,7 +39,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from nudge.sources.imap import FETCH_ITEM, ImapSource, connect  # noqa: E402
-from tests.sources.dovecot_server import Dovecot, start_dovecot, stop_dovecot  # noqa: E402
+from tests.servers.dovecot import Dovecot, start_dovecot, stop_dovecot  # noqa: E402
 
 ME = "me@example.com"
 FIRST = ("Ada", "Grace", "Alan", "Kathy", "Linus", "Barbara", "Edsger", "Radia", "Ken", "Frances")
@@ -185,7 +185,7 @@ def sync_all(server: Dovecot, user: str, contacts: int, db_dir: Path) -> dict[st
         assert report.ok, report.errors
     from sqlmodel import Session, func, select
 
-    from nudge.models import Touch
+    from nudge.store.models import Touch
 
     with Session(engine) as s:
         out["touches"] = s.exec(select(func.count()).select_from(Touch)).one()

@@ -1,6 +1,6 @@
 """Benchmark: plan + render one morning digest on a large store (not a test).
 
-DESIGN.md sets the target: 50,000 contacts and 1,000,000 touches planned and rendered
+bench/README.md sets the target: 50,000 contacts and 1,000,000 touches planned and rendered
 in < 1 s with peak RSS < 200 MB. The store is generated once with bulk inserts into the
 schema that `nudge.db.open_db` creates (reused with --db when the file exists); the
 timing and the memory figure come from fresh subprocesses that only open that file and
@@ -68,7 +68,7 @@ def settings_for(db: Path) -> Any:
 
 def generate(db: Path, contacts: int, touches: int, seed: int = 1) -> None:
     """Fill a fresh store: contacts, identities, touches, meetings, suggestions, moments, referrals."""
-    from nudge.db import open_db
+    from nudge.store.db import open_db
 
     rng = random.Random(seed)
     t0 = time.perf_counter()
@@ -133,8 +133,8 @@ def generate(db: Path, contacts: int, touches: int, seed: int = 1) -> None:
             identity_rows.append((cid, "phone", f"+4930{cid:08d}"))
     con.executemany("INSERT INTO identity (contact_id, kind, value) VALUES (?,?,?)", identity_rows)
     con.executemany(
-        "INSERT INTO sourcerecord (source, collection, href, kind, uid, etag, contact_id, raw_hash) "
-        "VALUES ('book', 'contacts', ?, 'contact', ?, ?, ?, '')",
+        "INSERT INTO sourcerecord (source, collection, href, kind, uid, etag, contact_id) "
+        "VALUES ('book', 'contacts', ?, 'contact', ?, ?, ?)",
         ((f"contacts/c{cid}.vcf", f"c{cid}", f'"{cid}"', cid) for cid in ids),
     )
     con.execute(
@@ -259,7 +259,7 @@ def generate(db: Path, contacts: int, touches: int, seed: int = 1) -> None:
         f"generated {contacts:,} contacts, {touches:,} touches, {len(planned_rows):,} planned, "
         f"{len(suggestion_rows):,} suggestions, {len(moment_rows):,} moments, "
         f"{len(referral_rows):,} referrals in {t_rows:.1f} s; "
-        f"denormalised warmth via ingest.refresh_contacts in {time.perf_counter() - t0 - t_rows:.1f} s"
+        f"denormalised warmth via store.derived.refresh_contacts in {time.perf_counter() - t0 - t_rows:.1f} s"
     )
 
 
@@ -275,9 +275,9 @@ def refresh(db: Path) -> None:
     """last_touch_at / warmth_sum / warmth_at for every contact, by nudge's own code."""
     from sqlmodel import col, select
 
-    from nudge.db import atomic, open_db
-    from nudge.ingest import refresh_contacts
-    from nudge.models import Contact
+    from nudge.store.db import atomic, open_db
+    from nudge.store.derived import refresh_contacts
+    from nudge.store.models import Contact
 
     engine = open_db(f"sqlite:///{db}")
     with atomic(engine) as s:
@@ -294,8 +294,9 @@ def refresh(db: Path) -> None:
 def worker(db: Path, runs: int, profile: bool) -> dict[str, Any]:
     """Import, open the existing store, render `runs` times; report times and peak RSS."""
     t0 = time.perf_counter()
-    from nudge import digest, service
-    from nudge import view as views
+    from nudge import service
+    from nudge.digest import facts as views
+    from nudge.digest import render as digest
 
     t_import = time.perf_counter() - t0
     settings = settings_for(db)
@@ -329,7 +330,8 @@ def worker(db: Path, runs: int, profile: bool) -> dict[str, Any]:
     # The method's commands on the same store (after the RSS figures above were read).
     from sqlmodel import Session
 
-    from nudge import coach, ranking
+    from nudge.core import ranking
+    from nudge.reports import method as coach
 
     method: dict[str, float] = {}
     with Session(engine) as s:

@@ -1,6 +1,6 @@
 """Benchmark: a simulated year of the morning digest against the plain rule (not a test).
 
-DESIGN.md's planner target, on the world of issue 11: a top 100 on a 30-day cadence and 15
+bench/README.md's planner target, on the world of issue 11: a top 100 on a 30-day cadence and 15
 referral partners on 21 days, found by the FIRST SYNC of an old address book (two years of
 past meetings and emails at various ages; some people have none), 20 people joining the top
 100 during the year (each replacing one who leaves it), meetings on the calendar booked days or
@@ -11,7 +11,7 @@ probability `--follow`; the draw is fixed per (world, person, day), so every pol
 same user.
 
 Policies, over the same worlds (one per seed):
-  nudge  nudge.planner.plan_day, fed what `service.load_people` reads from the store;
+  nudge  nudge.core.planner.plan_day, fed what `service.load_people` reads from the store;
   plain  "the 5 most overdue (and the most overdue partner), not touched in 7 days".
 
     .venv/bin/python bench/planner_year.py                 # 70 % and 90 % follow-through, 20 worlds
@@ -37,7 +37,7 @@ Figures (mean over worlds, [min-max]):
   windows      share of 30-day windows of top-100 members with a touch (windows that start
                once a member has been in the tier one cadence, or two weeks for a newcomer)
   max/day      most calls in one digest; 3-running: people shown three workdays running
-The exit status is 1 when a target (DESIGN.md) is missed at 70 % or, for windows, at 90 %.
+The exit status is 1 when a target (bench/README.md) is missed at 70 % or, for windows, at 90 %.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from nudge import planner
+from nudge.core import planner
 
 # `suggested_before` is not in the planner before issue 11: the bench also runs on that code
 TWO_DAYS = "suggested_before" in planner.Person.__dataclass_fields__

@@ -1,4 +1,4 @@
-"""Recurring series: what reading one costs, bounded (nudge.recurrence) and walked from DTSTART.
+"""Recurring series: what reading one costs, bounded (nudge.parse.recurrence) and walked from DTSTART.
 
 Prints seconds per read of one series over sync's default window (730 days back,
 14 ahead), the way nudge reads it now (`parse.parse_ical`) and the way it read
@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import icalendar
 import recurring_ical_events
 
-from nudge.parse import ParseError, parse_ical
+from nudge.parse import ParseError
+from nudge.parse.ical import parse_ical
 from tests.builders import vcalendar, vevent
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """Benchmark: CardDAV + CalDAV sync against Radicale on loopback (not a test).
 
-DESIGN.md: 5,000 contacts + 20,000 events; first sync within 1.5x the floor (one
+bench/README.md: 5,000 contacts + 20,000 events; first sync within 1.5x the floor (one
 raw sync-collection REPORT with the data, per collection, over one connection);
 a no-op re-sync within 1.2x the floor's no-op REPORTs, one REPORT per collection.
 
@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.sources.radicale_server import PASSWORD, Radicale, start_radicale, stop_radicale  # noqa: E402
+from tests.servers.radicale import PASSWORD, Radicale, start_radicale, stop_radicale  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 USER = "bench"

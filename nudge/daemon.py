@@ -8,6 +8,9 @@ One daemon per store (a lock file beside it names its PID). Sync and mail are
 separate lanes: a long or hung sync never delays the digest (each sync batch
 is a transaction, so the digest reads a consistent store), and SIGTERM stops a
 sync between batches.
+
+One piece (over 400 lines): the scheduler's jobs share the daemon's locks and state
+(syncing, mailing, stopping, the retry count); split, each would need the others' internals.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from sqlmodel import Session, select
 from nudge import config, service
 from nudge.config import Settings
 from nudge.errors import Busy, ConfigError, NudgeError
-from nudge.models import DigestRun
+from nudge.store.models import DigestRun
 
 if TYPE_CHECKING:
-    from nudge.replies import PollReport
+    from nudge.digest.replies import PollReport
 
 log = logging.getLogger(__name__)
 
@@ -414,11 +417,11 @@ def report_replies(report: PollReport | None) -> bool:
 def once(config_path: str | Path | None) -> int:
     """`nudge run --once`, for cron: sync, read replies, send today's digest if due (the daemon's
     catch-up rules), then exit: 0 when all went well, 1 when anything failed."""
-    from nudge import claim
+    from nudge.store.locks import single_instance
 
     path = str(config_path) if config_path else None
     settings = config.load(path)
-    with claim.single_instance(settings.database, config.data_dir() / "run.lock"):
+    with single_instance(settings.database, config.data_dir() / "run.lock"):
         engine = service.open_store(settings)
         try:
             return _once(engine, settings)
@@ -452,9 +455,9 @@ def _once(engine: Engine, settings: Settings) -> int:
 
 def run(config_path: str | Path | None) -> int:
     """Run the daemon, once per store: a second `nudge run` exits with Busy naming the first."""
-    from nudge import claim
+    from nudge.store.locks import single_instance
 
     path = str(config_path) if config_path else None
     settings = config.load(path)
-    with claim.single_instance(settings.database, config.data_dir() / "run.lock"):
+    with single_instance(settings.database, config.data_dir() / "run.lock"):
         return Daemon(path, settings).run()

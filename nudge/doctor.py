@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, func, select
 
-from nudge import config, migrations, secrets, unit
+from nudge import config, secrets, unit
 from nudge.errors import ConfigError, NudgeError
-from nudge.models import Contact, SyncState
+from nudge.store import migrations
+from nudge.store.models import Contact, SyncState
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
     try:
         settings = config.load(config_path)
     except ConfigError as e:
-        from nudge.sources import install_fix
+        from nudge.extras import install_fix
 
         # A source whose extra is missing is fixed by installing it, not by editing the config.
         fix = install_fix(e.problems) or f"edit {e.path or where}"
@@ -66,14 +67,14 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
     yield from _database(settings)
     yield from _sources(settings, now)
     yield from _phones(settings)
-    yield _smtp(settings)
+    yield from _channels(settings)
     if settings.reply_source is not None:
         yield _replies(settings)
     yield _service()
 
 
 def _database(settings: config.Settings) -> Iterator[Check]:
-    from nudge.db import make_engine, shown_url
+    from nudge.store.db import make_engine, shown_url
 
     shown = shown_url(settings.database)
     try:
@@ -95,8 +96,8 @@ def _database(settings: config.Settings) -> Iterator[Check]:
 
 
 def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
-    from nudge.db import make_engine
     from nudge.sources import load_source
+    from nudge.store.db import make_engine
 
     states: dict[str, SyncState] = {}
     try:
@@ -154,9 +155,9 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
 
 def _phones(settings: config.Settings) -> Iterator[Check]:
     """Numbers that did not parse in the phone region are kept as typed: say how many, and why."""
-    from nudge.db import make_engine
-    from nudge.identity import phone_region
-    from nudge.ingest import count_unparsed_phones
+    from nudge.config import phone_region
+    from nudge.ingest.contacts import count_unparsed_phones
+    from nudge.store.db import make_engine
 
     try:
         with Session(make_engine(settings.database)) as s:
@@ -187,28 +188,39 @@ def _replies(settings: config.Settings) -> Check:
         return Check(
             "replies", False, str(e), f"check sources entry {src.name!r}, or set replies.enabled = false"
         )
-    where = "" if settings.smtp else "; note the digest goes to a Maildir, so there is nothing to reply to"
+    where = (
+        ""
+        if settings.mails
+        else "; note the digest goes to no mailbox (no smtp channel), so there is nothing to reply to"
+    )
     return Check(
         "replies", True, f"commands in replies to the digest are read from {src.name}: {inbox}{where}"
     )
 
 
-def _smtp(settings: config.Settings) -> Check:
-    from nudge.delivery import SmtpTransport
+def _channels(settings: config.Settings) -> Iterator[Check]:
+    """Each channel reached without sending anything (SMTP: connect, TLS and login)."""
+    from nudge.channels import load_channel
 
-    if settings.smtp is None:
-        return Check("delivery", True, f"no [smtp]: digests go to the Maildir {settings.maildir_path}")
-    cfg = settings.smtp
-    where = f"{cfg.host}:{cfg.effective_port} ({cfg.security})"
-    try:
-        password = secrets.resolve("smtp", cfg.password, cfg.password_env, cfg.password_command)
-        transport = SmtpTransport(cfg, password)
-        transport.open()  # connect, TLS and login; nothing is sent
-        transport.close()
-    except NudgeError as e:
-        return Check("smtp", False, str(e), "check [smtp] host, port, security and the password")
-    login = f", logged in as {cfg.username}" if cfg.username else ""
-    return Check("smtp", True, f"{where} reachable{login}")
+    for entry in settings.delivery:
+        name = "smtp" if entry.where == "smtp" else f"channel {entry.name}"
+        try:
+            channel = load_channel(entry)
+            found = channel.check()
+        except NudgeError as e:
+            fix = (
+                "check [smtp] host, port, security and the password"
+                if entry.where == "smtp"
+                else f"check [[channels]] entry {entry.name!r} (its URL, host, port or token)"
+            )
+            yield Check(name, False, str(e), fix)
+            continue
+        if entry.where == "maildir":
+            name = "delivery"
+            found = f"no [smtp]: {found}"
+        yield Check(name, True, found)
+    if settings.old_form:
+        yield Check("channels", True, f"{settings.old_form}; it keeps working (see config.example.toml)")
 
 
 def _service() -> Check:

@@ -6,6 +6,11 @@ is printed as one clear line and the CLI exits 1.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class NudgeError(Exception):
     """Base class of every error nudge raises deliberately."""
@@ -41,6 +46,10 @@ class DeliveryError(UserError):
     """The digest could not be delivered; the day is recorded as failed."""
 
 
+class DeliveryUnknown(DeliveryError):
+    """The digest may or may not have arrived (a timeout after it went out): never sent again."""
+
+
 class StoreError(UserError):
     """The database cannot be used as it is (locked, damaged, read-only, disk full); nothing was written."""
 
@@ -59,3 +68,39 @@ class Interrupted(BaseException):
     Each batch is its own transaction, so what was applied stays and the rest
     is picked up by the next sync.
     """
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+_UNQUOTED = {  # strict types given as a quoted string
+    "int_type": "write the number without quotes",
+    "float_type": "write the number without quotes",
+    "bool_type": "write true or false without quotes",
+}
+
+
+def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
+    """Turn pydantic's errors into `section.key: what is wrong` lines (config, sources, channels)."""
+    lines = []
+    for err in error.errors():
+        loc = _loc(tuple(err["loc"]))
+        if prefix:
+            loc = f"{prefix}.{loc}" if loc else prefix
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config.example.toml)"
+        elif err["type"] in _UNQUOTED and isinstance(err.get("input"), str):
+            msg += f", not the text {err['input']!r}: {_UNQUOTED[err['type']]}"
+        if msg.startswith("sources[") and ": " in msg:  # raised by a model validator
+            lines.append(msg)
+        else:
+            lines.append(f"{loc}: {msg}" if loc else msg)
+    return lines

@@ -44,8 +44,12 @@ def resolve(
     command: str = "",
     keyring_service: str = "",
     keyring_username: str = "",
+    key: str = "password",
 ) -> str | None:
-    """The secret configured at `where` (e.g. `smtp`), or None when none is configured."""
+    """The secret configured at `where` (e.g. `smtp`), or None when none is configured.
+
+    `key` is what the config calls it (`password`, or `token` for a webhook), for messages.
+    """
     if keyring_service:
         return from_keyring(where, keyring_service, keyring_username)
     if inline:
@@ -53,18 +57,16 @@ def resolve(
     if env:
         value = os.environ.get(env)
         if value is None:
-            raise UserError(f"{where}.password_env: environment variable {env} is not set")
+            raise UserError(f"{where}.{key}_env: environment variable {env} is not set")
         return value
     if command:
-        named = f"{where}.password_command `{command}`"
+        named = f"{where}.{key}_command `{command}`"
         try:
             argv = shlex.split(command)
         except ValueError as e:
             raise UserError(f"{named}: cannot be read as a command line ({e})") from None
         if not argv:
-            raise UserError(
-                f"{where}.password_command is empty: set it to a command that prints the password"
-            )
+            raise UserError(f"{where}.{key}_command is empty: set it to a command that prints the {key}")
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         except FileNotFoundError:

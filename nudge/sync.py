@@ -5,9 +5,9 @@ parses it, and applies it in batches, each batch one transaction. A sync token
 is stored in the last transaction, after every change it covers, so an
 interrupted sync simply resumes from the old token next time.
 
-One piece (over 400 lines) because the plan, the batches, the matching of
-cards whose key changed (`_Vanished`) and the `Report` they all count
-into are one algorithm; split, each part would need the others' internals.
+One piece (over 400 lines): the plan, the prefetched batches and the `Report` they count
+into are one algorithm; what a record does to the store is ingest's (`nudge.ingest`),
+and which format an object is in is parse's: a new format changes nothing here.
 """
 
 from __future__ import annotations
@@ -26,15 +26,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge.db import atomic
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.identity import fold
-from nudge.ingest import Context, Ingest, identity_keys, load_identities, phone_keys
-from nudge.ingest_mail import apply_messages
-from nudge.models import Contact, Identity, SourceRecord, SyncState
-from nudge.parse import ContactRecord, EventRecord, GroupRecord, ParseError, parse_object
-from nudge.parse_email import MessageRecord
+from nudge.ingest import Context, Ingest, Vanished, identity_keys, load_identities
+from nudge.parse import ParseError, parse_object
 from nudge.sources.base import BadItem, Collection, Item, Notice, Source
+from nudge.store.db import atomic
+from nudge.store.models import SourceRecord, SyncState
+from nudge.store.query import chunks
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +87,19 @@ class Report:
     phones_unparsed: int = 0  # numbers on the cards applied that were kept as typed
     notices: list[Notice] = field(default_factory=list)
 
+    def count(self, what: str, outcome: str, href: str) -> None:
+        """One applied object: what it was (contact, group, event) and what came of it."""
+        if what == "contact":
+            self.contacts += outcome == "added"
+            self.merged += outcome == "merged"
+        elif what == "event":
+            self.events_seen.add(href)
+            self.events += outcome == "added"
+        if outcome == "changed":
+            self.changed += 1
+        elif outcome == "archived":
+            self.archived += 1
+
     @property
     def added(self) -> int:
         """New objects of any kind (a merged card included)."""
@@ -137,10 +149,10 @@ def _stored(
     query = sa.select(t.c.href, t.c.etag).where(t.c.source == source, t.c.collection == collection)
     if hrefs is None:
         return {href: etag for href, etag in session.connection().execute(query)}
-    wanted, found = sorted(set(hrefs)), {}
-    for start in range(0, len(wanted), 500):
-        chunk = query.where(t.c.href.in_(wanted[start : start + 500]))
-        found.update({href: etag for href, etag in session.connection().execute(chunk)})
+    found = {}
+    for chunk in chunks(sorted(set(hrefs))):
+        rows = session.connection().execute(query.where(t.c.href.in_(chunk)))
+        found.update({href: etag for href, etag in rows})
     return found
 
 
@@ -263,7 +275,6 @@ def sync_source(
             state.last_success_at, state.last_error = ctx.now, None
         else:
             state.last_error, state.last_error_at = "; ".join(report.errors), ctx.now
-        state.last_summary = report.line()
         s.add(state)
     for sk in report.skipped[shown:]:
         log.warning("%s: skipped %s (UID %s): %s", source.name, sk.href, sk.uid or "?", sk.reason)
@@ -283,7 +294,10 @@ def _sync_collection(
     coll = plan.coll
     batches = [plan.fetch[i : i + BATCH] for i in range(0, len(plan.fetch), BATCH)]
     done = 0
-    vanished = _Vanished.load(engine, source.name, plan.remove) if plan.fetch else None
+    vanished = None
+    if plan.fetch and plan.remove:
+        with Session(engine) as s:
+            vanished = Vanished.load(s, source.name, plan.remove)
     with closing(_prefetched(source, coll, batches)) as fetched:
         for batch, items in zip(batches, fetched, strict=True):
             _apply_batch(engine, source.name, coll, items, ctx, report, vanished)
@@ -332,82 +346,6 @@ def _prefetched(
                 future.cancel()
 
 
-@dataclass
-class _Vanished:
-    """Cards that left a collection in this sync, for new cards of the same collection to take over.
-
-    A card's key can change while its person does not: a card without UID is keyed by its
-    first e-mail (or phone, or name), so a re-export where that changed shows the card gone
-    under its old key and new under another; and a server that gives imported cards UIDs of
-    its own (Radicale) gives them new ones when the same export is imported again. Before the
-    old card is archived, a new card of the same collection takes over its record, so that
-    the contact is updated, not archived and duplicated: the vanished card whose contact
-    shares most identities with it, or else one with its name, unless the new card has an
-    address or phone that is another contact's (then it is that contact's card).
-    """
-
-    remove: list[str]  # the plan's removals; a card taken over leaves them
-    cards: dict[str, tuple[int, str, set[tuple[str, str]]]]  # href -> (contact, folded name, identities)
-    by_key: dict[tuple[str, str], set[str]]  # identity of a vanished card's contact -> hrefs
-    by_name: dict[str, set[str]]  # folded name -> hrefs
-
-    @classmethod
-    def load(cls, engine: Engine, source: str, remove: list[str]) -> _Vanished | None:
-        cards: dict[str, tuple[int, str, set[tuple[str, str]]]] = {}
-        by_key: dict[tuple[str, str], set[str]] = {}
-        by_name: dict[str, set[str]] = {}
-        with Session(engine) as s:
-            for start in range(0, len(remove), 500):
-                rows = s.exec(
-                    select(SourceRecord.href, SourceRecord.contact_id, Contact.name)
-                    .join(Contact, col(Contact.id) == col(SourceRecord.contact_id))
-                    .where(
-                        SourceRecord.source == source,
-                        SourceRecord.kind == "contact",
-                        col(SourceRecord.href).in_(remove[start : start + 500]),
-                    )
-                ).all()
-                hrefs: dict[int, list[str]] = {}
-                for href, cid, name in rows:
-                    assert cid is not None
-                    cards[href] = (cid, fold(name), set())
-                    by_name.setdefault(fold(name), set()).add(href)
-                    hrefs.setdefault(cid, []).append(href)
-                for cid, kind, value in s.exec(
-                    select(Identity.contact_id, Identity.kind, Identity.value).where(
-                        col(Identity.contact_id).in_(list(hrefs))
-                    )
-                ):
-                    by_key.setdefault((kind, value), set()).update(hrefs[cid])
-                    for href in hrefs[cid]:
-                        cards[href][2].add((kind, value))
-        return cls(remove, cards, by_key, by_name) if cards else None
-
-    def take(self, record: ContactRecord, region: str, owners: Mapping[tuple[str, str], int]) -> str | None:
-        """The vanished card `record` replaces, if any; `owners` maps identities to their contacts."""
-        phones, typed = phone_keys(record.phones, region)
-        keys = {("email", e) for e in record.emails} | set(phones) | set(typed)
-        shared: dict[str, int] = {}
-        for key in keys:
-            for h in self.by_key.get(key, ()):
-                shared[h] = shared.get(h, 0) + 1
-        href = min(shared, key=lambda h: (-shared[h], h)) if shared else None
-        if href is None:
-            named = sorted(self.by_name.get(fold(record.name), ()))
-            mine = (
-                h for h in named if all(owners.get(k, self.cards[h][0]) == self.cards[h][0] for k in keys)
-            )
-            href = next(mine, None)
-        if href is None:
-            return None
-        _, name, ids = self.cards.pop(href)
-        self.by_name[name].discard(href)
-        for key in ids:
-            self.by_key[key].discard(href)
-        self.remove.remove(href)
-        return href
-
-
 def _apply_batch(
     engine: Engine,
     source: str,
@@ -415,7 +353,7 @@ def _apply_batch(
     items: list[Item | BadItem],
     ctx: Context,
     report: Report,
-    vanished: _Vanished | None = None,
+    vanished: Vanished | None = None,
 ) -> None:
     parsed: list[tuple[Item, ContactRecord | GroupRecord | EventRecord]] = []
     messages: list[MessageRecord] = []
@@ -434,28 +372,14 @@ def _apply_batch(
             parsed.append((item, record))
     with atomic(engine) as s:
         ingest = Ingest(s, source, ctx, None if messages else identity_keys((r for _, r in parsed), ctx))
-        report.messages += apply_messages(ingest, messages) if messages else 0
+        report.messages += ingest.apply_messages(messages) if messages else 0
         ingest.preload([i.href for i in items])
-        ingest.find_fresh(r.uid for _, r in parsed if isinstance(r, EventRecord))
+        ingest.prepare(r for _, r in parsed)
         for item, record in parsed:
-            if isinstance(record, ContactRecord):
-                if vanished and ingest.record(item.href) is None:
-                    old = vanished.take(record, ctx.region, ingest.identities)
-                    if old is not None:
-                        ingest.rekey(old, item.href)
-                outcome = ingest.upsert_contact(coll.id, item.href, item.etag, record)
-                report.contacts += outcome == "added"
-                report.merged += outcome == "merged"
-            elif isinstance(record, GroupRecord):
-                outcome = ingest.upsert_group(coll.id, item.href, item.etag, record)
-            else:
-                outcome = ingest.upsert_event(coll.id, item.href, item.etag, item.data, record, item.format)
-                report.events_seen.add(item.href)
-                report.events += outcome == "added"
-            if outcome == "changed":
-                report.changed += 1
-            elif outcome == "archived":
-                report.archived += 1
+            what, outcome = ingest.apply(
+                coll.id, item.href, item.etag, item.data, item.format, record, vanished
+            )
+            report.count(what, outcome, item.href)
         ingest.finish()
         report.phones_unparsed += ingest.unparsed_phones
 

@@ -59,7 +59,7 @@ def installed_exec(config_path: str | None = None) -> str:
 
 
 def unit_dir() -> Path:
-    from nudge.config import config_dir
+    from nudge import config_dir
 
     return config_dir().parent / "systemd" / "user"
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import Engine
 
 from nudge import config
-from nudge.db import open_db
 from nudge.sources.memory import MemorySource
+from nudge.store.db import open_db
 from tests.builders import ME
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in Berlin
+
+# Property tests: `ci` (the default, what .ci/run uses) and `dev` (a fifth of the examples, for a quick
+# loop: HYPOTHESIS_PROFILE=dev). A test whose examples are much cheaper or dearer than most scales the
+# profile's count with `tests.profiles.scaled` instead of naming a number.
+_COMMON: dict[str, Any] = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", max_examples=150, **_COMMON)
+settings.register_profile("dev", max_examples=30, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +57,8 @@ def make_settings(tmp_path: Path) -> Callable[..., config.Settings]:
             "me": {"name": "Me", "emails": [ME], "region": "DE"},
         }
         data.update(overrides)
+        if "channels" in overrides:  # the new form replaces the old one (maildir)
+            del data["maildir"]
         return config.validate(data)
 
     return make

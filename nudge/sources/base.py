@@ -23,14 +23,27 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nudge.core.records import Kind
 from nudge.errors import SourceError, UserError
 
-Kind = Literal["contacts", "events", "messages"]
-Format = Literal["vcard", "ical", "google_person", "google_event", "email"]
+__all__ = [
+    "BadItem",
+    "Changes",
+    "Collection",
+    "Format",
+    "Item",
+    "Kind",
+    "Notice",
+    "PasswordOptions",
+    "Source",
+    "SourceOptions",
+]
+
+Format = str  # a format registered in `nudge.parse` (vcard, ical, google_person, google_event, email)
 
 
 class SourceOptions(BaseModel):

@@ -9,6 +9,10 @@ server allows it.
 Hrefs are kept as canonical absolute paths (`/user/book/a.vcf`): the same object
 gets the same href whichever way the server quoted it, and paths are unique
 within one server.
+
+One piece (over 400 lines): discovery, the sync-token and listing fallbacks and the
+batched multigets share one session and one set of server quirks; split, each part
+would need the others' state.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ file, the folder the address book or calendar. A listed folder is one too when
 it has vdirsyncer's `displayname` or `color` metadata, or when its files hold
 one object each (khard pointed at one address book). Each card, or each UID's events, is an object
 whose etag is the hash of its text; objects without UID are keyed by
-`parse_text.card_key` / `parse_text.event_key`. A missing or unreadable file is a
+`parse.text.card_key` / `parse.text.event_key`. A missing or unreadable file is a
 SourceError, so a file that is briefly away never archives its contacts.
 
 Files are decoded by their BOM (UTF-8, UTF-16, UTF-32), as UTF-16 when they
@@ -26,13 +26,27 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from nudge.errors import SourceError
-from nudge.parse import content_hash
-from nudge.parse_text import NO_KEY, block_uid, card_key, split_calendar, split_components
-from nudge.sources.base import BadItem, Collection, Format, Item, Kind, Notice, Source, SourceOptions
+from nudge.parse import FORMATS, Format, by_suffix, content_hash, for_file
+from nudge.sources.base import BadItem, Collection, Item, Kind, Notice, Source, SourceOptions
 
-SUFFIXES: dict[str, Kind] = {".vcf": "contacts", ".vcard": "contacts", ".ics": "events", ".ical": "events"}
 METADATA = ("displayname", "color")  # vdirsyncer's collection metadata files
-_GLOB: dict[Kind, str] = {"contacts": "*.vcf", "events": "*.ics", "messages": "*"}
+
+
+def _file_formats() -> list[Format]:
+    """The registered formats that come in files (`nudge.parse`), in registry order."""
+    return [f for f in FORMATS.values() if f.suffixes]
+
+
+def _named() -> str:
+    """'.vcf or .ics': the suffixes for messages, one per format."""
+    return " or ".join(dict.fromkeys(f.suffixes[0] for f in _file_formats()))
+
+
+def _glob(kind: Kind) -> str:
+    """The name part of a folder collection's id: `*.vcf` (the first suffix of the kind's first format)."""
+    return "*" + next(f.suffixes[0] for f in _file_formats() if f.kind == kind)
+
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -54,10 +68,10 @@ class FilesOptions(SourceOptions):
     def _known(cls, v: list[str]) -> list[str]:
         for p in v:
             path = Path(p).expanduser()
-            if path.suffix and path.suffix.lower() not in SUFFIXES and not path.is_dir():
-                raise ValueError(f"{p}: use .vcf or .ics files, or a folder of them")
-            if path.is_file() and path.suffix.lower() not in SUFFIXES:
-                raise ValueError(f"{p}: a file without a .vcf or .ics suffix; rename it or list its folder")
+            if path.suffix and not by_suffix(path.suffix) and not path.is_dir():
+                raise ValueError(f"{p}: use {_named()} files, or a folder of them")
+            if path.is_file() and not by_suffix(path.suffix):
+                raise ValueError(f"{p}: a file without a {_named()} suffix; rename it or list its folder")
         return v
 
 
@@ -111,6 +125,9 @@ class FilesSource(Source):
         self._cache: dict[Path, tuple[tuple[int, int], _File]] = {}
         self._members: dict[str, list[Path]] = {}  # folder collection -> its item files
         self._entries: list[_Entry] = []
+        self._formats: dict[
+            Path, Format | None
+        ] = {}  # None: a file no format claims (a .csv of other columns)
 
     def collections(self) -> list[Collection]:
         # Called once per sync: start afresh, so a rewrite that kept the file's
@@ -118,18 +135,19 @@ class FilesSource(Source):
         self._cache.clear()
         self._members.clear()
         self._entries = []
+        self._formats.clear()
         found: dict[str, Collection] = {}
         for raw in self.paths:
             path = Path(raw).expanduser()
             if path.is_dir():
                 colls = self._folder(path)
             elif path.exists():
-                kind = SUFFIXES.get(path.suffix.lower())
-                if kind is None:
+                if not by_suffix(path.suffix):
                     raise SourceError(
-                        f"{path}: not a .vcf or .ics file; rename it, or list the folder it is in"
+                        f"{path}: not a {_named()} file; rename it, or list the folder it is in"
                     )
-                colls = [Collection(id=str(path.resolve()), kind=kind, name=path.name)]
+                fmt = self._format(path)
+                colls = [] if fmt is None else [Collection(str(path.resolve()), fmt.kind, path.name)]
             else:
                 raise SourceError(f"{path}: no such file or folder")
             self._entries.append(_Entry(raw, colls))
@@ -144,45 +162,62 @@ class FilesSource(Source):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             folder = Path(here)
             items = sorted(
-                (folder / n for n in names if not n.startswith(".") and Path(n).suffix.lower() in SUFFIXES),
+                (
+                    folder / n
+                    for n in names
+                    if not n.startswith(".") and by_suffix(Path(n).suffix) and self._format(folder / n)
+                ),
                 key=lambda p: p.name,
             )
             if not items:
                 continue
             vdir = folder != top or any((folder / m).is_file() for m in METADATA)
-            for kind in ("contacts", "events"):
-                members = [p.resolve() for p in items if SUFFIXES[p.suffix.lower()] == kind]
+            for kind in dict.fromkeys(f.kind for f in _file_formats()):
+                members = [p.resolve() for p in items if self._known(p).kind == kind]
                 if not members:
                     continue
-                if vdir or self._one_each(members, kind):
-                    cid = f"{folder.resolve()}{os.sep}{_GLOB[kind]}"
+                if vdir or self._one_each(members):
+                    cid = f"{folder.resolve()}{os.sep}{_glob(kind)}"
                     self._members[cid] = members
                     colls.append(Collection(cid, kind, _display_name(folder)))
                 else:
                     colls += [Collection(str(p), kind, p.name) for p in members]
         return colls
 
-    def _one_each(self, files: list[Path], kind: Kind) -> bool:
+    def _format(self, path: Path) -> Format | None:
+        """The format a file holds (by suffix, then by its first lines), or None when none claims it."""
+        key = path.resolve()
+        if key not in self._formats:
+            self._formats[key] = for_file(path.suffix, lambda: _head(path))
+        return self._formats[key]
+
+    def _known(self, path: Path) -> Format:
+        """The format of a file already found to hold one (only such files are ever read)."""
+        fmt = self._format(path)
+        assert fmt is not None, path
+        return fmt
+
+    def _one_each(self, files: list[Path]) -> bool:
         """Whether these files (more than one) each hold one object, as a vdir's items do.
 
         khard is often pointed at one address book's folder; read as a collection per
         file, its thousands of items would cost a sync thousands of collections.
         """
         try:
-            return len(files) > 1 and all(len(self._read(p, kind, False).objects) <= 1 for p in files)
+            return len(files) > 1 and all(len(self._read(p, False).objects) <= 1 for p in files)
         except SourceError:  # an unreadable file: each its own collection, and its own error
             return False
 
     def _objects(self, collection: Collection) -> dict[str, Item | BadItem]:
         members = self._members.get(collection.id)
         if members is None:
-            return self._read(Path(collection.id), collection.kind, must_exist=True).objects
+            return self._read(Path(collection.id), must_exist=True).objects
         objects: dict[str, Item | BadItem] = {}
         for path in members:
-            objects.update(self._read(path, collection.kind, must_exist=False).objects)
+            objects.update(self._read(path, must_exist=False).objects)
         return objects
 
-    def _read(self, path: Path, kind: Kind, must_exist: bool) -> _File:
+    def _read(self, path: Path, must_exist: bool) -> _File:
         """A file's objects (cached for this sync); an item file of a folder that is gone holds none."""
         try:
             st = path.stat()
@@ -198,12 +233,12 @@ class FilesSource(Source):
         except OSError as e:
             raise SourceError(f"{path}: {e.strerror}") from e
         text, note = decode(data)
-        read = _File(_split(path, kind, text))
+        fmt = self._known(path)
+        read = _File(_split(path, fmt, text))
         if note:
             read.notices.append(Notice(f"{path}: {note}", problem=False))
         if not read.objects and text.strip():
-            what = "vCard (BEGIN:VCARD)" if kind == "contacts" else "iCalendar event (BEGIN:VEVENT)"
-            read.notices.append(Notice(f"{path}: not empty, but holds no {what}"))
+            read.notices.append(Notice(f"{path}: not empty, but holds no {fmt.looks_like}"))
         self._cache[path] = (key, read)
         return read
 
@@ -221,17 +256,21 @@ class FilesSource(Source):
 
     def notices(self) -> Sequence[Notice]:
         """Files read as Windows-1252, files and `paths` entries that hold nothing to import."""
-        out: list[Notice] = []
+        out: list[Notice] = [
+            Notice(f"{path}: not a file nudge can read ({_formats_of(path.suffix)}); left out")
+            for path, fmt in self._formats.items()
+            if fmt is None
+        ]
         for entry in self._entries:
             if not entry.collections:
-                out.append(Notice(f"{entry.raw}: no .vcf or .ics files in it"))
+                out.append(Notice(f"{entry.raw}: no {_named()} files in it"))
                 continue
             count, problems = 0, 0
             for coll in entry.collections:
                 files = self._members.get(coll.id) or [Path(coll.id)]
                 for path in files:
                     try:
-                        read = self._read(path, coll.kind, must_exist=True)
+                        read = self._read(path, must_exist=True)
                     except SourceError:
                         continue  # reported as the collection's error
                     count += len(read.objects)
@@ -240,6 +279,21 @@ class FilesSource(Source):
             if not count and not problems:
                 out.append(Notice(f"{entry.raw}: yields no contact or event (its files are empty)"))
         return out
+
+
+def _head(path: Path) -> str:
+    """The start of a file's text, for formats that recognise their files by it."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(8192)
+    except OSError:
+        return ""
+    return decode(data)[0]
+
+
+def _formats_of(suffix: str) -> str:
+    """'LinkedIn connections or call log': what a suffix's files may be."""
+    return " or ".join(f.looks_like or f.name for f in by_suffix(suffix))
 
 
 def _display_name(folder: Path) -> str:
@@ -251,22 +305,15 @@ def _display_name(folder: Path) -> str:
     return text.splitlines()[0][:100] if text else folder.name
 
 
-def _split(path: Path, kind: Kind, text: str) -> dict[str, Item | BadItem]:
+def _split(path: Path, fmt: Format, text: str) -> dict[str, Item | BadItem]:
     """A file's objects by href (`path#key`; a key seen twice gets a `+`)."""
     objects: dict[str, Item | BadItem] = {}
-    if kind == "contacts":
-        pairs = [(block_uid(b) or card_key(b), b) for b in split_components(text, "VCARD")]
-    else:
-        pairs = split_calendar(text)
-    for i, (key, data) in enumerate(pairs):
-        href = f"{path}#{key}" if key and not key.startswith(NO_KEY) else f"{path}#object-{i + 1}"
+    for i, (key, data) in enumerate(fmt.split(text)):
+        href = f"{path}#{key}" if key else f"{path}#object-{i + 1}"
         while href in objects:  # the same UID twice in one file
             href += "+"
-        if not key:
-            objects[href] = BadItem(href, "no UID, and no name, e-mail or phone to make a key from")
-        elif key.startswith(NO_KEY):
-            objects[href] = BadItem(href, "no UID and no DTSTART")
+        if key:
+            objects[href] = Item(href, content_hash(data), fmt.name, data)
         else:
-            fmt: Format = "vcard" if kind == "contacts" else "ical"
-            objects[href] = Item(href, content_hash(data), fmt, data)
+            objects[href] = BadItem(href, fmt.no_key)
     return objects

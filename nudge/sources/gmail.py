@@ -38,8 +38,8 @@ from typing import Any
 
 from pydantic import Field
 
-from nudge import google_auth
 from nudge.errors import InvalidSyncToken, SourceError
+from nudge.sources import google_auth
 from nudge.sources.base import BadItem, Changes, Collection, Item, SourceOptions
 from nudge.sources.google import (
     _DISABLED_REASONS,

@@ -37,7 +37,9 @@ from pathlib import Path
 import pytest
 
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.parse import ParseError, parse_ical, parse_vcard
+from nudge.parse import ParseError
+from nudge.parse.ical import parse_ical
+from nudge.parse.vcard import parse_vcard
 from nudge.sources.base import BadItem, Changes, Collection, Item, Kind, Source, SourceOptions
 from tests.builders import vcard, vevent
 

@@ -18,8 +18,8 @@ from nudge.sources.caldav import CalDavSource
 from nudge.sources.carddav import CardDavSource
 from nudge.sources.dav import DavOptions, canonical_path
 from tests.builders import vcard, vevent
-from tests.sources.fault_proxy import FaultProxy
-from tests.sources.radicale_server import PASSWORD, Radicale, radicale  # noqa: F401
+from tests.servers.fault_proxy import FaultProxy
+from tests.servers.radicale import PASSWORD, Radicale, radicale  # noqa: F401
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 VTODO = "BEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Buy milk\r\nEND:VTODO\r\n"

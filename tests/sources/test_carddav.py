@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.fault_proxy import FaultProxy
+from tests.servers.radicale import DavBackend, Radicale, radicale  # noqa: F401
 from tests.sources.contract import Backend, RemovableCollectionTests, TokenTests
-from tests.sources.fault_proxy import FaultProxy
-from tests.sources.radicale_server import DavBackend, Radicale, radicale  # noqa: F401
 
 
 class TestDavSources(TokenTests, RemovableCollectionTests):

@@ -20,8 +20,8 @@ from nudge.sources.carddav import CardDavSource
 from nudge.sources.dav import DavOptions
 from nudge.sources.dav_auth import _LEARNT, Login, basic_is_safe, offered
 from tests.builders import vcard, vevent
-from tests.sources.fault_proxy import FaultProxy
-from tests.sources.radicale_server import PASSWORD, Radicale, radicale  # noqa: F401
+from tests.servers.fault_proxy import FaultProxy
+from tests.servers.radicale import PASSWORD, Radicale, radicale  # noqa: F401
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

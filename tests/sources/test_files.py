@@ -10,7 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from nudge.errors import SourceError
-from nudge.parse import DERIVED, parse_ical, parse_vcard
+from nudge.parse.ical import parse_ical
+from nudge.parse.text import DERIVED
+from nudge.parse.vcard import parse_vcard
 from nudge.sources.base import BadItem, Collection, Item, Kind, Source
 from nudge.sources.files import FilesOptions, FilesSource
 from tests.builders import vcalendar, vcard, vevent

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from nudge.errors import SourceError
-from nudge.parse import parse_ical, parse_vcard
+from nudge.parse.ical import parse_ical
+from nudge.parse.vcard import parse_vcard
 from nudge.sources.base import Item
 from nudge.sources.files import FilesOptions, FilesSource
 from tests.builders import vcalendar, vcard, vevent

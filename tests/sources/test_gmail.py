@@ -25,9 +25,8 @@ import httplib2
 import pytest
 from googleapiclient.http import HttpMockSequence
 
-from nudge import google_auth
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.sources import options_problems, source_class
+from nudge.sources import google_auth, options_problems, source_class
 from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.gmail import HEADERS, GmailOptions, GmailSource, header_block
 from nudge.sources.google import GoogleContactsSource, GoogleOptions
@@ -662,11 +661,11 @@ def test_sent_gmail_becomes_an_outbound_email_touch(
 ) -> None:
     from sqlmodel import Session, col, select
 
-    from nudge.db import open_db
-    from nudge.models import SyncState, Touch
-    from nudge.people import find
+    from nudge.actions import find
     from nudge.service import ingest_context
     from nudge.sources.memory import MemorySource
+    from nudge.store.db import open_db
+    from nudge.store.models import SyncState, Touch
     from nudge.sync import sync_source
     from tests.builders import vcard
 

@@ -24,11 +24,11 @@ import pytest
 from google.oauth2.credentials import Credentials
 from googleapiclient.http import HttpMockSequence
 
-from nudge import google_auth
+from nudge.core.records import ContactRecord, EventRecord
 from nudge.errors import InvalidSyncToken, SourceError, UserError
-from nudge.parse import ContactRecord, EventRecord, parse_vcard
-from nudge.parse_google import SERIES_KIND, parse_event, parse_person
-from nudge.sources import load_source, options_problems, source_class
+from nudge.parse.google import SERIES_KIND, parse_event, parse_person
+from nudge.parse.vcard import parse_vcard
+from nudge.sources import google_auth, load_source, options_problems, source_class
 from nudge.sources.base import Changes, Item, Kind, Source
 from nudge.sources.google import SERIES_KIND as SOURCE_SERIES_KIND
 from nudge.sources.google import (

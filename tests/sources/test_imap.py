@@ -18,10 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import service
+from nudge.actions import find
 from nudge.config import Settings, SourceConfig
 from nudge.errors import InvalidSyncToken, SourceError
-from nudge.models import SyncState, Touch
-from nudge.people import find
 from nudge.sources import load_source, options_problems
 from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.imap import (
@@ -35,9 +34,10 @@ from nudge.sources.imap import (
     session,
 )
 from nudge.sources.memory import MemorySource
+from nudge.store.models import SyncState, Touch
 from tests.builders import vcard
-from tests.sources import dovecot_server
-from tests.sources.dovecot_server import (
+from tests.servers import dovecot as dovecot_server
+from tests.servers.dovecot import (
     Dovecot,
     dovecot,  # noqa: F401
     free_port,

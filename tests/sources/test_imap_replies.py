@@ -17,13 +17,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from nudge import doctor, replies, service
+from nudge import doctor, service
+from nudge.actions import find
 from nudge.config import Settings
-from nudge.models import DigestRun, Reply, Touch
-from nudge.people import find
+from nudge.digest import replies
 from nudge.sources.memory import MemorySource
+from nudge.store.models import DigestRun, Reply, Touch
 from tests.builders import vcard
-from tests.sources.dovecot_server import Dovecot, dovecot  # noqa: F401
+from tests.servers.dovecot import Dovecot, dovecot  # noqa: F401
 
 NAMES = ("Ana Ruiz", "Ben Ott", "Cleo Diaz")
 
@@ -115,7 +116,7 @@ def test_replies_in_the_inbox_are_applied_once_and_marked_seen(
     uid_stranger = dovecot.append(user, "INBOX", stranger, date=at)
     uid_other = dovecot.append(user, "INBOX", unrelated, date=at)
 
-    report = replies.poll_configured(engine, settings, at + timedelta(minutes=1))
+    report = service.poll_replies(engine, settings, at + timedelta(minutes=1))
     assert report is not None and (report.seen, report.applied, report.ignored, report.error) == (2, 1, 1, "")
     flags = dovecot.flags(user, "INBOX")
     assert b"\\Seen" in flags[uid_mine]
@@ -128,7 +129,7 @@ def test_replies_in_the_inbox_are_applied_once_and_marked_seen(
         cli = s.exec(select(Touch).where(Touch.source == "cli")).all()
         assert len(cli) == 1
 
-    again = replies.poll_configured(engine, settings, at + timedelta(minutes=10))
+    again = service.poll_replies(engine, settings, at + timedelta(minutes=10))
     assert again is not None and (again.seen, again.applied, again.ignored) == (2, 0, 0)
     with Session(engine) as s:
         assert len(s.exec(select(Touch).where(Touch.source == "cli")).all()) == 1
@@ -141,7 +142,7 @@ def test_replies_in_the_inbox_are_applied_once_and_marked_seen(
 def test_a_failing_mailbox_is_reported_and_changes_nothing(
     make_settings: Callable[..., Settings], engine: Engine, now: datetime
 ) -> None:
-    from tests.loopback import free_port
+    from tests.servers.loopback import free_port
 
     settings = make_settings(
         sources=[
@@ -149,7 +150,7 @@ def test_a_failing_mailbox_is_reported_and_changes_nothing(
             | {"password_env": "NUDGE_TEST_NO_SUCH_VAR", "timeout": 2}
         ]
     )
-    report = replies.poll_configured(engine, settings, now)
+    report = service.poll_replies(engine, settings, now)
     assert report is not None and "password_env" in report.error
 
 
@@ -315,7 +316,7 @@ def test_odd_replies_in_the_inbox_never_stop_the_poll(
     fine = message(me, me, "Re: today", "ok@x", at, "done 2", In_Reply_To=run.message_id)
     for raw in (poisoned, huge, fine):
         dovecot.append(user, "INBOX", raw, date=at)
-    report = replies.poll_configured(engine, settings, at)
+    report = service.poll_replies(engine, settings, at)
     assert report is not None and report.error == ""
     assert (report.seen, report.applied, report.ignored) == (3, 1, 2)
     with Session(engine) as s:
@@ -339,7 +340,7 @@ def test_a_reply_applied_before_a_crash_is_marked_seen_on_the_next_poll(
         replies.apply_reply(s, settings, replies.read_reply(raw, at), at)
         s.commit()
     assert b"\\Seen" not in dovecot.flags(user, "INBOX")[uid]
-    report = replies.poll_configured(engine, settings, at + timedelta(minutes=5))
+    report = service.poll_replies(engine, settings, at + timedelta(minutes=5))
     assert report is not None and (report.seen, report.applied) == (1, 0)
     assert b"\\Seen" in dovecot.flags(user, "INBOX")[uid]
     with Session(engine) as s:

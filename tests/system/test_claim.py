@@ -21,12 +21,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from nudge import claim, log, service
+from nudge import log, service
 from nudge.config import Settings
-from nudge.db import atomic, open_db
+from nudge.digest import claim, send
 from nudge.errors import Busy
-from nudge.models import Contact, DigestRun
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic, open_db
+from nudge.store.models import Contact, DigestRun
 from tests.builders import vcard
 
 DAY = date(2026, 11, 23)
@@ -104,7 +105,7 @@ def test_a_lapsed_lease_stops_before_sending(lease_settings: Settings, now: date
         with atomic(engine) as s:  # another process took the day over after the lease lapsed
             s.execute(sa.update(DigestRun).where(DigestRun.date == day).values(claimed_by="elsewhere:1:z"))  # type: ignore[arg-type]
         with pytest.raises(Busy, match="lapsed"):
-            service._send_claimed(engine, lease_settings, now, held, force=False)
+            send._send_claimed(engine, lease_settings, now, held, force=False)
     assert not (Path(lease_settings.maildir_path) / "new").exists()
     row = run_row(engine, day)
     assert row is not None and row.state == "planned"

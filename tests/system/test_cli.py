@@ -269,7 +269,7 @@ def test_version() -> None:
 
 def test_when_now_is_pinned(clock: time_machine.Coordinates) -> None:
     """The fixtures above rely on the CLI reading the (travelled) wall clock."""
-    from nudge import cli
+    from nudge.cli import common as cli
 
     assert cli.now() == NOW
     assert isinstance(cli.now(), datetime)

@@ -29,8 +29,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.builders import ME, vcalendar, vcard, vevent
-from tests.system import forked
-from tests.system.smtp_server import free_port
+from tests.servers import forked
+from tests.servers.smtp import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -365,6 +365,7 @@ def unsend_today(db: Path) -> None:
     if db.exists():
         with sqlite3.connect(db) as conn:
             conn.execute("DELETE FROM digestrun")
+            conn.execute("DELETE FROM delivery")
 
 
 def text_of(log: Path) -> str:

@@ -13,11 +13,11 @@ from sqlmodel import Session, col, select
 
 from nudge import service, sync
 from nudge.config import Settings
-from nudge.models import SourceRecord, SyncState
 from nudge.sources.dav import _HOMES
+from nudge.store.models import SourceRecord, SyncState
 from tests.builders import group_card, vcalendar, vcard, vevent
-from tests.sources.fault_proxy import FaultProxy, Request
-from tests.sources.radicale_server import PASSWORD, Radicale, free_port, radicale  # noqa: F401
+from tests.servers.fault_proxy import FaultProxy, Request
+from tests.servers.radicale import PASSWORD, Radicale, free_port, radicale  # noqa: F401
 from tests.system.test_sync import contact, counts, touches
 from tests.system.test_user_data import CASES, T0, Case, play
 

@@ -24,23 +24,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from nudge import delivery, service
+from nudge import service
+from nudge.channels import email as delivery
 from nudge.config import Settings
-from nudge.db import atomic, open_db
 from nudge.errors import DeliveryError
-from nudge.models import Contact, DigestRun, Suggestion
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic, open_db
+from nudge.store.models import Contact, Delivery, DigestRun, Suggestion
 from tests.builders import ME, vcard
-from tests.system.smtp_server import (
-    HOST,
-    PASSWORD,
-    USERNAME,
-    Cert,
-    StartServer,
-    free_port,
-    smtp_cert,
-    smtp_server,
-)
+from tests.servers.smtp import HOST, PASSWORD, USERNAME, Cert, StartServer, free_port, smtp_cert, smtp_server
 
 # aiosmtpd sets its own deprecated Session.login_data after every AUTH; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
@@ -144,9 +136,10 @@ def suggestions(engine: Engine, day: date = DAY) -> list[Suggestion]:
 
 
 def set_state(engine: Engine, state: str) -> None:
-    """Leave the day's DigestRun as a crash would have left it."""
+    """Leave the day's DigestRun, and its channel's delivery, as a crash would have left them."""
     with atomic(engine) as s:
         s.execute(sa.update(DigestRun).where(DigestRun.date == DAY).values(state=state))  # type: ignore[arg-type]
+        s.execute(sa.update(Delivery).where(Delivery.date == DAY).values(state=state))  # type: ignore[arg-type]
 
 
 def parts(msg: EmailMessage) -> dict[str, str]:

@@ -20,14 +20,16 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from nudge import config, digest, people, planner, service
+from nudge import actions, config, service
 from nudge.config import Settings
-from nudge.db import atomic, open_db
-from nudge.models import Contact, DigestRun, Suggestion
+from nudge.core import planner
+from nudge.digest import render as digest
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic, open_db
+from nudge.store.models import Contact, DigestRun, Suggestion
 from tests.builders import ME, vcalendar, vcard, vevent
-from tests.system import chromium
-from tests.system.chromium import Page, browser, require_chromium
+from tests.servers import chromium
+from tests.servers.chromium import Page, browser, require_chromium
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in Berlin: the metrics are shown
 DAY = date(2026, 11, 23)
@@ -170,7 +172,7 @@ def build_digest(root: Path) -> tuple[str, str]:
         by_name = {c.name: c for c in s.exec(select(Contact))}
         for who in SPECIAL:
             at = NOW - timedelta(days=who.days_ago)
-            people.log_touch(s, settings, by_name[who.name], NOW, "call", who.note, at=at)
+            actions.log_touch(s, settings, by_name[who.name], NOW, "call", who.note, at=at)
         partner = by_name[SPECIAL[-1].name]
         for days, direction, note, counterpart in (
             (400, "received", "a client: the Bergen ferry operator", "Ingrid Havnås"),
@@ -178,7 +180,7 @@ def build_digest(root: Path) -> tuple[str, str]:
             (90, "given", "an intro to our tax adviser", "Łucja Wiśniewska"),
             (40, "received", "a speaking slot at Oslo Business Forum", ""),
         ):
-            people.add_referral(s, partner, direction, note, counterpart, NOW - timedelta(days=days))
+            actions.add_referral(s, partner, direction, note, counterpart, NOW - timedelta(days=days))
         _last_week(s, settings, by_name)
     service.sync_all(engine, settings, NOW - timedelta(hours=1))
     result = service.render_day(engine, settings, NOW, DAY)
@@ -204,7 +206,7 @@ def _last_week(s: Session, settings: Settings, by_name: dict[str, Contact]) -> N
             if slot < 3:
                 at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=15)
                 outcome = ("conversation", "meeting", None)[slot]
-                people.log_touch(s, settings, contact, NOW, "call", "", at=at, outcome=outcome)
+                actions.log_touch(s, settings, contact, NOW, "call", "", at=at, outcome=outcome)
 
 
 def every_block() -> str:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NUDGE = str(Path(sys.executable).with_name("nudge"))
 
 # Every module an extra brings, by what a user who did not install it would lack. Written out
-# here rather than taken from nudge.sources.EXTRAS, so a module missing there is caught.
+# here rather than taken from nudge.extras.EXTRAS, so a module missing there is caught.
 NOT_IN_CORE = (
     "requests",
     "lxml",

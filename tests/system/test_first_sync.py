@@ -16,11 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from nudge import migrations, service
+from nudge import service
+from nudge.actions import find
 from nudge.config import Settings
-from nudge.db import make_engine, open_db
-from nudge.people import detail, find, tier_line
+from nudge.reports.contacts import detail, tier_line
 from nudge.sources.memory import MemorySource, MemoryStore
+from nudge.store import migrations
+from nudge.store.db import make_engine, open_db
 from tests.builders import group_card, vcalendar, vcard, vevent
 from tests.conftest import NOW
 from tests.system.test_sync import contact, run
@@ -140,7 +142,7 @@ def test_a_person_in_two_tiers_is_followed_as_a_partner_and_show_says_so(
     assert picks(engine, cfg) == (["Ann"], ["Pia"])  # one list a day: the partner block, not both
     with Session(engine) as s:
         info = detail(s, cfg, find(s, "pia"), NOW)
-    assert info["tier_also"] == ["top100"]
+    assert info.tier_also == ["top100"]
     assert tier_line(info, cfg.tz) == (
         "partner (from the address book 'book'; since before nudge's first sync; "
         "also in top100 by the address book: followed as partner, one list a day)"

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import service, view
+from nudge import service
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Contact, Moment, SyncState, Touch
+from nudge.digest import facts as view
 from nudge.sources.base import Source
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Moment, SyncState, Touch
 from tests.builders import ME, vcard
 from tests.sources.test_google import (
     CAL,

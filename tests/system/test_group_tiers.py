@@ -11,19 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from nudge import config, service, sync
+from nudge.actions import find, set_tier
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Contact, SourceRecord
-from nudge.people import find, set_tier
 from nudge.sources.memory import MemorySource, MemoryStore
+from nudge.store.db import atomic
+from nudge.store.models import Contact, SourceRecord
 from tests.builders import ME, group_card, vcard
 from tests.conftest import NOW
+from tests.profiles import scaled
 from tests.system.test_sync import contact, run
 
 
@@ -181,7 +182,7 @@ def put_all(store: MemoryStore, state: dict, order: list[int]) -> None:  # type:
             store.put("c", "contacts", *card)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(1 / 6)
 @given(
     first=card_strategy,
     second=card_strategy,

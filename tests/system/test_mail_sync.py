@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import service
+from nudge.actions import find, log_touch
 from nudge.config import Settings
-from nudge.models import Moment, Sighting, Touch
-from nudge.people import find, log_touch
 from nudge.sources.memory import MemorySource, MemoryStore
+from nudge.store.models import Moment, Sighting, Touch
 from tests.builders import ME, email, vcard, vevent
 
 ANA = "ana.ruiz@example.org"
@@ -208,8 +208,8 @@ def test_warmth_added_per_batch_equals_a_full_recount(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from nudge import sync as sync_module
-    from nudge.ingest import refresh_contacts
-    from nudge.models import Contact
+    from nudge.store.derived import refresh_contacts
+    from nudge.store.models import Contact
 
     monkeypatch.setattr(sync_module, "BATCH", 3)  # many small batches, each adding to the last
     book, mail, settings = stores

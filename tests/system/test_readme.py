@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nudge.demo_data import write_demo_data
+from nudge.demo.data import write_demo_data
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

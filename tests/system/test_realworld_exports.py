@@ -59,11 +59,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from nudge import config, service
-from nudge.cli import plan_json
 from nudge.config import Settings
-from nudge.db import open_db
-from nudge.models import Contact, Identity, SourceRecord, Touch
-from tests.sources.radicale_server import PASSWORD, Radicale, radicale  # noqa: F401
+from nudge.digest.send import plan_json
+from nudge.store.db import open_db
+from nudge.store.models import Contact, Identity, SourceRecord, Touch
+from tests.servers.radicale import PASSWORD, Radicale, radicale  # noqa: F401
 
 EXPORTS = Path(__file__).resolve().parents[1] / "data" / "exports"
 NOW = datetime(2026, 6, 16, 5, 30, tzinfo=UTC)  # Tuesday, 07:30 in Berlin

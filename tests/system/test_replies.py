@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import replies, service
+from nudge import service
 from nudge.config import Settings
-from nudge.models import Contact, DigestRun, Note, Reply, Suggestion, Touch
+from nudge.digest import replies
 from nudge.sources.memory import MemorySource
+from nudge.store.models import Contact, DigestRun, Note, Reply, Suggestion, Touch
 from tests.builders import ME, vcard
 
 NAMES = ("Ana Ruiz", "Ben Ott", "Cleo Diaz", "Dev Patel", "Eve Stone", "Finn Berg")

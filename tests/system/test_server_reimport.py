@@ -18,11 +18,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import service, sync
+from nudge.actions import find, log_touch
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Contact, Touch
-from nudge.people import find, log_touch
-from tests.sources.radicale_server import PASSWORD, Radicale, radicale  # noqa: F401
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Touch
+from tests.servers.radicale import PASSWORD, Radicale, radicale  # noqa: F401
 from tests.system.test_dav_sync import ENV, dav_sources
 
 EXPORT = (  # no UIDs, as Google and Apple export

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from nudge import config, daemon, doctor, log, unit
 from nudge.cli import app
 from tests.builders import vcard
-from tests.system.smtp_server import PASSWORD, StartServer, smtp_cert, smtp_server
+from tests.servers.smtp import PASSWORD, StartServer, smtp_cert, smtp_server
 
 __all__ = ["smtp_cert", "smtp_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -229,7 +229,7 @@ def test_the_daemon_rests_between_jobs_with_no_idle_connections(tmp_path: Path) 
     assert d.status.last_sync_ok
     from sqlmodel import Session, select
 
-    from nudge.models import Contact
+    from nudge.store.models import Contact
 
     with Session(d.engine) as s:
         assert sorted(c.name for c in s.exec(select(Contact))) == ["Ana Ruiz", "Ben Ott"]
@@ -274,7 +274,7 @@ def test_any_failure_of_the_digest_job_is_a_failed_day_retried_with_its_reason(
     retried (with backoff) and sent once the cause is gone; never a dead `planned` day."""
     from sqlmodel import Session, select
 
-    from nudge.models import DigestRun
+    from nudge.store.models import DigestRun
 
     templates = tmp_path / "templates"
     templates.mkdir()

@@ -11,14 +11,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import service, sync, view
+from nudge import service, sync
+from nudge.actions import find, log_touch
 from nudge.config import Settings
-from nudge.db import atomic
+from nudge.digest import facts as view
 from nudge.errors import SourceError
-from nudge.models import Contact, Identity, Moment, Planned, Sighting, SyncState, Touch
-from nudge.people import find, log_touch
 from nudge.sources.base import BadItem, Collection, Item
 from nudge.sources.memory import MemorySource, MemoryStore
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Identity, Moment, Planned, Sighting, SyncState, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 
 ANA = "ana.ruiz@example.org"
@@ -270,7 +271,7 @@ def test_declined_cancelled_and_crowded_events_are_no_touch(
 def test_tiers_from_categories_and_the_cli_wins(
     book: tuple[MemoryStore, Settings], engine: Engine, now: datetime
 ) -> None:
-    from nudge.people import set_tier
+    from nudge.actions import set_tier
 
     store, settings = book
     store.put("c", "contacts", "ana", vcard("ana", "Ana Ruiz", emails=(ANA,), categories=("Top 100",)))

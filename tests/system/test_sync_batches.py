@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
@@ -112,7 +112,6 @@ def synced(cards: list, events: list, batch: int) -> list[tuple[object, ...]]:  
     return state
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cards=people, events=meetings, batch=st.integers(1, 3))
 @example(  # batch 2: a new person, then a card of an older contact that also has the new one's address
     cards=[

@@ -16,10 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import doctor, service, sync
+from nudge.actions import find, log_touch
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Contact, Identity, SourceRecord, Touch
-from nudge.people import detail, find, log_touch
+from nudge.reports.contacts import detail
+from nudge.store.db import atomic
+from nudge.store.models import Contact, Identity, SourceRecord, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
 
@@ -197,8 +198,8 @@ def test_without_a_region_phones_are_read_in_the_time_zones_country_and_the_rest
     with Session(engine) as s:
         ana = detail(s, settings, find(s, "Ana Ruiz"), NOW)
         ben = detail(s, settings, find(s, "Ben Ott"), NOW)
-    assert ana["phones"] == ["+49301234567", "ask reception"]  # shown as typed
-    assert ben["phones"] == ["+12025550143"]
+    assert ana.phones == ["+49301234567", "ask reception"]  # shown as typed
+    assert ben.phones == ["+12025550143"]
     checks = {c.name: c for c in doctor.run_checks(str(write_config(tmp_path, settings)), NOW)}
     assert checks["phones"].detail.startswith("1 phone numbers kept unparsed (as typed; phone region DE)")
 

@@ -11,18 +11,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from nudge import config, service
-from nudge.db import atomic
-from nudge.models import Contact, SourceRecord, Touch
-from nudge.people import log_touch
+from nudge.actions import log_touch
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic
+from nudge.store.models import Contact, SourceRecord, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
+from tests.profiles import scaled
 
 EMAILS = [f"p{i}@example.com" for i in range(8)]
 
@@ -93,7 +94,7 @@ def fresh(tmp: Path) -> tuple[config.Settings, Engine]:
     return cfg, service.open_store(cfg)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(2 / 15)
 @given(book=cards, cal=events)
 def test_sync_applied_twice_changes_nothing(book: dict, cal: dict) -> None:  # type: ignore[type-arg]
     MemorySource.reset()
@@ -109,7 +110,7 @@ def test_sync_applied_twice_changes_nothing(book: dict, cal: dict) -> None:  # t
         engine.dispose()
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(2 / 15)
 @given(book1=cards, cal1=events, book2=cards, cal2=events)
 def test_user_data_survives_any_change_at_the_source(
     book1: dict,  # type: ignore[type-arg]
@@ -202,7 +203,7 @@ def export_text(cards: list, events: list) -> tuple[str, str]:  # type: ignore[t
     return book, vcalendar(ZONE, BROKEN_ZONE, *blocks)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(1 / 6)
 @given(
     cards=export_cards,
     events=export_events,

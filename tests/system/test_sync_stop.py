@@ -13,9 +13,9 @@ from sqlmodel import Session, func, select
 
 from nudge import service, sync
 from nudge.config import Settings
-from nudge.db import open_db
-from nudge.models import Contact, SyncState
 from nudge.sources.memory import MemorySource
+from nudge.store.db import open_db
+from nudge.store.models import Contact, SyncState
 from tests.builders import vcard
 
 

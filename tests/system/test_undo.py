@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from nudge.config import Settings
-from nudge.models import DigestRun
+from nudge.store.models import DigestRun
 from tests.builders import ME
 from tests.conftest import NOW
 from tests.system.test_cli import cfg, clock, nudge

@@ -22,19 +22,20 @@ from typing import Protocol
 import pytest
 import sqlalchemy as sa
 import time_machine
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
+from hypothesis import given
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge import people, service
+from nudge import service
+from nudge.actions import find
 from nudge.config import Settings
-from nudge.db import atomic
-from nudge.models import Sighting, Touch
-from nudge.people import find
+from nudge.reports.contacts import timeline
 from nudge.sources.memory import MemorySource
+from nudge.store.db import atomic
+from nudge.store.models import Sighting, Touch
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
+from tests.profiles import scaled
 from tests.system.test_cli import nudge
 from tests.system.test_sync_properties import cards, events, fresh, load, snapshot
 
@@ -194,7 +195,7 @@ def check(engine: Engine, ana: Synced | Kept, ben: Synced | None) -> None:
     assert [t.at for t in mine].count(ana.at) == 1  # one touch per meeting, never two
     if isinstance(ana, Kept):
         assert (touch.source, touch.origin, touch.weight) == ("cli", "cal", 0.5)
-        [line] = [e["what"] for e in people.timeline(mine, [], [], []) if e["at"] == ana.at.isoformat()]
+        [line] = [e.what for e in timeline(mine, [], [], []) if e.at == ana.at]
         assert line == f"meeting (out): {NOTE} → {OUTCOME} — {GONE_LINE}"  # what `nudge show` prints
     else:
         assert (touch.source, touch.origin) == (ana.source, None)
@@ -385,7 +386,7 @@ def test_the_same_event_in_two_sources_with_a_stranger_on_it_syncs_in_both(
     assert len(touches_of(files.engine, "zed")) == 1
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(1 / 6)
 @given(book1=cards, cal1=events, book2=cards, cal2=events)
 def test_no_change_at_the_source_loses_an_outcome_or_a_note(
     book1: dict,  # type: ignore[type-arg]

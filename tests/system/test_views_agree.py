@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from nudge.people import due_text
+from nudge.reports.contacts import due_text
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
 from tests.system.test_cli import clock, nudge

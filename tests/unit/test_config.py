@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from nudge import config
+from nudge.channels.smtp import SmtpOptions
 from nudge.errors import ConfigError
 from nudge.sources.files import FilesOptions
 
@@ -34,7 +35,8 @@ def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
 def test_example_config_loads() -> None:
     settings = config.validate(tomllib.loads(EXAMPLE.read_text()), str(EXAMPLE))
     assert settings.digest.daily_size == 5
-    assert settings.smtp is not None and settings.smtp.effective_port == 587
+    [mail] = settings.delivery
+    assert mail.type == "smtp" and SmtpOptions.model_validate(mail.options).effective_port == 587
     assert settings.sources[0].name == "address-book"
 
 

@@ -14,7 +14,7 @@ import pytest
 import recurring_ical_events
 import vobject
 
-from nudge.demo_data import ME_EMAIL, DemoFiles, write_demo_data
+from nudge.demo.data import ME_EMAIL, DemoFiles, write_demo_data
 
 TODAY = date(2025, 11, 19)
 TZ = ZoneInfo("Europe/Berlin")

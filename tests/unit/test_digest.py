@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from nudge import digest, planner, prompts
+from nudge.core import planner
+from nudge.digest import render as digest
 
 TZ = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -106,7 +107,7 @@ def test_a_note_is_dated_by_the_users_day_not_utcs() -> None:
 
 
 def test_prompts_fit_the_situation_and_rotate() -> None:
-    lib = prompts.load()
+    lib = digest.load_prompts()
     job = planner.Pick(person(1, "A", moments=("job_change",)), 1.6, 2.4, ("job_change", "overdue"))
     assert digest.prompt_for(job, digest.Facts(), TODAY, lib) in lib["job_change"]
     partner = planner.Pick(person(2, "B", slot="partner", tier="partner"), 1.2, 1.2, ("overdue",))
@@ -200,7 +201,7 @@ def test_two_people_in_one_digest_never_get_the_same_prompt() -> None:
     assert len(set(asked)) == 6, asked
     assert set(asked) >= {"Same?", "Other?", "General?", "Partner?"}  # the library first, then by name
     # with the packaged library too, on many days
-    packaged = prompts.load()
+    packaged = digest.load_prompts()
     for offset in range(30):
         day = TODAY + timedelta(days=offset)
         people = [person(i, f"P{i}", last_touch_at=NOW - timedelta(days=40 + i)) for i in range(1, 6)]

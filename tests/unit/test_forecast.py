@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, time
 
-from nudge.planner import Person, Rules, forecast
+from nudge.core.planner import Person, Rules, forecast
 
 START = date(2026, 11, 23)  # a Monday
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nudge.identity import fold, normalise_email, normalise_phone
+from nudge.core.identity import fold, normalise_email, normalise_phone
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from nudge.metrics import Act, Suggested, funnel, reached, trend
+from nudge.core.metrics import Act, Suggested, funnel, reached, trend
 
 MON = date(2026, 11, 9)
 

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-from nudge import migrations, models
-from nudge.db import make_engine, open_db
+from nudge.store import migrations, models
+from nudge.store.db import make_engine, open_db
 
 
 def test_fresh_database_gets_every_migration_once(tmp_path: Path) -> None:

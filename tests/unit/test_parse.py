@@ -8,23 +8,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nudge.parse import (
-    DERIVED,
-    NO_KEY,
-    Attendee,
-    ContactRecord,
-    EventRecord,
-    ParseError,
-    block_uid,
-    parse_birthday,
-    parse_ical,
-    parse_vcard,
-    split_calendar,
-    split_components,
-)
+from nudge.core.records import Attendee, ContactRecord, EventRecord
+from nudge.parse import ParseError
+from nudge.parse.ical import parse_ical
+from nudge.parse.text import DERIVED, NO_KEY, block_uid, split_calendar, split_components
+from nudge.parse.vcard import parse_birthday, parse_vcard
 from tests.builders import ME, vcalendar, vcard, vevent
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -750,7 +741,7 @@ def ical_texts(draw: st.DrawFn) -> str:
 
 ONE_LINE_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 NOTE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings()  # the profile's
 
 
 @FUZZ

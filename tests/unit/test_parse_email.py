@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from nudge.core.records import MessageRecord
+from nudge.core.touches import MailRules, message_touches
 from nudge.parse import ParseError, parse_object
-from nudge.parse_email import MailRules, MessageRecord, message_ids, message_touches, parse_message
+from nudge.parse.email import message_ids, parse_message
 from tests.builders import ME, email
+from tests.profiles import scaled
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 ANA = "ana.ruiz@example.org"
@@ -163,7 +166,7 @@ HEADER_NAMES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@scaled(2)
 @given(
     st.lists(st.tuples(HEADER_NAMES, st.text(max_size=60)), max_size=8),
     st.sampled_from(["\r\n", "\n", ""]),
@@ -180,7 +183,7 @@ def test_any_header_block_parses_or_is_a_parse_error(fields: list[tuple[str, str
     message_touches(rec, RULES, NOW)
 
 
-@settings(max_examples=200, deadline=None)
+@scaled(4 / 3)
 @given(st.data())
 def test_mutated_real_messages_parse_or_are_a_parse_error(data: st.DataObject) -> None:
     text = email("m@x", f"Ana <{ANA}>", (ME, BEN), WHEN, cc=(BEN,), extra=("References: <a@b>",))

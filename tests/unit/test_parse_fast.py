@@ -10,20 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from nudge.parse import (
-    ContactRecord,
-    EventRecord,
-    GroupRecord,
-    ParseError,
-    parse_ical,
-    parse_object,
-    parse_vcard,
-)
-from nudge.parse_fast import fast_card, fast_event
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord
+from nudge.parse import ParseError, parse_object
+from nudge.parse.fast import fast_card, fast_event
+from nudge.parse.ical import parse_ical
+from nudge.parse.vcard import parse_vcard
 from tests.builders import ME, vcalendar, vcard, vevent
+from tests.profiles import scaled
 
 TZ = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -202,7 +198,7 @@ def library(text: str) -> EventRecord | ParseError:
         return e
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(20 / 3)
 @given(text=calendars(bad=False))
 def test_plain_events_take_the_fast_path_and_equal_the_library(text: str) -> None:
     fast = fast_event(text, TZ, *WINDOW)
@@ -210,7 +206,7 @@ def test_plain_events_take_the_fast_path_and_equal_the_library(text: str) -> Non
     assert fast == library(text)
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(40 / 3)
 @given(text=calendars(bad=True))
 @example(vcalendar(vevent("e1", NOW - timedelta(days=1), ("ana@example.org",))))
 def test_fast_events_never_differ_from_the_library(text: str) -> None:
@@ -353,7 +349,7 @@ def library_card(text: str) -> ContactRecord | GroupRecord | ParseError:
         return e
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(20 / 3)
 @given(text=cards(bad=False))
 def test_plain_cards_take_the_fast_path_and_equal_the_library(text: str) -> None:
     """A plain card the library reads as a person is read the same; one it refuses is declined."""
@@ -362,7 +358,7 @@ def test_plain_cards_take_the_fast_path_and_equal_the_library(text: str) -> None
     assert fast_card(text) == (expected if isinstance(expected, ContactRecord) else None)
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scaled(40 / 3)
 @given(text=cards(bad=True))
 def test_fast_cards_never_differ_from_the_library(text: str) -> None:
     fast = fast_card(text)

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nudge.parse import ContactRecord, EventRecord, ParseError, parse_object
-from nudge.parse_google import SERIES_KIND, parse_event, parse_person
+from nudge.core.records import ContactRecord, EventRecord
+from nudge.parse import ParseError, parse_object
+from nudge.parse.google import SERIES_KIND, parse_event, parse_person
 
 DATA = Path(__file__).parent.parent / "data" / "google"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -7,19 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nudge.parse import (
-    DERIVED,
-    ContactRecord,
-    GroupRecord,
-    ParseError,
-    card_key,
-    member_key,
-    parse_ical,
-    parse_vcard,
-    split_calendar,
-    split_components,
-)
-from nudge.parse_fast import fast_card
+from nudge.core.records import ContactRecord, GroupRecord
+from nudge.parse import ParseError
+from nudge.parse.fast import fast_card
+from nudge.parse.ical import parse_ical
+from nudge.parse.text import DERIVED, card_key, split_calendar, split_components
+from nudge.parse.vcard import member_key, parse_vcard
 from tests.builders import vcalendar
 
 W_START, W_END = datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)

@@ -6,18 +6,14 @@ import contextlib
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge.parse import (
-    DERIVED,
-    GroupRecord,
-    ParseError,
-    member_key,
-    parse_ical,
-    parse_vcard,
-    unfold_quoted_printable,
-)
+from nudge.core.records import GroupRecord
+from nudge.parse import ParseError
+from nudge.parse.ical import parse_ical
+from nudge.parse.text import DERIVED, unfold_quoted_printable
+from nudge.parse.vcard import member_key, parse_vcard
 
 W_START = datetime(2026, 1, 1, tzinfo=UTC)
 W_END = datetime(2026, 3, 1, tzinfo=UTC)
@@ -173,7 +169,6 @@ CARD_LINES = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(CARD_LINES, max_size=10), noise=st.text(max_size=20))
 def test_real_world_vcard_fragments_never_raise_anything_but_parse_error(
     lines: list[str], noise: str
@@ -203,7 +198,6 @@ EVENT_LINES = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(EVENT_LINES, min_size=1, max_size=8))
 def test_real_world_event_fragments_never_raise_anything_but_parse_error(lines: list[str]) -> None:
     text = (

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge.planner import (
+from nudge.core.planner import (
     MIN_PRIORITY,
     REST_STEP,
     Person,
@@ -34,6 +34,7 @@ from nudge.planner import (
     resting,
     workdays_between,
 )
+from tests.profiles import scaled
 
 MONDAY = date(2026, 11, 23)
 TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY = (MONDAY + timedelta(days=i) for i in range(1, 7))
@@ -520,7 +521,7 @@ def picks(p: Plan) -> tuple[Pick, ...]:
     return p.calls + p.partners
 
 
-@settings(max_examples=60, deadline=None)
+@scaled(2 / 5)
 @given(case=people_and_day())
 def test_property_never_exceeds_daily_size_or_partner_count(
     case: tuple[list[Person], date, datetime, Rules],
@@ -535,7 +536,7 @@ def test_property_never_exceeds_daily_size_or_partner_count(
         assert (p.workday, p.calls, p.partners) == (False, (), ())
 
 
-@settings(max_examples=60, deadline=None)
+@scaled(2 / 5)
 @given(case=people_and_day())
 def test_property_nothing_wasted_and_nobody_nagged(case: tuple[list[Person], date, datetime, Rules]) -> None:
     people, today, now, rules = case
@@ -561,7 +562,7 @@ def test_property_nothing_wasted_and_nobody_nagged(case: tuple[list[Person], dat
                 assert not skipped_twice or since > 1, "three workdays running"
 
 
-@settings(max_examples=60, deadline=None)
+@scaled(2 / 5)
 @given(case=people_and_day(), seed=st.integers(0, 2**16))
 def test_property_no_duplicates_and_deterministic(
     case: tuple[list[Person], date, datetime, Rules], seed: int
@@ -584,7 +585,7 @@ def test_property_no_duplicates_and_deterministic(
     assert again.capacity.needed_per_workday == pytest.approx(first.capacity.needed_per_workday)
 
 
-@settings(max_examples=50, deadline=None)
+@scaled(1 / 3)
 @given(case=people_and_day())
 def test_property_never_passes_over_someone_more_urgent(
     case: tuple[list[Person], date, datetime, Rules],

@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge.planner import Person, Plan, Rules, due_of, has_moment, is_newcomer, plan_day, standing
+from nudge.core.planner import Person, Plan, Rules, due_of, has_moment, is_newcomer, plan_day, standing
 
 TIERS = (("top100", "call", 30), ("partner", "partner", 21))
 
@@ -55,7 +55,6 @@ def chosen(plan: Plan) -> list[tuple[int, ...]]:
     return [tuple(k.person.id for k in plan.calls), tuple(k.person.id for k in plan.partners)]
 
 
-@settings(max_examples=150, deadline=None)
 @given(case=old_address_book())
 def test_property_nobody_within_the_cadence_is_picked_while_someone_overdue_waits(
     case: tuple[list[Person], date, datetime, Rules],
@@ -84,7 +83,6 @@ def test_property_nobody_within_the_cadence_is_picked_while_someone_overdue_wait
         assert all(k.due >= due_of(p, now) for k in ranked for p in waiting)
 
 
-@settings(max_examples=150, deadline=None)
 @given(case=old_address_book(), seed=st.integers(0, 2**16), minutes=st.integers(1, 180))
 def test_property_the_picks_are_the_same_on_every_run(
     case: tuple[list[Person], date, datetime, Rules], seed: int, minutes: int

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nudge import prompts
+from nudge.core import prompts
+from nudge.digest.render import load_prompts
 from nudge.errors import ConfigError
 
 PITCH = re.compile(
@@ -17,7 +18,7 @@ PITCH = re.compile(
 
 
 def test_every_situation_has_prompts_and_none_is_a_pitch() -> None:
-    lib = prompts.load()
+    lib = load_prompts()
     assert set(lib) == set(prompts.SITUATIONS)
     for situation, texts in lib.items():
         assert texts, situation
@@ -34,7 +35,7 @@ def test_the_first_matching_situation_wins_then_general() -> None:
 
 
 def test_no_prompt_twice_within_the_window() -> None:
-    lib = prompts.load()
+    lib = load_prompts()
     used: list[str] = []
     for day in range(12):
         choice = prompts.choose(lib, ["long_silence"], used, prompts.today_seed(7, date(2026, 1, 1 + day)))
@@ -64,16 +65,16 @@ def test_situations_for_a_person() -> None:
 def test_a_user_file_replaces_sections(tmp_path: Path) -> None:
     path = tmp_path / "prompts.toml"
     path.write_text('[general]\nprompts = ["How is the garden?"]\n')
-    lib = prompts.load(path)
+    lib = load_prompts(path)
     assert lib["general"] == ("How is the garden?",)
-    assert lib["job_change"] == prompts.load()["job_change"]
+    assert lib["job_change"] == load_prompts()["job_change"]
 
 
 def test_a_broken_user_file_names_the_problem(tmp_path: Path) -> None:
     path = tmp_path / "prompts.toml"
     path.write_text('[jobchange]\nprompts = ["x?"]\n[general]\nprompts = "not a list"\n')
     with pytest.raises(ConfigError) as caught:
-        prompts.load(path)
+        load_prompts(path)
     assert any("jobchange: unknown situation" in p for p in caught.value.problems)
     assert any("general.prompts: must be a list" in p for p in caught.value.problems)
 

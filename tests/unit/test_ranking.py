@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge.ranking import Evidence, rank, reasons, score
+from nudge.core.ranking import Evidence, rank, reasons, score
+from tests.profiles import scaled
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
@@ -50,7 +51,7 @@ def test_each_kind_of_evidence_raises_the_score() -> None:
 meeting_days = st.lists(st.integers(min_value=0, max_value=729), max_size=30)
 
 
-@settings(max_examples=200, deadline=None)
+@scaled(4 / 3)
 @given(
     days=meeting_days,
     extra=st.integers(min_value=0, max_value=729),

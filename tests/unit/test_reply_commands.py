@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge.reply_commands import Command, html_to_text, own_lines, parse_line, parse_reply
+from nudge.core.commands import Command, html_to_text, own_lines, parse_line, parse_reply
+from tests.profiles import scaled
 
 
 @pytest.mark.parametrize(
@@ -89,7 +90,7 @@ def test_html_replies_lose_the_quoted_digest() -> None:
     assert own_lines(html_to_text(html)) == ["done 1", "note 2: new baby"]
 
 
-@settings(max_examples=300, deadline=None)
+@scaled(2)
 @given(st.text(max_size=300))
 def test_any_text_gives_commands_or_lines_not_understood(body: str) -> None:
     parsed = parse_reply(body)

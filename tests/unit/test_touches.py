@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge.parse import Attendee, EventRecord, Occurrence, parse_ical
-from nudge.touches import (
+from nudge.core.records import Attendee, EventRecord, Occurrence
+from nudge.core.touches import (
     MIN_WEIGHT,
     Effect,
     Rules,
@@ -21,7 +21,9 @@ from nudge.touches import (
     recheck_at,
     same_meeting,
 )
+from nudge.parse.ical import parse_ical
 from tests.builders import ME, vcalendar, vevent
+from tests.profiles import scaled
 
 RULES = Rules(me=frozenset({ME}), meeting_weight=1.0, max_attendees=8, history_days=730, planned_days=14)
 ANA, BEN, CEM = "ana@example.com", "ben@example.com", "cem@example.com"
@@ -425,7 +427,7 @@ def test_recheck_at_takes_the_earlier_of_occurrence_and_window(now: datetime) ->
 SIZES = st.integers(min_value=0, max_value=12)
 
 
-@settings(max_examples=200, deadline=None)
+@scaled(4 / 3)
 @given(
     n=SIZES,
     days=st.floats(min_value=-800, max_value=30, allow_nan=False),

@@ -6,11 +6,11 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from nudge import warmth
-from nudge.warmth import due, label, roll_forward, score, touch_sum
+from nudge.core import warmth
+from nudge.core.warmth import due, label, roll_forward, score, touch_sum
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 HALF_LIFE = 90.0
@@ -149,21 +149,16 @@ def test_require_aware_returns_aware_value_unchanged() -> None:
 
 
 # --- properties ------------------------------------------------------------------------------------
-
-
-@settings(max_examples=150, deadline=None)
 @given(spec=touch_lists, half_life=st.floats(min_value=1.0, max_value=1000.0))
 def test_warmth_always_between_0_and_100(spec: list[tuple[float, float]], half_life: float) -> None:
     assert 0.0 <= warmth_of(touches_at(spec), half_life=half_life) <= 100.0
 
 
-@settings(max_examples=150, deadline=None)
 @given(s=st.floats(allow_nan=False))
 def test_score_of_any_sum_is_between_0_and_100(s: float) -> None:
     assert 0.0 <= score(s) <= 100.0
 
 
-@settings(max_examples=150, deadline=None)
 @given(spec=touch_lists, extra=st.tuples(ages, weights), position=st.integers(min_value=0, max_value=30))
 def test_adding_a_touch_never_lowers_warmth(
     spec: list[tuple[float, float]], extra: tuple[float, float], position: int
@@ -174,7 +169,6 @@ def test_adding_a_touch_never_lowers_warmth(
     assert warmth_of(touches_at(with_extra)) >= before
 
 
-@settings(max_examples=150, deadline=None)
 @given(spec=touch_lists, days_later=later_days)
 def test_warmth_never_rises_without_new_touches(spec: list[tuple[float, float]], days_later: float) -> None:
     later = NOW + timedelta(days=days_later)
@@ -182,7 +176,6 @@ def test_warmth_never_rises_without_new_touches(spec: list[tuple[float, float]],
     assert warmth_of(touches, later) <= warmth_of(touches) + 1e-9
 
 
-@settings(max_examples=150, deadline=None)
 @given(
     spec=touch_lists,
     days_later=later_days,

@@ -1,0 +1,379 @@
+"""Every change the user makes by hand, from the CLI or a reply to the digest: one place.
+
+Log a touch, note, snooze (and skip), tier, outcome, referral; `undo` and `rm`.
+Each is journaled (`store.journal`) in the caller's transaction, so `undo` can
+take it back. Names are matched forgivingly (case, accents, prefixes, email,
+`#id`); an ambiguous name lists the candidates and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from nudge.config import Settings
+from nudge.core.identity import fold
+from nudge.core.records import DIRECTIONS, OUTCOMES, TOUCH_KINDS
+from nudge.core.when import snooze_end
+from nudge.errors import UserError
+from nudge.store import journal
+from nudge.store.derived import mark_acted, refresh_contacts
+from nudge.store.models import Contact, Identity, Note, Referral, Suggestion, Touch, UserAction
+
+KINDS = TOUCH_KINDS
+WAKE_WORDS = ("off", "none", "wake")
+SKIP_DAYS = 7  # `skip N`: not this week
+
+
+_CONTACT_ID = re.compile(r"#?(\d{1,18})")
+
+
+def find(session: Session, query: str, include_archived: bool = False) -> Contact:
+    """The one contact `query` names (a name, an email address, or its id: `#13` or `13`),
+    or a UserError listing the candidates."""
+    q = fold(query)
+    if not q:
+        raise UserError("give a name")
+    by_id = _CONTACT_ID.fullmatch(q)
+    if by_id:
+        found = session.get(Contact, int(by_id.group(1)))
+        if found is None or (found.archived_at is not None and not include_archived):
+            state = "archived" if found is not None else "no"
+            raise UserError(f"{query!r}: there is {state} contact #{by_id.group(1)}")
+        return found
+    stmt = select(Contact)
+    if not include_archived:
+        stmt = stmt.where(col(Contact.archived_at).is_(None))
+    contacts = list(session.exec(stmt))
+    if "@" in q:
+        owner = session.exec(
+            select(Identity.contact_id).where(Identity.kind == "email", Identity.value == q)
+        ).first()
+        matches = [c for c in contacts if c.id == owner]
+    else:
+        exact = [c for c in contacts if fold(c.name) == q]
+        words = q.split()
+        matches = exact or [c for c in contacts if _prefix_match(fold(c.name).split(), words)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UserError(f"no contact matches {query!r}; try part of the name or an email address")
+    names = ", ".join(sorted(f"{c.name} (#{c.id})" for c in matches)[:12])
+    more = f" and {len(matches) - 12} more" if len(matches) > 12 else ""
+    raise UserError(f"{query!r} matches {len(matches)} contacts: {names}{more}. Be more specific.")
+
+
+def _prefix_match(name_words: list[str], query_words: list[str]) -> bool:
+    """Every query word starts some name word, in order ('ana r' matches 'Ana Ruiz')."""
+    i = 0
+    for word in name_words:
+        if i < len(query_words) and word.startswith(query_words[i]):
+            i += 1
+    return i == len(query_words)
+
+
+_KIND_PREFIX = re.compile(r"^\s*(call|message|meeting|email|msg|text)\s*:\s*", re.IGNORECASE)
+
+
+def split_note(text: str, default_kind: str = "call") -> tuple[str, str]:
+    """'call: new job at Acme' -> ('call', 'new job at Acme')."""
+    m = _KIND_PREFIX.match(text)
+    if not m:
+        return default_kind, text.strip()
+    kind = m.group(1).lower()
+    kind = {"msg": "message", "text": "message"}.get(kind, kind)
+    return kind, text[m.end() :].strip()
+
+
+def log_touch(
+    session: Session,
+    settings: Settings,
+    contact: Contact,
+    now: datetime,
+    kind: str,
+    note: str = "",
+    at: datetime | None = None,
+    direction: str = "out",
+    outcome: str | None = None,
+    via: str = "cli",
+) -> Touch:
+    """A touch the user reports (the CLI, or a reply to the digest: `via`), journaled for `undo`."""
+    if kind not in KINDS:
+        raise UserError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise UserError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    if direction not in DIRECTIONS:
+        raise UserError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    when = at or now
+    if when > now + timedelta(minutes=5):
+        raise UserError("--at is in the future; log a touch once it has happened")
+    assert contact.id is not None
+    weight = getattr(settings.touches.weights, kind)
+    touch = Touch(
+        contact_id=contact.id,
+        at=when,
+        kind=kind,
+        direction=direction,
+        weight=weight,
+        source="cli",
+        note=note or None,
+        outcome=outcome,
+        created_at=now,
+        summary=kind,
+    )
+    session.add(touch)
+    session.flush()
+    refresh_contacts(session, [contact.id], now, settings.touches.half_life_days)
+    local = when.astimezone(settings.tz)
+    journal.record(
+        session,
+        "touch",
+        contact,
+        now,
+        f"logged a {kind} with {contact.name} on {local:%a %d %b %Y}" + (f": {note}" if note else ""),
+        target=journal.entry_id(touch),
+        via=via,
+    )
+    return touch
+
+
+def parse_duration(text: str, today: date) -> date:
+    """'2w', '10d', '3m', '1y', a date, 'until next friday', '3 weeks' -> the day the snooze ends."""
+    return snooze_end(text, today)
+
+
+def snooze(session: Session, contact: Contact, until: date | None, now: datetime, via: str = "cli") -> None:
+    """Keep someone out of the digest until `until` (None: wake them), journaled for `undo`."""
+    before = contact.snoozed_until
+    contact.snoozed_until = until
+    session.add(contact)
+    was = f"until {before:%d %b %Y}" if before else "not snoozed"
+    now_ = f"snoozed {contact.name} until {until:%a %d %b %Y}" if until else f"woke {contact.name}"
+    journal.record(
+        session,
+        "snooze",
+        contact,
+        now,
+        f"{now_} (was {was})",
+        before={"snoozed_until": before.isoformat() if before else None},
+        via=via,
+    )
+
+
+def set_tier(
+    session: Session, settings: Settings, contact: Contact, tier: str, now: datetime, via: str = "cli"
+) -> None:
+    before = {
+        "tier": contact.tier,
+        "tier_source": contact.tier_source,
+        "tier_since": contact.tier_since.isoformat() if contact.tier_since else None,
+    }
+    if tier.lower() in ("none", "-", ""):
+        contact.tier, contact.tier_since = None, None
+    elif tier not in settings.tiers:
+        raise UserError(f"unknown tier {tier!r}; configured: {', '.join(settings.tiers)} (or none)")
+    elif contact.tier != tier:
+        contact.tier, contact.tier_since = tier, now
+    contact.tier_source = "cli"
+    session.add(contact)
+    summary = f"{contact.name}: tier {contact.tier or 'none'} (was {before['tier'] or 'none'})"
+    journal.record(session, "tier", contact, now, summary, before=before, via=via)
+
+
+def add_referral(
+    session: Session,
+    contact: Contact,
+    direction: str,
+    note: str,
+    counterpart: str,
+    at: datetime,
+    now: datetime | None = None,
+    via: str = "cli",
+) -> Referral:
+    assert contact.id is not None
+    ref = Referral(contact_id=contact.id, direction=direction, at=at, note=note, counterpart=counterpart)
+    session.add(ref)
+    session.flush()
+    to = "to" if direction == "given" else "from"
+    journal.record(
+        session,
+        "referral",
+        contact,
+        now or at,
+        f"a referral {direction} {to} {contact.name}" + (f": {note}" if note else ""),
+        target=journal.entry_id(ref),
+        via=via,
+    )
+    return ref
+
+
+def add_note(session: Session, contact: Contact, text: str, now: datetime, via: str = "cli") -> Note:
+    """A note without a touch, journaled for `undo`."""
+    assert contact.id is not None
+    if not text.strip():
+        raise UserError("the note is empty")
+    note = Note(contact_id=contact.id, at=now, text=text.strip())
+    session.add(note)
+    session.flush()
+    summary = f"a note about {contact.name}: {note.text}"
+    journal.record(session, "note", contact, now, summary, target=journal.entry_id(note), via=via)
+    return note
+
+
+def set_outcome(
+    session: Session, settings: Settings, contact: Contact, outcome: str, now: datetime, via: str = "cli"
+) -> Touch:
+    """What came of the latest touch with someone (a calendar meeting too), journaled for `undo`."""
+    if outcome not in OUTCOMES:
+        raise UserError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    touch = session.exec(
+        select(Touch)
+        .where(Touch.contact_id == contact.id, col(Touch.at) <= now)
+        .order_by(col(Touch.at).desc())
+    ).first()
+    if touch is None:
+        raise UserError(f"no touch with {contact.name} yet: log one with `nudge log` and --outcome {outcome}")
+    before = touch.outcome
+    touch.outcome = outcome
+    session.add(touch)
+    journal.record(
+        session,
+        "outcome",
+        contact,
+        now,
+        f"the {touch.kind} with {contact.name} on {touch.at.astimezone(settings.tz):%d %b %Y} "
+        f"led to {outcome} (was {before or 'no outcome'})",
+        target=journal.entry_id(touch),
+        before={"outcome": before},
+        via=via,
+    )
+    return touch
+
+
+def snooze_for(
+    session: Session, contact: Contact, text: str, now: datetime, tz: tzinfo, via: str = "cli"
+) -> date | None:
+    """`2w`, `10d`, `until next friday`, a date (or `off`): snooze, or wake; the day it ends (None: awake)."""
+    if text.strip().lower() in WAKE_WORDS:
+        snooze(session, contact, None, now, via)
+        return None
+    until = parse_duration(text, now.astimezone(tz).date())
+    snooze(session, contact, until, now, via)
+    return until
+
+
+def skip(session: Session, contact: Contact, day: date, now: datetime, tz: tzinfo, via: str = "cli") -> date:
+    """Not this week: snoozed for SKIP_DAYS after `day` (never shortening a longer snooze)."""
+    until = max(now.astimezone(tz).date(), day) + timedelta(days=SKIP_DAYS)
+    if contact.snoozed_until is None or contact.snoozed_until < until:
+        snooze(session, contact, until, now, via)
+    return until
+
+
+# --- undo and rm -----------------------------------------------------------------------------
+
+
+def undo_last(session: Session, half_life_days: float, now: datetime) -> list[UserAction]:
+    """Take back the latest batch not yet undone; the actions it reversed, newest first."""
+    latest = session.exec(
+        select(UserAction).where(col(UserAction.undone_at).is_(None)).order_by(col(UserAction.id).desc())
+    ).first()
+    if latest is None:
+        raise UserError("nothing to undo: no change made by hand is left in the journal")
+    actions = session.exec(
+        select(UserAction)
+        .where(UserAction.batch == latest.batch, col(UserAction.undone_at).is_(None))
+        .order_by(col(UserAction.id).desc())
+    ).all()
+    touched: set[int] = set()
+    for action in actions:
+        _reverse(session, action)
+        action.undone_at = now
+        session.add(action)
+        touched.add(action.contact_id)
+    session.flush()
+    _recompute(session, sorted(touched), half_life_days, now)
+    return list(actions)
+
+
+def _reverse(session: Session, action: UserAction) -> None:
+    before: dict[str, Any] = json.loads(action.before) if action.before else {}
+    if action.kind in ("touch", "note", "referral"):
+        row = journal.entry(session, action.target)
+        if row is not None:
+            session.delete(row)
+    elif action.kind == "outcome":
+        touch = journal.entry(session, action.target)
+        if isinstance(touch, Touch):
+            touch.outcome = before.get("outcome")
+            session.add(touch)
+    elif action.kind == "rm":
+        model = journal.ENTRY_TABLES[action.target[0]]
+        if session.get(model, int(action.target[1:])) is None:
+            session.add(model.model_validate(before["row"]))
+    else:
+        contact = session.get(Contact, action.contact_id)
+        assert contact is not None
+        if action.kind == "snooze":
+            until = before.get("snoozed_until")
+            contact.snoozed_until = date.fromisoformat(until) if until else None
+        elif action.kind == "tier":
+            since = before.get("tier_since")
+            contact.tier, contact.tier_source = before.get("tier"), before.get("tier_source")
+            contact.tier_since = datetime.fromisoformat(since) if since else None
+        else:
+            raise ValueError(f"unknown action kind {action.kind!r}")
+        session.add(contact)
+
+
+def _recompute(session: Session, contact_ids: list[int], half_life_days: float, now: datetime) -> None:
+    """Last touch, warmth and which suggestions were acted on, from the touches that are left."""
+    if not contact_ids:
+        return
+    refresh_contacts(session, contact_ids, now, half_life_days)
+    session.execute(
+        sa.update(Suggestion).where(col(Suggestion.contact_id).in_(contact_ids)).values(acted_at=None)
+    )
+    mark_acted(session)
+
+
+def remove(session: Session, target: str, half_life_days: float, now: datetime, via: str = "cli") -> str:
+    """Delete the one entry `target` names (t12, n3, r5), journaled so `undo` brings it back."""
+    m = journal.ENTRY_ID.fullmatch(target.strip().lower())
+    if m is None:
+        raise UserError(
+            f"{target!r} is not an entry id: use the id `nudge log --list` or `nudge show NAME` gives "
+            "(t12 for a touch, n3 for a note, r5 for a referral)"
+        )
+    name = m.group(1) + m.group(2)
+    row = journal.entry(session, name)
+    if row is None:
+        raise UserError(f"there is no entry {name}; `nudge log --list` shows the ids")
+    contact = session.get(Contact, row.contact_id)
+    assert contact is not None
+    what = journal.describe(row, contact)
+    if isinstance(row, Touch) and row.source != "cli":
+        raise UserError(
+            f"{name} ({what}) came from the source {row.source!r}: nudge only removes what you "
+            "entered by hand; change or delete it at the source and the next sync follows"
+        )
+    data = row.model_dump(mode="json")
+    journal.record(
+        session,
+        "rm",
+        contact,
+        now,
+        f"removed {name}: {what}",
+        target=name,
+        before={"row": data},
+        via=via,
+    )
+    session.delete(row)
+    session.flush()
+    _recompute(session, [contact.id] if contact.id is not None else [], half_life_days, now)
+    return f"{name}: {what}"

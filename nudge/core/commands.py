@@ -1,0 +1,150 @@
+"""Commands in a reply to the digest: `done 1 3`, `called 2: moving to Berlin`, `snooze 4 2w` (pure).
+
+The user answers from any mail client, so the text is whatever that client
+makes of it: quoted digest, attribution lines, signatures, HTML turned into
+text. Only the user's own new lines are read; every line is either a command
+or reported back as not understood.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+# verb -> touch kind it logs
+TOUCH_VERBS = {
+    "done": "call",
+    "did": "call",
+    "called": "call",
+    "call": "call",
+    "rang": "call",
+    "phoned": "call",
+    "met": "meeting",
+    "emailed": "email",
+    "mailed": "email",
+    "wrote": "email",
+    "messaged": "message",
+    "texted": "message",
+}
+HELP = (
+    "Reply to this email to act on it: `done 1 3` (you reached them), "
+    "`called 2: moving to Berlin in May` (with a note), `met 1`, `emailed 3`, `texted 4`, "
+    "`snooze 4 2w` (or 10d, 3m, a date), `skip 5` (not this week), `note 1: loves climbing`, "
+    "`partner done`. One command a line."
+)
+
+# Where the user's own text ends and the quoted digest begins, in the clients' usual words.
+_QUOTE_STARTS = re.compile(
+    r"^(on\b.+\bwrote:?|am\b.+\bschrieb.*:|le\b.+\ba écrit\s?:|el\b.+\bescribió:|"
+    r"-{2,}\s*original message\s*-{2,}|-{2,}\s*ursprüngliche nachricht\s*-{2,}|_{10,}|"
+    r"from:\s.+|von:\s.+|sent from my \w+.*|be curious today:.*)$",
+    re.IGNORECASE,
+)
+_NUMBERS = re.compile(r"^#?\d+(?:\s*(?:,|and|&|\s)\s*#?\d+)*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str  # a TOUCH_VERBS key, or snooze | skip | note
+    targets: tuple[int | str, ...]  # digest numbers, or "partner"
+    text: str = ""  # the note, or the snooze duration
+    line: str = ""  # as written, for the confirmation
+
+
+@dataclass(frozen=True)
+class Parsed:
+    commands: tuple[Command, ...]
+    not_understood: tuple[str, ...]
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script", "head"):
+            self._skip += 1
+        elif tag == "blockquote":
+            self._skip += 1  # the quoted digest
+        elif tag in ("br", "p", "div", "tr", "li"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head", "blockquote"):
+            self._skip = max(self._skip - 1, 0)
+        elif tag in ("p", "div"):
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def own_lines(body: str) -> list[str]:
+    """The lines the user wrote, above the quote and the signature."""
+    lines: list[str] = []
+    for raw in body.replace("\r\n", "\n").split("\n"):
+        line = raw.strip().replace("\u00a0", " ")
+        if raw.rstrip() == "--" or raw.startswith("-- "):
+            break  # signature
+        if line.startswith(">"):
+            continue  # quoted, wherever the client put it
+        if _QUOTE_STARTS.match(line):
+            break
+        if line:
+            lines.append(" ".join(line.split()))
+    return lines
+
+
+def _targets(text: str) -> tuple[int | str, ...] | None:
+    text = text.strip()
+    if text.lower() in ("partner", "partners", "p"):
+        return ("partner",)
+    if not _NUMBERS.match(text):
+        return None
+    return tuple(dict.fromkeys(int(n) for n in re.findall(r"\d+", text)))
+
+
+def parse_line(line: str) -> Command | None:
+    """One command, or None when the line is not one."""
+    text = line.strip().strip("*_`").rstrip(".!")
+    head, colon, note = text.partition(":")
+    words = head.split()
+    if not words:
+        return None
+    first = words[0].lower()
+    if first in ("partner", "partners") and len(words) == 2 and words[1].lower() in TOUCH_VERBS:
+        return Command(words[1].lower(), ("partner",), note.strip(), line)  # "partner done"
+    if first in TOUCH_VERBS or first in ("skip", "note"):
+        targets = _targets(" ".join(words[1:]))
+        if targets is None or (first == "note" and not note.strip()):
+            return None
+        return Command(first, targets, note.strip(), line)
+    if first == "snooze" and not colon and len(words) >= 3:
+        targets = _targets(" ".join(words[1:-1]))
+        if targets is None:
+            return None
+        return Command("snooze", targets, words[-1], line)
+    return None
+
+
+def parse_reply(body: str) -> Parsed:
+    commands: list[Command] = []
+    unknown: list[str] = []
+    for line in own_lines(body):
+        command = parse_line(line)
+        if command is None:
+            unknown.append(line[:200])
+        else:
+            commands.append(command)
+    return Parsed(tuple(commands), tuple(unknown))

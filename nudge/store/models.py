@@ -1,0 +1,289 @@
+"""The tables. Times are UTC in the database and timezone-aware in Python.
+
+The schema itself is created and changed only by `migrations.py`; a test checks
+that these classes and the migrated schema agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC; refuses naive input."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; use UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, index=index)
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = ""
+    org: str | None = None
+    title: str | None = None
+    birthday: str | None = None  # "YYYY-MM-DD" or "--MM-DD" when the year is unknown
+    tier: str | None = Field(default=None, index=True)
+    tier_source: str | None = None  # "cli" or "source:NAME"
+    tier_since: datetime | None = _ts()
+    cadence_days: int | None = None
+    snoozed_until: date | None = None
+    archived_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+    last_touch_at: datetime | None = _ts()
+    warmth_sum: float = 0.0
+    warmth_at: datetime | None = _ts()
+
+
+class Identity(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("kind", "value"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    kind: str  # email | phone
+    value: str
+
+
+class SourceRecord(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("source", "href"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    collection: str = ""
+    href: str
+    kind: str  # contact | group | event
+    uid: str = Field(default="", index=True)
+    etag: str = ""
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    org: str | None = None
+    title: str | None = None
+    tier: str | None = None  # the tier a contact card's CATEGORIES, or a group card's name, names
+    # A contact card's other key in group MEMBER lines (`ContactRecord.alias`), "" if none.
+    alias: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
+    raw: str | None = Field(default=None, sa_type=sa.Text())
+    format: str = Field(default="", sa_column_kwargs={"server_default": ""})  # of `raw`: ical, google_event
+    recheck_at: datetime | None = _ts(index=True)
+
+
+class GroupMember(SQLModel, table=True):
+    """A card listed in a group card of the same source, by its `parse.member_key`."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("source", "group_href", "member"),
+        sa.Index("ix_groupmember_source_member", "source", "member"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    group_href: str
+    member: str
+
+
+class SyncState(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("source", "collection"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    collection: str = ""
+    token: str | None = None
+    last_success_at: datetime | None = _ts()
+    last_error: str | None = None
+    last_error_at: datetime | None = _ts()
+
+
+class Touch(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("contact_id", "external_id"),
+        sa.Index("ix_touch_contact_at", "contact_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id")
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    kind: str  # meeting | call | message | email
+    direction: str = "out"  # out | in | both
+    weight: float = 1.0
+    source: str = "cli"
+    external_id: str | None = Field(default=None, index=True)
+    note: str | None = None
+    outcome: str | None = None
+    summary: str | None = None  # the event title, for "47 days since Coffee on 6 Oct"
+    created_at: datetime | None = _ts()
+    # The source of a calendar touch whose event went away while it carried something the
+    # user added: it is theirs now (source "cli"), and comes back to the event if that returns.
+    origin: str | None = None
+
+    @property
+    def has_user_data(self) -> bool:
+        """Whether the user added anything to it (`nudge outcome`, a note): then no sync may delete it."""
+        return bool(self.note or self.outcome)
+
+
+class Planned(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("contact_id", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    source: str
+    event_uid: str = Field(index=True)
+    external_id: str
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    summary: str = ""
+
+
+class Sighting(SQLModel, table=True):
+    """A past meeting with an address that is not (yet) a contact's.
+
+    Kept so that adding someone to the address book later brings their
+    meeting history with them.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("email", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True)
+    source: str
+    event_uid: str = Field(index=True)
+    external_id: str
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    weight: float
+    direction: str
+    summary: str = ""
+    kind: str = Field(default="meeting", sa_column_kwargs={"server_default": "meeting"})  # meeting | email
+
+
+class Moment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    kind: str  # job_change | birthday | inbound
+    detail: str = ""
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    seen_at: datetime | None = _ts()
+
+
+class Note(SQLModel, table=True):
+    """Something the user wants to remember about a person, without a touch."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    text: str
+
+
+class Referral(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    direction: str  # given | received
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    note: str = ""
+    counterpart: str = ""
+
+
+class Suggestion(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("digest_date", "contact_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    digest_date: date = Field(index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    slot: str  # call | partner
+    reason: str = ""
+    prompt: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    acted_at: datetime | None = _ts()
+    position: int | None = None  # the person's number in that digest, for replies ("done 2")
+
+
+class DigestRun(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    date: dt.date = Field(sa_column_kwargs={"unique": True})
+    state: str = "planned"  # planned | sending | sent | failed
+    message_id: str = ""
+    attempts: int = 0
+    sent_at: datetime | None = _ts()
+    error: str | None = None
+    updated_at: datetime | None = _ts()
+    claimed_by: str | None = None  # host:pid:token of the process sending it (a store without file locks)
+    claimed_until: datetime | None = _ts()  # its claim lapses then, should the process hang
+
+
+class Delivery(SQLModel, table=True):
+    """One channel's delivery of one day's digest: at most one per channel and day.
+
+    `sending` is committed before the channel sends, `sent` after it; a day whose
+    channel is found `sending` after an interruption is looked into (a Maildir) or
+    left alone (SMTP, webhook: it may have arrived).
+    """
+
+    __table_args__ = (sa.UniqueConstraint("date", "channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    date: dt.date = Field(index=True)
+    channel: str  # the channel's name in the config
+    state: str = "sending"  # sending | sent | failed
+    attempts: int = 0
+    error: str | None = None
+    where: str = ""  # where it went, in words
+    sent_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class Reply(SQLModel, table=True):
+    """A reply to a digest, applied once: its Message-ID is the key."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(sa_column_kwargs={"unique": True})
+    digest_date: dt.date | None = None
+    received_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    state: str = "applied"  # applied | ignored (not from one of me.emails, or no digest it answers)
+    applied: str = ""  # what was done, one line each
+    problems: str = ""  # lines that could not be understood or applied, one each
+    reported_on: dt.date | None = None  # the digest that told the user about it
+
+
+class UserAction(SQLModel, table=True):
+    """One change the user made by hand (CLI or a reply to the digest), with what it replaced.
+
+    Written in the transaction of the change itself, so `nudge undo` can take it
+    back: `before` holds the previous values (snooze, tier, outcome) or the whole
+    removed row (`rm`), as JSON. Actions of one command share a `batch`.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    batch: str = Field(index=True)
+    via: str = "cli"  # cli | reply
+    kind: str  # touch | note | referral | outcome | snooze | tier | rm
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    target: str = ""  # the entry it made or changed: t12 (touch), n3 (note), r5 (referral)
+    before: str | None = Field(default=None, sa_type=sa.Text())
+    summary: str = ""
+    undone_at: datetime | None = _ts()
+
+
+TABLES: list[type[SQLModel]] = [
+    Contact,
+    Identity,
+    SourceRecord,
+    GroupMember,
+    SyncState,
+    Touch,
+    Planned,
+    Sighting,
+    Moment,
+    Note,
+    Referral,
+    Suggestion,
+    DigestRun,
+    Delivery,
+    Reply,
+    UserAction,
+]

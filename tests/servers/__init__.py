@@ -1,0 +1,1 @@
+"""Real servers the tests start on loopback: Radicale, Dovecot, SMTP, a fault proxy, Chromium."""
