@@ -9,8 +9,10 @@ session; `postgres_url` is an empty database.
 
 The server listens on 127.0.0.1 only (`-h 127.0.0.1`) on a free port, and on a Unix socket in
 its own 0700 directory (`-k`), never in /var/run/postgresql. The superuser `nudge` logs in over
-TCP with a random password (scram-sha-256); only the socket, which no one but the server's user
-can reach, is trusted. The cluster Debian may have made (`main`) is never touched.
+TCP with a random password (scram-sha-256), given in the URL or, for a URL without one (as a config
+file others can read must have), by the libpq password file the fixture names in PGPASSFILE; only
+the socket, which no one but the server's user can reach, is trusted. The cluster Debian may have
+made (`main`) is never touched.
 
 Root: initdb refuses to run as UID 0, so as root the server runs as `nobody` (subprocess's
 `user`/`group`, the same as `setpriv --reuid`), as the Dovecot harness does for its mail
@@ -153,9 +155,18 @@ class Postgres:
     def log(self) -> Path:
         return self.root / "postgres.log"
 
-    def url(self, database: str, driver: str = "psycopg") -> str:
-        """An SQLAlchemy URL for `database` (`postgresql+psycopg://`), password included."""
-        return f"postgresql+{driver}://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+    @property
+    def passfile(self) -> Path:
+        return self.root / "pgpass"
+
+    def url(self, database: str, driver: str = "psycopg", password: bool = True) -> str:
+        """An SQLAlchemy URL for `database` (`postgresql+psycopg://`).
+
+        Without `password` the URL has none and libpq reads it from PGPASSFILE, which the
+        `postgres` fixture sets: nudge refuses a config file others can read that holds one.
+        """
+        secret = f":{self.password}" if password else ""
+        return f"postgresql+{driver}://{self.user}{secret}@{self.host}:{self.port}/{database}"
 
     def connect(self, database: str = "postgres", **kwargs: Any) -> Any:
         """A plain psycopg connection over TCP."""
@@ -417,6 +428,9 @@ def start_postgres() -> Postgres:
                 log = server.log.read_text(errors="replace") if server.log.exists() else ""
                 if attempt == 2 or "could not bind" not in log:
                     raise RuntimeError(f"{e}\n{log[-3000:]}") from None
+        # libpq's password file (read by whoever runs the tests, so theirs, 0600): host:port:db:user:password
+        server.passfile.write_text(f"{HOST}:{server.port}:*:{USER}:{password}\n")
+        server.passfile.chmod(0o600)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -468,7 +482,9 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     require_postgres()
     keep = tmp_path_factory.getbasetemp() / "postgres.log"
     server = _shared.acquire()
-    yield server
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PGPASSFILE", str(server.passfile))  # for URLs without a password, in subprocesses too
+        yield server
     _shared.release(keep)
 
 

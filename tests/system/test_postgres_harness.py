@@ -102,6 +102,19 @@ def test_a_password_is_needed_over_tcp(postgres: Postgres) -> None:
         )
 
 
+def test_a_url_without_a_password_logs_in_by_the_password_file(postgres_url: str, postgres: Postgres) -> None:
+    """What a config file others can read holds: nudge refuses one with a password in it."""
+    bare = postgres_url.replace(f":{postgres.password}@", "@")
+    assert postgres.password not in bare
+    engine = sa.create_engine(bare)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT current_user")).scalar_one() == postgres.user
+    finally:
+        engine.dispose()
+    assert postgres.url("x", password=False) == f"postgresql+psycopg://nudge@{HOST}:{postgres.port}/x"
+
+
 def test_the_server_zone_is_not_utc(postgres: Postgres) -> None:
     """So a timestamp that takes the server's zone shows up as a wrong hour in the store tests."""
     with postgres.connect() as conn:
