@@ -21,8 +21,12 @@ parents `nobody` cannot cross. As an ordinary user the server runs as that user.
 
 For speed and for honesty it is configured as no production server is and as many are:
 durability is off (fsync, full_page_writes, synchronous_commit), which only matters if the
-machine crashes mid-test; and its TimeZone is not UTC, so a timestamp that silently takes the
-server's zone shows up as a wrong hour rather than passing by luck.
+machine crashes mid-test; its TimeZone is not UTC, so a timestamp that silently takes the
+server's zone shows up as a wrong hour rather than passing by luck; and text compares and sorts
+as on most servers (ICU's en-US: "anna" before "Ben", '}' before '|'), not byte by byte as in
+SQLite and in the C locale, so a query that relies on byte order fails here as it would there.
+ICU ships with Debian's server, so this needs no system locale (PostgreSQL 15+; older servers
+get C.UTF-8).
 
 pg_ctl detaches the postmaster (its own session), so a test run killed with SIGKILL would leave
 it running: each start first stops the servers of earlier runs whose pytest process is gone
@@ -57,6 +61,7 @@ REQUIRE_ENV = "NUDGE_REQUIRE_POSTGRES"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")  # Debian's postgresql-N puts its binaries in N/bin
 USER = "nudge"  # the superuser initdb makes, the one the tests log in as
 SERVER_TIMEZONE = "America/New_York"  # not UTC, on purpose (see the module's docstring)
+COLLATION = "en-US"  # ICU locale of the databases' text order (PostgreSQL 15+), as on most servers
 PREFIX = "nudge-postgres-"
 SETTINGS = {
     # Durability off: a test database never outlives a crash of the machine.
@@ -119,6 +124,22 @@ def require_postgres() -> Path:
     if os.environ.get(REQUIRE_ENV):
         pytest.fail(f"{reason}; {REQUIRE_ENV} is set, so this is an error, not a skip")
     pytest.skip(reason)
+
+
+def server_major(bindir: Path) -> int:
+    """The major version of the server in `bindir` (15 for "postgres (PostgreSQL) 15.18 (Debian ...)")."""
+    done = subprocess.run(
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, timeout=30, check=True
+    )
+    found = re.search(r"\) (\d+)", done.stdout)
+    return int(found[1]) if found else 0
+
+
+def _collation(bindir: Path) -> list[str]:
+    """initdb's options for ICU's COLLATION as the default text order, where the server has it (15+)."""
+    if server_major(bindir) < 15:
+        return []
+    return ["--locale-provider", "icu", "--icu-locale", COLLATION]
 
 
 def _server_user() -> tuple[int, int]:
@@ -394,6 +415,7 @@ def start_postgres() -> Postgres:
             "UTF8",
             "--locale",
             "C.UTF-8",
+            *_collation(bindir),
             "--no-sync",
             "--no-instructions",
         )

@@ -124,6 +124,22 @@ def test_the_server_zone_is_not_utc(postgres: Postgres) -> None:
     assert offset is not None and offset[0].total_seconds() != 0
 
 
+def test_text_sorts_as_on_most_servers_not_byte_by_byte(postgres_url: str, postgres: Postgres) -> None:
+    """So a query that relies on SQLite's byte order (a prefix as a range, say) fails here too."""
+    if harness.server_major(postgres.bindir) < 15:
+        pytest.skip("PostgreSQL before 15 has no ICU default collation; its databases use C.UTF-8")
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            order = conn.execute(
+                sa.text("SELECT w FROM (VALUES ('Ben'), ('anna'), ('a|'), ('a}')) AS t(w) ORDER BY w")
+            ).scalars()
+            words = list(order)
+    finally:
+        engine.dispose()
+    assert words == ["a}", "a|", "anna", "Ben"]  # bytes would give ['Ben', 'a|', 'a}', 'anna']
+
+
 def test_a_store_database_is_a_migrated_copy_of_its_own(postgres_store_url: str, postgres: Postgres) -> None:
     """It has nudge's schema; a row written there is not in the template the next copies come from."""
     engine = sa.create_engine(postgres_store_url)
