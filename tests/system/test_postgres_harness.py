@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.loopback import HOST
 from tests.servers import postgres as harness
+from tests.servers.loopback import HOST
 from tests.servers.postgres import Postgres, postgres, postgres_store_url, postgres_url
 
 __all__ = ["postgres", "postgres_store_url", "postgres_url"]  # fixtures
