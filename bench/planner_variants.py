@@ -3,7 +3,7 @@
 A copy of nudge's planner (`plan_day` and what it needs, as of issue 11) whose choices are
 knobs of a `Variant`, so that each idea is measured on the same simulated worlds as nudge
 itself. `VARIANTS["nudge"]` is the copy with every knob at nudge's value: it picks exactly
-what `nudge.planner.plan_day` picks (planner_year.py checks this with `--check-copy`).
+what `nudge.core.planner.plan_day` picks (planner_year.py checks this with `--check-copy`).
 
 The knobs only use what the store knows or could know: touches with their kind (a meeting, an
 email, a logged call), meetings on the calendar up to 14 days ahead, every suggestion and
@@ -30,7 +30,7 @@ TOLERANCE_DAYS = 7  # "a week overdue": the deadline of EDF and least-slack-firs
 
 @dataclass(frozen=True)
 class Person:
-    """nudge.planner.Person, plus what a variant may read from the store."""
+    """nudge.core.planner.Person, plus what a variant may read from the store."""
 
     id: int
     name: str

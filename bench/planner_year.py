@@ -573,7 +573,7 @@ def run_task(task: Task) -> dict[str, Figures]:
 
 
 def check_copy(seeds: int) -> bool:
-    """The variant "nudge" (bench/planner_variants.py) picks what nudge.planner picks, day by day."""
+    """The variant "nudge" (bench/planner_variants.py) picks what nudge.core.planner picks, day by day."""
     same = True
     for seed in range(1, seeds + 1):
         world = make_world(seed)
