@@ -146,3 +146,41 @@ class MessageRecord:
     subject: str = ""
     refs: tuple[str, ...] = ()  # In-Reply-To, then References
     automated: str = ""  # why this is no person's message ("mailing list", ...), or ""
+
+
+PhoneKind = Literal["call", "text"]
+# What the phone's log says happened: calls answered (in), placed (out), missed, rejected,
+# voicemail, blocked, answered on a linked device; texts received (in) and sent (out), and the
+# drafts, outbox, failed and queued ones that never reached anybody.
+PhoneEvent = Literal[
+    "answered",
+    "placed",
+    "missed",
+    "rejected",
+    "voicemail",
+    "blocked",
+    "answered_elsewhere",
+    "received",
+    "sent",
+    "unsent",
+]
+PHONE_EVENTS: tuple[PhoneEvent, ...] = get_args(PhoneEvent)
+
+
+@dataclass(frozen=True)
+class PhoneRecord:
+    """One call or text from the phone's own log (an SMS Backup & Restore file, a call-log CSV).
+
+    `numbers` are as the phone stored them (`0221 4710123`, `+1 415-555-0111`, `EXAMPLEBNK`):
+    ingest reads them in the user's region. A group text has one per counterpart.
+    """
+
+    kind: PhoneKind
+    event: PhoneEvent
+    numbers: tuple[str, ...]
+    at: datetime  # aware, UTC
+    duration: int = 0  # seconds; calls only
+
+    def __post_init__(self) -> None:
+        if UNCLEAN.search("".join(self.numbers)):
+            clean_fields(self, ("numbers",))

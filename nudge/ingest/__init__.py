@@ -18,11 +18,12 @@ from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session
 
-from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord, PhoneRecord
 from nudge.ingest.base import Batch, Context, load_identities
 from nudge.ingest.contacts import Contacts, Vanished, identity_keys, phone_keys
 from nudge.ingest.events import Events
 from nudge.ingest.mail import Mail
+from nudge.ingest.phone import Phone
 from nudge.ingest.tiers import Tiers
 from nudge.store.models import SourceRecord
 
@@ -44,6 +45,7 @@ class Ingest:
         self.contacts = Contacts(self.batch, self.tiers, self.remove)
         self.events = Events(self.batch)
         self.mail = Mail(self.batch)
+        self.phone = Phone(self.batch)
 
     @property
     def identities(self) -> dict[tuple[str, str], int]:
@@ -87,6 +89,15 @@ class Ingest:
     def apply_messages(self, records: Sequence[MessageRecord]) -> int:
         """Touches and sightings for a batch of messages; how many messages gave anything new."""
         return self.mail.apply(records)
+
+    def apply_phone(self, records: Sequence[PhoneRecord]) -> int:
+        """Touches and moments for a batch of calls and texts; how many entries gave anything new."""
+        return self.phone.apply(records)
+
+    @property
+    def unmatched_numbers(self) -> int:
+        """Calls and texts that would count, from numbers no contact holds."""
+        return self.phone.unmatched
 
     def upsert_event(
         self, collection: str, href: str, etag: str, raw: str, rec: EventRecord, fmt: str = "ical"

@@ -138,7 +138,7 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
         ).all()
     )
     asked = sorted(set(last_in) | {m.contact_id for m in opened})
-    answered = _last_answers(session, asked, now)
+    answered = last_answers(session, asked, now)
     for moment in opened:
         reply = answered.get(moment.contact_id)
         if (reply is not None and reply >= moment.at) or moment.at < since:
@@ -162,7 +162,7 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
     return noted
 
 
-def _last_answers(session: Session, contact_ids: list[int], now: datetime) -> dict[int, datetime]:
+def last_answers(session: Session, contact_ids: list[int], now: datetime) -> dict[int, datetime]:
     """Each contact's latest touch from the user's side, up to now."""
     found: dict[int, datetime] = {}
     for chunk in chunks(contact_ids):
