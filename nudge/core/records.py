@@ -78,6 +78,7 @@ class ContactRecord:
     # Another key group cards may list this card by (`member_key` form): Apple's X-ABUID, when a
     # server gave the card a UID of its own (Radicale, on import) and Apple's groups still name it so.
     alias: str = ""
+    cadence: str = ""  # the card's X-NUDGE-CADENCE (`14d`), as written: `core.cadence` reads it
 
     def __post_init__(self) -> None:
         fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "", self.alias)

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord, PhoneRecord
 from nudge.ingest.base import Batch, Context, load_identities
+from nudge.ingest.cadence import Cadences
 from nudge.ingest.contacts import Contacts, Vanished, identity_keys, phone_keys
 from nudge.ingest.events import Events
 from nudge.ingest.mail import Mail
@@ -46,6 +47,7 @@ class Ingest:
         self.events = Events(self.batch)
         self.mail = Mail(self.batch)
         self.phone = Phone(self.batch)
+        self.cadences = Cadences(self.batch)
 
     @property
     def identities(self) -> dict[tuple[str, str], int]:
@@ -81,7 +83,9 @@ class Ingest:
                 old = vanished.take(record, self.batch.ctx.region, self.batch.identities)
                 if old is not None:
                     self.contacts.rekey(old, href)
-            return "contact", self.contacts.upsert(collection, href, etag, record)
+            outcome = self.contacts.upsert(collection, href, etag, record)
+            self.cadences.note(href, record)
+            return "contact", outcome
         if isinstance(record, GroupRecord):
             return "group", self.tiers.upsert_group(collection, href, etag, record)
         return "event", self.events.upsert(collection, href, etag, data, record, fmt)
@@ -129,6 +133,7 @@ class Ingest:
     def finish(self) -> None:
         """End of the batch: insert what is pending, tiers, adopted sightings, warmth."""
         self.batch.flush()
+        self.cadences.finish()
         self.tiers.finish()
         self.contacts.adopt_sightings()
         self.batch.settle_warmth()

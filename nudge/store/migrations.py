@@ -391,6 +391,11 @@ def m0013_channel_deliveries(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0016_cadence_source(conn: Connection) -> None:
+    """Who set a contact's own cadence: `nudge cadence` ("cli") or an address book ("source:NAME")."""
+    conn.execute(sa.text("ALTER TABLE contact ADD COLUMN cadence_source VARCHAR"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -405,6 +410,7 @@ MIGRATIONS: list[Migration] = [
     ("0011_card_aliases", m0011_card_aliases),
     ("0012_unread_columns", m0012_unread_columns),
     ("0013_channel_deliveries", m0013_channel_deliveries),
+    ("0016_cadence_source", m0016_cadence_source),
 ]
 
 _applied = sa.Table(

@@ -46,6 +46,7 @@ class Contact(SQLModel, table=True):
     tier_source: str | None = None  # "cli" or "source:NAME"
     tier_since: datetime | None = _ts()
     cadence_days: int | None = None
+    cadence_source: str | None = None  # who set cadence_days: "cli" or "source:NAME" (an address book)
     snoozed_until: date | None = None
     archived_at: datetime | None = _ts()
     created_at: datetime | None = _ts()
