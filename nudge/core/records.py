@@ -147,6 +147,7 @@ class MessageRecord:
     subject: str = ""
     refs: tuple[str, ...] = ()  # In-Reply-To, then References
     automated: str = ""  # why this is no person's message ("mailing list", ...), or ""
+    bounced: tuple[str, ...] = ()  # a delivery report's (RFC 3464) recipients that failed for good
 
 
 PhoneKind = Literal["call", "text"]

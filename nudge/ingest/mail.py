@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 from nudge.core.records import MessageRecord
 from nudge.core.touches import MailTouch, message_touches
 from nudge.ingest.base import Batch
+from nudge.ingest.jobmail import JobMail
 from nudge.store.models import Contact, Moment, Sighting, Touch
 from nudge.store.query import chunks
 
@@ -28,6 +29,7 @@ class Mail:
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
+        self.jobs = JobMail(batch)
 
     def apply(self, records: Sequence[MessageRecord]) -> int:
         """Touches and sightings for a batch; returns how many messages gave anything new.
@@ -54,12 +56,17 @@ class Mail:
                         sightings_out.append(_sighting(batch.source, t))
                         new = True
                 elif (cid, t.external_id) not in touched:
+                    self.jobs.seen(cid, t.email, t.direction, t.at)
                     touched.add((cid, t.external_id))
                     touches_out.append(_touch(cid, batch.source, t, ctx.now))
                     batch.gain(cid, t.at, t.weight)
                     new = True
             added += new
+        for rec in records:
+            if rec.bounced:
+                self.jobs.bounced(rec.bounced, rec.at)
         session = batch.session
+        added += bool(self.jobs.finish())
         session.flush()  # what the ORM holds goes first, so the bulk rows see it
         if touches_out:
             session.execute(sa.insert(Touch), touches_out)
