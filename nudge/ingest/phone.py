@@ -10,6 +10,7 @@ from two overlapping backups, or from a backup and a call log, one touch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -25,6 +26,10 @@ from nudge.store.models import Contact, Moment, Touch
 from nudge.store.query import chunks
 
 
+# A phone's log names the same few hundred numbers thousands of times; reading one costs 0.2 ms.
+_e164 = functools.lru_cache(maxsize=65536)(normalise_phone)
+
+
 def _minute(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)
 
@@ -37,7 +42,7 @@ class Phone:
         self.unmatched = 0  # entries that would count, from numbers no contact holds
 
     def _contact(self, number: str) -> int | None:
-        e164 = normalise_phone(number, self.batch.ctx.region)
+        e164 = _e164(number, self.batch.ctx.region)
         return self.batch.identities.get(("phone", e164)) if e164 else None
 
     def apply(self, records: Sequence[PhoneRecord]) -> int:
