@@ -148,6 +148,11 @@ class MessageRecord:
     refs: tuple[str, ...] = ()  # In-Reply-To, then References
     automated: str = ""  # why this is no person's message ("mailing list", ...), or ""
     bounced: tuple[str, ...] = ()  # a delivery report's (RFC 3464) recipients that failed for good
+    sender_name: str = ""  # the From display name ("Ana Ruiz"), RFC 2047 decoded
+
+    def __post_init__(self) -> None:
+        if UNCLEAN.search(self.sender_name):
+            clean_fields(self, ("sender_name",))
 
 
 PhoneKind = Literal["call", "text"]

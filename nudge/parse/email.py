@@ -47,6 +47,17 @@ def _addresses(msg: Message, *names: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a for a in found if a))
 
 
+def _sender_name(msg: Message) -> str:
+    """The From header's display name, decoded; "" when it has none or only repeats the address."""
+    raw = " ".join(str(v).split()) if (v := msg.get("from")) else ""
+    pairs = getaddresses([raw]) if raw else []
+    name = pairs[0][0].strip() if pairs else ""
+    if "=?" in name:
+        with suppress(LookupError, UnicodeError, ValueError):
+            name = str(make_header(decode_header(name)))
+    return "" if "@" in name else " ".join(name.split())[:200]
+
+
 def _subject(msg: Message) -> str:
     raw = _header(msg, "subject")
     if "=?" in raw:
@@ -130,6 +141,7 @@ def parse_message(text: str) -> MessageRecord:
         )
         automated = _automated(msg, sender)
         failed = bounced(msg)
+        name = _sender_name(msg)
     except ParseError as e:
         e.uid = e.uid or _header_safely(text)
         raise
@@ -139,7 +151,7 @@ def parse_message(text: str) -> MessageRecord:
         mid = ids[0]
     else:  # stable across folders and sources: what the message says, not how it was stored
         mid = "sha1:" + content_hash(f"{at.isoformat()}|{sender}|{','.join(recipients)}|{subject}")
-    return MessageRecord(mid, at, sender, recipients, subject, refs, automated, failed)
+    return MessageRecord(mid, at, sender, recipients, subject, refs, automated, failed, name)
 
 
 def _header_safely(text: str) -> str:

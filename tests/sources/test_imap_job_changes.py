@@ -64,6 +64,9 @@ def test_a_new_company_domain_and_a_bounce_are_job_changes_told_once(
         "ben": ("Ben Ott", ("ben@bencorp.example", "ben.ott@gmail.com")),
         "cleo": ("Cleo Diaz", ("cleo@cleoco.example",)),
         "dev": ("Dev Patel", ("dev@devco.example",)),
+        "eve": ("Eve Stone", ("eve.stone@evecorp.example",)),
+        "ben2": ("Ben Okafor", ("ben.okafor@okafor.example",)),
+        "ben3": ("Ben Okafor", ("bokafor@bank.example",)),  # another Ben Okafor
     }
     for uid, (name, emails) in people.items():
         store.put("c", "contacts", uid, vcard(uid, name, emails=emails, categories=("top100",)))
@@ -78,6 +81,28 @@ def test_a_new_company_domain_and_a_bounce_are_job_changes_told_once(
         ("INBOX", delivery_report(me, "cleo@cleoco.example", real_now - timedelta(days=5), "d1@x")),
         ("Sent", message(me, "dev@devco.example", "Hello", "d2@x", real_now - timedelta(hours=3), "?")),
         ("INBOX", delivery_report(me, "dev@devco.example", real_now - timedelta(hours=2), "d3@x")),
+        # Eve writes from an address her card does not have yet, signed with her name
+        (
+            "INBOX",
+            message("eve.stone@evecorp.example", me, "Q2", "e1@x", real_now - timedelta(days=70), "hi"),
+        ),
+        (
+            "INBOX",
+            message(
+                "Eve Stone <eve@newstart.example>", me, "Hello", "e2@x", real_now - timedelta(days=4), "hi"
+            ),
+        ),
+        # "Ben Okafor" names two people: no match by name
+        (
+            "INBOX",
+            message("ben.okafor@okafor.example", me, "Q2", "o1@x", real_now - timedelta(days=70), "hi"),
+        ),
+        (
+            "INBOX",
+            message(
+                "Ben Okafor <ben@elsewhere.example>", me, "Hi", "o2@x", real_now - timedelta(days=4), "hi"
+            ),
+        ),
     ]
     for folder, raw in mails:
         dovecot.append(user, folder, raw, date=real_now - timedelta(days=1))
@@ -100,6 +125,12 @@ def test_a_new_company_domain_and_a_bounce_are_job_changes_told_once(
             f"mail to cleo@cleoco.example bounced on {bounce_day:%a} {bounce_day.day} {bounce_day:%b}; "
             "may have moved on",
         ),
+        (
+            "Eve Stone",
+            "job_change",
+            "writes from @newstart.example now (was @evecorp.example), seen in mail from "
+            "eve@newstart.example, matched by name",
+        ),
         ("Ana Ruiz", "job_change", "writes from @newco.example now (was @oldco.example), seen in mail"),
     ]
 
@@ -113,6 +144,6 @@ def test_a_new_company_domain_and_a_bounce_are_job_changes_told_once(
     assert all(r.ok for r in again)
     with Session(engine) as s:
         jobs = s.exec(select(Moment).where(Moment.kind == "job_change")).all()
-        assert len(jobs) == 2  # told once: nothing noted again
+        assert len(jobs) == 3  # told once: nothing noted again
         shown = [m for m in jobs if m.seen_at is not None]
     assert {m.detail for m in shown} >= {"writes from @newco.example now (was @oldco.example), seen in mail"}
