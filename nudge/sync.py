@@ -78,7 +78,8 @@ class Report:
     events: int = 0
     messages: int = 0  # mail messages that gave a touch or a sighting
     calls: int = 0  # calls and texts from the phone that gave a touch or a moment
-    unmatched_numbers: int = 0  # calls and texts from numbers no contact holds
+    # calls and texts from numbers no contact holds, as (number, minute, kind): once per entry
+    unmatched: set[tuple[str, datetime, str]] = field(default_factory=set)
     changed: int = 0
     archived: int = 0
     removed: int = 0
@@ -126,8 +127,8 @@ class Report:
         )
         if self.phones_unparsed:
             text += f", {_count(self.phones_unparsed, 'phone number')} kept unparsed"
-        if self.unmatched_numbers:
-            calls = _count(self.unmatched_numbers, "call or text", "calls and texts")
+        if self.unmatched:
+            calls = _count(len(self.unmatched), "call or text", "calls and texts")
             text += f", {calls} from numbers in no address book"
         text += f", took {self.seconds:.1f}s"
         if self.errors:
@@ -386,7 +387,7 @@ def _apply_batch(
         ingest = Ingest(s, source, ctx, None if everyone else identity_keys((r for _, r in parsed), ctx))
         report.messages += ingest.apply_messages(messages) if messages else 0
         report.calls += ingest.apply_phone(calls) if calls else 0
-        report.unmatched_numbers += ingest.unmatched_numbers
+        report.unmatched |= ingest.unmatched_numbers
         ingest.preload([i.href for i in items])
         ingest.prepare(r for _, r in parsed)
         for item, record in parsed:

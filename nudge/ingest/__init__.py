@@ -15,6 +15,7 @@ records, never on formats: a new format that yields these records needs nothing 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -99,8 +100,8 @@ class Ingest:
         return self.phone.apply(records)
 
     @property
-    def unmatched_numbers(self) -> int:
-        """Calls and texts that would count, from numbers no contact holds."""
+    def unmatched_numbers(self) -> set[tuple[str, datetime, str]]:
+        """Calls and texts that would count, from numbers no contact holds (number, minute, kind)."""
         return self.phone.unmatched
 
     def upsert_event(

@@ -38,7 +38,9 @@ class Phone:
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
-        self.unmatched = 0  # entries that would count, from numbers no contact holds
+        # Entries that would count, from numbers no contact holds: (number, minute, kind), so an
+        # entry in two overlapping backups is counted once.
+        self.unmatched: set[tuple[str, datetime, str]] = set()
 
     def _contact(self, number: str) -> int | None:
         e164 = _e164(number, self.batch.ctx.region)
@@ -62,7 +64,7 @@ class Phone:
             for t in touches:
                 cid = self._contact(t.number)
                 if cid is None:
-                    self.unmatched += 1
+                    self.unmatched.add((t.number, _minute(t.at), t.kind))
                     continue
                 if (cid, t.external_id) in touched:
                     continue
@@ -101,7 +103,7 @@ class Phone:
             for number in rec.numbers:
                 cid = self._contact(number)
                 if cid is None:
-                    self.unmatched += 1
+                    self.unmatched.add((number, _minute(rec.at), "missed"))
                 else:
                     calls.setdefault((cid, _minute(rec.at)), rec.at)
         if not calls:

@@ -126,7 +126,7 @@ def test_backups_in_the_folder_become_touches_and_overlaps_add_nothing(tmp_path:
 
     assert phone_touches(engine) == FIRST_TOUCHES
     # the unknown caller of 22 May and the bank's text (the private number has no number at all)
-    assert first.unmatched_numbers == 2
+    assert len(first.unmatched) == 2
     assert "2 calls and texts from numbers in no address book" in first.line()
     assert first.skipped == []
 
@@ -279,3 +279,33 @@ def test_other_xml_and_csv_files_in_the_folder_are_left_out_and_named(tmp_path: 
     texts = [n.text for n in report.notices]
     assert any("notes.xml: not a file nudge can read" in t for t in texts), texts
     assert any("budget.csv: not a file nudge can read" in t for t in texts), texts
+
+
+def test_nudge_sync_and_show_through_the_cli(tmp_path: Path, phone: Path) -> None:
+    """`nudge sync` names what the phone gave; `nudge show` lists the calls and the moment."""
+    import time_machine
+
+    from tests.system.test_cli import nudge
+
+    add(phone, FIRST + SECOND)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'timezone = "Europe/Berlin"\ndatabase_url = "sqlite:///{tmp_path / "nudge.db"}"\n'
+        f'maildir = "{tmp_path / "Maildir"}"\n[me]\nemails = ["sam.lindqvist@example.com"]\n'
+        '[tiers.top100]\ncadence_days = 30\ngroups = ["Top 100"]\n'
+        '[tiers.partner]\ncadence_days = 21\ngroups = ["Referral Partner"]\nslot = "partner"\n'
+        f'[[sources]]\ntype = "files"\nname = "book"\npaths = ["{EXPORTS / "google" / "contacts.vcf"}"]\n'
+        f'[[sources]]\ntype = "files"\nname = "phone"\npaths = ["{phone}"]\n'
+    )
+    with time_machine.travel(NOW, tick=False):
+        code, out = nudge("sync", config=cfg)
+        assert code == 0, out
+        # 17 touches and 2 moments (Quentin's rejected call, Ana's voicemail)
+        assert "phone: 19 added (19 calls and texts)" in out
+        assert "3 calls and texts from numbers in no address book" in out  # each once
+        code, out = nudge("show", "tomás", config=cfg)
+    assert code == 0, out
+    assert "call (1 min)" in out
+    with time_machine.travel(NOW, tick=False):
+        code, out = nudge("show", "quentin", config=cfg)
+    assert "called on Mon 25 May at 19:15, no call back yet" in out
