@@ -8,8 +8,10 @@ bounces of addresses that never worked are no news.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from importlib.resources import files
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -138,6 +140,8 @@ def test_a_new_company_domain_and_a_bounce_are_job_changes_told_once(
     picks = plan_json(service.render_day(engine, settings, real_now, today))
     ana = next(p for p in picks["calls"] if p["name"] == "Ana Ruiz")
     assert "changed jobs: writes from @newco.example now (was @oldco.example), seen in mail" in ana["why"]
+    job_prompts = tomllib.loads(files("nudge").joinpath("data/prompts.toml").read_text())["job_change"]
+    assert ana["prompt"] in job_prompts["prompts"]
 
     assert service.send_digest(engine, settings, real_now, force=True).state == "sent"
     again = service.sync_all(engine, settings, real_now + timedelta(minutes=5))
