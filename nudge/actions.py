@@ -1,6 +1,6 @@
 """Every change the user makes by hand, from the CLI or a reply to the digest: one place.
 
-Log a touch, note, snooze (and skip), tier, outcome, referral; `undo` and `rm`.
+Log a touch, note, snooze (and skip), tier, cadence, outcome, referral; `undo` and `rm`.
 Each is journaled (`store.journal`) in the caller's transaction, so `undo` can
 take it back. Names are matched forgivingly (case, accents, prefixes, email,
 `#id`); an ambiguous name lists the candidates and changes nothing.
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from nudge.config import Settings
+from nudge.core.cadence import days_words, parse_cadence
 from nudge.core.identity import fold
 from nudge.core.records import DIRECTIONS, OUTCOMES, TOUCH_KINDS
 from nudge.core.when import snooze_end
@@ -185,6 +186,27 @@ def set_tier(
     journal.record(session, "tier", contact, now, summary, before=before, via=via)
 
 
+def set_cadence(
+    session: Session, settings: Settings, contact: Contact, text: str, now: datetime, via: str = "cli"
+) -> int | None:
+    """`14d`, `2w`, `3m` (or `default`): how often to be in touch with this person, whatever their
+    tier's cadence; journaled for `undo`. The days now in force for them (None: their tier's)."""
+    try:
+        days = parse_cadence(text)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    old = contact.cadence_days
+    before = {"cadence_days": old, "cadence_source": contact.cadence_source}
+    # "cli" for `default` too: then no address book's X-NUDGE-CADENCE overrides the user's choice
+    contact.cadence_days, contact.cadence_source = days, "cli"
+    session.add(contact)
+    was = days_words(old) if old else "the tier's default"
+    now_ = days_words(days) if days else "the tier's default"
+    summary = f"{contact.name}: cadence {now_} (was {was})"
+    journal.record(session, "cadence", contact, now, summary, before=before, via=via)
+    return days
+
+
 def add_referral(
     session: Session,
     contact: Contact,
@@ -322,6 +344,9 @@ def _reverse(session: Session, action: UserAction) -> None:
         if action.kind == "snooze":
             until = before.get("snoozed_until")
             contact.snoozed_until = date.fromisoformat(until) if until else None
+        elif action.kind == "cadence":
+            contact.cadence_days = before.get("cadence_days")
+            contact.cadence_source = before.get("cadence_source")
         elif action.kind == "tier":
             since = before.get("tier_since")
             contact.tier, contact.tier_source = before.get("tier"), before.get("tier_source")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from nudge.config import Settings, phone_region
 from nudge.core.identity import normalise_email
+from nudge.core.phone import PhoneRules
 from nudge.core.touches import MailRules, Rules
 from nudge.digest.plan import digest_time, load_people, local_now, make_plan, plan_rules
 from nudge.digest.replies import PollReport
@@ -66,6 +67,9 @@ def ingest_context(settings: Settings, now: datetime) -> Context:
         half_life_days=t.half_life_days,
         tz=settings.tz,
         now=now,
+        phone=PhoneRules(
+            call_weight=t.weights.call, message_weight=t.weights.message, history_days=t.history_days
+        ),
         mail=MailRules(
             me=me,
             weight=t.weights.email,

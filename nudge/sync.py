@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord, PhoneRecord
 from nudge.errors import InvalidSyncToken, SourceError
 from nudge.ingest import Context, Ingest, Vanished, identity_keys, load_identities
 from nudge.parse import ParseError, parse_object
@@ -77,6 +77,9 @@ class Report:
     merged: int = 0  # new cards of a person who already was a contact
     events: int = 0
     messages: int = 0  # mail messages that gave a touch or a sighting
+    calls: int = 0  # calls and texts from the phone that gave a touch or a moment
+    # calls and texts from numbers no contact holds, as (number, minute, kind): once per entry
+    unmatched: set[tuple[str, datetime, str]] = field(default_factory=set)
     changed: int = 0
     archived: int = 0
     removed: int = 0
@@ -103,7 +106,7 @@ class Report:
     @property
     def added(self) -> int:
         """New objects of any kind (a merged card included)."""
-        return self.contacts + self.merged + self.events + self.messages
+        return self.contacts + self.merged + self.events + self.messages + self.calls
 
     @property
     def ok(self) -> bool:
@@ -115,6 +118,7 @@ class Report:
             _count(self.merged, "card merged into a contact", "cards merged into contacts"),
             _count(self.events, "event"),
             _count(self.messages, "email"),
+            _count(self.calls, "call or text", "calls and texts"),
         ]
         detail = ", ".join(p for p in parts if p)
         text = (
@@ -123,6 +127,9 @@ class Report:
         )
         if self.phones_unparsed:
             text += f", {_count(self.phones_unparsed, 'phone number')} kept unparsed"
+        if self.unmatched:
+            calls = _count(len(self.unmatched), "call or text", "calls and texts")
+            text += f", {calls} from numbers in no address book"
         text += f", took {self.seconds:.1f}s"
         if self.errors:
             text += " — FAILED: " + "; ".join(self.errors)
@@ -135,7 +142,9 @@ def _count(n: int, one: str, many: str = "") -> str:
     return "" if not n else f"1 {one}" if n == 1 else f"{n} {many or one + 's'}"
 
 
-def _parse(fmt: str, data: str, ctx: Context) -> ContactRecord | GroupRecord | EventRecord | MessageRecord:
+def _parse(
+    fmt: str, data: str, ctx: Context
+) -> ContactRecord | GroupRecord | EventRecord | MessageRecord | PhoneRecord:
     start = ctx.now - timedelta(days=ctx.rules.history_days)
     end = ctx.now + timedelta(days=ctx.rules.planned_days)
     return parse_object(fmt, data, ctx.tz, start, end)
@@ -357,6 +366,7 @@ def _apply_batch(
 ) -> None:
     parsed: list[tuple[Item, ContactRecord | GroupRecord | EventRecord]] = []
     messages: list[MessageRecord] = []
+    calls: list[PhoneRecord] = []
     for item in items:
         if isinstance(item, BadItem):
             report.skipped.append(Skipped(item.href, item.uid, item.reason))
@@ -368,11 +378,16 @@ def _apply_batch(
             continue
         if isinstance(record, MessageRecord):
             messages.append(record)
+        elif isinstance(record, PhoneRecord):
+            calls.append(record)
         else:
             parsed.append((item, record))
     with atomic(engine) as s:
-        ingest = Ingest(s, source, ctx, None if messages else identity_keys((r for _, r in parsed), ctx))
+        everyone = messages or calls  # a message or a call may be anyone's: every identity is read
+        ingest = Ingest(s, source, ctx, None if everyone else identity_keys((r for _, r in parsed), ctx))
         report.messages += ingest.apply_messages(messages) if messages else 0
+        report.calls += ingest.apply_phone(calls) if calls else 0
+        report.unmatched |= ingest.unmatched_numbers
         ingest.preload([i.href for i in items])
         ingest.prepare(r for _, r in parsed)
         for item, record in parsed:

@@ -99,11 +99,15 @@ def show(
 
     from nudge import actions
     from nudge.reports import contacts as reports
+    from nudge.reports.cadence import cadence_of
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        info = reports.detail(s, cfg, actions.find(s, name, include_archived=True), now())
+        contact = actions.find(s, name, include_archived=True)
+        info = reports.detail(s, cfg, contact, now())
+        cadence = cadence_of(s, cfg, contact, cfg.tz)
     data = info.as_json()
+    data["cadence"] = {"days": cadence.days, "why": cadence.why}
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -115,6 +119,8 @@ def show(
         typer.echo(f"  tier: {reports.tier_line(info, cfg.tz)}")
         if info.due is not None:
             typer.echo(f"  {reports.due_text(info.due, info.standing)}")
+    if info.tier or cadence.days:
+        typer.echo(f"  cadence: {cadence.why}")
     typer.echo(f"  warmth: {info.warmth:.0f} ({info.warmth_label})")
     for key, values in (("emails", info.emails), ("phones", info.phones)):
         if values:
@@ -163,7 +169,38 @@ def rm(
     typer.echo(f"Removed {what}.")
 
 
+@handled
+def cadence(
+    name: Annotated[str, typer.Argument(help="Who.")],
+    every: Annotated[
+        str,
+        typer.Argument(metavar="EVERY", help="How often: 14d, 2w, 3m, 1y; or default (their tier's)."),
+    ],
+) -> None:
+    """How often to be in touch with one person, whatever their tier's cadence (undo takes it back)."""
+    from nudge import actions
+    from nudge.core.cadence import days_words
+    from nudge.store.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        contact = actions.find(s, name)
+        days = actions.set_cadence(s, cfg, contact, every, now())
+        tier = cfg.tiers.get(contact.tier) if contact.tier else None
+        if days:
+            said = f"{contact.name}: every {days_words(days)}."
+        elif tier is not None:
+            said = (
+                f"{contact.name}: the {contact.tier} tier's cadence, every {days_words(tier.cadence_days)}."
+            )
+        else:
+            said = f"{contact.name}: no cadence of their own."
+        if days and tier is None:
+            said += " They are in no tier yet: `nudge tier` puts them in one."
+    typer.echo(said)
+
+
 def register(app: typer.Typer, referral: typer.Typer) -> None:
     """Add this group's commands to `app`."""
-    for command in (contacts, show, undo, rm):
+    for command in (contacts, show, undo, rm, cadence):
         app.command()(command)

@@ -30,6 +30,7 @@ TOUCH_VERBS = {
 HELP = (
     "Reply to this email to act on it: `done 1 3` (you reached them), "
     "`called 2: moving to Berlin in May` (with a note), `met 1`, `emailed 3`, `texted 4`, "
+    "`called Ana: new job` (anyone, by name), "
     "`snooze 4 2w` (or 10d, 3m, a date), `skip 5` (not this week), `note 1: loves climbing`, "
     "`partner done`. One command a line."
 )
@@ -42,6 +43,10 @@ _QUOTE_STARTS = re.compile(
     re.IGNORECASE,
 )
 _NUMBERS = re.compile(r"^#?\d+(?:\s*(?:,|and|&|\s)\s*#?\d+)*$", re.IGNORECASE)
+# A person named in a command (`called Ana Ruiz`, `met O'Neill`): up to four words of letters,
+# apostrophes, hyphens and dots, starting with a letter.
+NAME_VERBS = frozenset(TOUCH_VERBS) - {"done", "did", "call"}  # `done`, `call` name a digest's item
+_NAME = re.compile(r"^[^\W\d_][\w'’.\-]*(?: [^\W\d_][\w'’.\-]*){0,3}$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Command:
     targets: tuple[int | str, ...]  # digest numbers, or "partner"
     text: str = ""  # the note, or the snooze duration
     line: str = ""  # as written, for the confirmation
+    name: str = ""  # the person named instead of by number (`called Ana: ...`): targets is empty
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,10 @@ def parse_line(line: str) -> Command | None:
     if first in ("partner", "partners") and len(words) == 2 and words[1].lower() in TOUCH_VERBS:
         return Command(words[1].lower(), ("partner",), note.strip(), line)  # "partner done"
     if first in TOUCH_VERBS or first in ("skip", "note"):
-        targets = _targets(" ".join(words[1:]))
+        rest = " ".join(words[1:])
+        targets = _targets(rest)
+        if targets is None and first in NAME_VERBS and _NAME.match(rest):
+            return Command(first, (), note.strip(), line, name=rest)
         if targets is None or (first == "note" and not note.strip()):
             return None
         return Command(first, targets, note.strip(), line)

@@ -78,6 +78,7 @@ class ContactRecord:
     # Another key group cards may list this card by (`member_key` form): Apple's X-ABUID, when a
     # server gave the card a UID of its own (Radicale, on import) and Apple's groups still name it so.
     alias: str = ""
+    cadence: str = ""  # the card's X-NUDGE-CADENCE (`14d`), as written: `core.cadence` reads it
 
     def __post_init__(self) -> None:
         fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "", self.alias)
@@ -146,3 +147,47 @@ class MessageRecord:
     subject: str = ""
     refs: tuple[str, ...] = ()  # In-Reply-To, then References
     automated: str = ""  # why this is no person's message ("mailing list", ...), or ""
+    bounced: tuple[str, ...] = ()  # a delivery report's (RFC 3464) recipients that failed for good
+    sender_name: str = ""  # the From display name ("Ana Ruiz"), RFC 2047 decoded
+
+    def __post_init__(self) -> None:
+        if UNCLEAN.search(self.sender_name):
+            clean_fields(self, ("sender_name",))
+
+
+PhoneKind = Literal["call", "text"]
+# What the phone's log says happened: calls answered (in), placed (out), missed, rejected,
+# voicemail, blocked, answered on a linked device; texts received (in) and sent (out), and the
+# drafts, outbox, failed and queued ones that never reached anybody.
+PhoneEvent = Literal[
+    "answered",
+    "placed",
+    "missed",
+    "rejected",
+    "voicemail",
+    "blocked",
+    "answered_elsewhere",
+    "received",
+    "sent",
+    "unsent",
+]
+PHONE_EVENTS: tuple[PhoneEvent, ...] = get_args(PhoneEvent)
+
+
+@dataclass(frozen=True)
+class PhoneRecord:
+    """One call or text from the phone's own log (an SMS Backup & Restore file, a call-log CSV).
+
+    `numbers` are as the phone stored them (`0221 4710123`, `+1 415-555-0111`, `EXAMPLEBNK`):
+    ingest reads them in the user's region. A group text has one per counterpart.
+    """
+
+    kind: PhoneKind
+    event: PhoneEvent
+    numbers: tuple[str, ...]
+    at: datetime  # aware, UTC
+    duration: int = 0  # seconds; calls only
+
+    def __post_init__(self) -> None:
+        if UNCLEAN.search("".join(self.numbers)):
+            clean_fields(self, ("numbers",))

@@ -3,7 +3,11 @@
 A reply counts only when it answers a digest nudge sent (In-Reply-To or
 References holds that digest's Message-ID) and comes from one of
 `me.emails`; anything else is recorded as ignored and logged, and its
-commands are never applied. The reply's Message-ID is the key of its `Reply`
+commands are never applied. A new mail from the user to the digest's sender
+address counts too (`called Ana: ...` from the phone, without a digest at
+hand), when that address is not one of `me.emails` or its subject starts with
+"nudge": the user's notes to themselves are never read as commands. Such a
+mail can name people, not digest numbers. The reply's Message-ID is the key of its `Reply`
 row, written in the same transaction as its effects, so seeing a reply twice
 (a second poll, a crash before it was marked \\Seen) applies it once.
 """
@@ -51,6 +55,8 @@ class IncomingReply:
     body: str
     spoofed: bool = False  # the receiving server says the sender failed authentication
     unreadable: str = ""  # why the body could not be read, if it could not
+    to: tuple[str, ...] = ()  # To and Cc, normalised
+    subject: str = ""
 
 
 def _heads(msg: Message) -> tuple[str, tuple[str, ...], str | None]:
@@ -98,7 +104,25 @@ def read_reply(raw: bytes, now: datetime) -> IncomingReply:
         body=body,
         spoofed=bool(_SPOOFED.search(auth)),
         unreadable=unreadable,
+        to=_recipients(head),
+        subject=_raw(head, "subject"),
     )
+
+
+def _recipients(msg: Message) -> tuple[str, ...]:
+    pairs = email.utils.getaddresses([_raw(msg, "to"), _raw(msg, "cc")])
+    return tuple(dict.fromkeys(a for a in (normalise_email(p[1]) for p in pairs if p[1]) if a))
+
+
+def to_nudge(settings: Settings, to: Sequence[str], subject: str, message_id: str) -> bool:
+    """Whether a mail that answers no digest is one the user wrote to nudge: to the digest's
+    sender address, which is not one of `me.emails` (a dedicated address) or under a subject
+    starting with "nudge"; never a digest itself."""
+    address = normalise_email(settings.sender)
+    if address is None or address not in to or digest_key(message_id) is not None:
+        return False
+    me = {e for e in (normalise_email(x) for x in settings.me.emails) if e}
+    return address not in me or subject.strip().lower().startswith("nudge")
 
 
 def _body(msg: EmailMessage) -> str:
@@ -135,33 +159,33 @@ def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now:
     run = _digest_for(session, reply.refs)
     row = Reply(message_id=reply.message_id, received_at=reply.at, digest_date=run.date if run else None)
     me = {e for e in (normalise_email(x) for x in settings.me.emails) if e}
-    if run is None:
+    direct = run is None and to_nudge(settings, reply.to, reply.subject, reply.message_id)
+    day = run.date if run is not None else None
+    if run is None and not direct:
         row.state, row.problems = "ignored", "it answers no digest nudge sent"
     elif reply.unreadable and reply.sender in me:
         row.state, row.problems = "ignored", f"could not read the reply: {reply.unreadable}"
     elif reply.sender not in me:
         row.state = "ignored"
         row.problems = f"a reply from {reply.sender or 'an unknown sender'}, not one of your me.emails"
-        log.warning(
-            "ignored a reply to the digest of %s from %s: not one of me.emails", run.date, reply.sender
-        )
+        log.warning("ignored a reply to the digest of %s from %s: not one of me.emails", day, reply.sender)
     elif reply.spoofed:
         row.state = "ignored"
         row.problems = f"a reply claiming to be from {reply.sender} failed the mail server's sender check"
-        log.warning("ignored a reply to the digest of %s that failed sender authentication", run.date)
+        log.warning("ignored a reply to the digest of %s that failed sender authentication", day)
     else:
         parsed = parse_reply(reply.body)
         applied: list[str] = []
         problems = [f"not understood: “{line}”" for line in parsed.not_understood]
         for command in parsed.commands:
-            for outcome in _apply(session, settings, run.date, command, reply.at, now):
+            for outcome in _apply(session, settings, day, command, reply.at, now):
                 (applied if outcome[0] else problems).append(outcome[1])
         if not parsed.commands and not parsed.not_understood:
             problems.append("the reply had no commands")
         row.applied, row.problems = "\n".join(applied), "\n".join(problems)
         log.info(
             "reply to the digest of %s: %s%s",
-            run.date,
+            day or "(a mail to nudge)",
             "; ".join(applied) or "nothing applied",
             f"; not applied: {'; '.join(problems)}" if problems else "",
         )
@@ -169,8 +193,17 @@ def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now:
     return row
 
 
-def _people(session: Session, day: date, command: Command) -> Iterator[tuple[Contact | None, str]]:
+def _people(session: Session, day: date | None, command: Command) -> Iterator[tuple[Contact | None, str]]:
     """The contacts a command names, or None with the reason."""
+    if command.name:  # by name: anyone, in the digest or not; an ambiguous name lists the candidates
+        try:
+            yield actions.find(session, command.name), ""
+        except UserError as e:
+            yield None, f"{command.line}: {e}"
+        return
+    if day is None:
+        yield None, f"{command.line}: numbers are a digest's; reply to it, or name the person"
+        return
     picks = session.exec(select(Suggestion).where(Suggestion.digest_date == day)).all()
     for target in command.targets:
         if target == "partner":
@@ -188,7 +221,7 @@ def _people(session: Session, day: date, command: Command) -> Iterator[tuple[Con
 
 
 def _apply(
-    session: Session, settings: Settings, day: date, command: Command, at: datetime, now: datetime
+    session: Session, settings: Settings, day: date | None, command: Command, at: datetime, now: datetime
 ) -> Iterator[tuple[bool, str]]:
     """(done?, what happened) per person the command names."""
     for contact, why in _people(session, day, command):
@@ -208,7 +241,7 @@ def _apply(
 def _act(
     session: Session,
     settings: Settings,
-    day: date,
+    day: date | None,
     command: Command,
     contact: Contact,
     at: datetime,
@@ -223,6 +256,7 @@ def _act(
         until = actions.snooze_for(session, contact, command.text, now, settings.tz, via="reply")
         return f"snoozed {contact.name} until {_day(until)}" if until else f"woke {contact.name}"
     if command.verb == "skip":
+        assert day is not None  # skip names digest numbers only
         until = actions.skip(session, contact, day, now, settings.tz, via="reply")
         return f"skipped {contact.name}: back after {_day(until)}"
     assert command.verb == "note" and contact.id is not None
@@ -253,7 +287,7 @@ def digest_ids(session: Session, now: datetime) -> list[str]:
     return [r.strip("<>") for r in rows]
 
 
-_HEAD = "BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE)]"
+_HEAD = "BODY[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES FROM DATE TO CC SUBJECT)]"
 
 
 def poll(engine: Engine, settings: Settings, now: datetime, client: Any, inbox: str = "INBOX") -> PollReport:
@@ -267,22 +301,29 @@ def poll(engine: Engine, settings: Settings, now: datetime, client: Any, inbox: 
     with Session(engine) as s:
         wanted = {k for k in map(digest_key, digest_ids(s, now)) if k}
         known = dict(s.exec(select(Reply.message_id, Reply.state)).all())
-    if not wanted:
+    address = normalise_email(settings.sender)
+    if not wanted and address is None:
         return report
     client.select_folder(inbox)
     since = (now - timedelta(days=LOOKBACK_DAYS)).date()
     criteria = ["SINCE", since, "OR", "HEADER", "In-Reply-To", "nudge.digest.", "HEADER", "References"]
-    uids = client.search([*criteria, "nudge.digest."])
+    uids = set(client.search([*criteria, "nudge.digest."])) if wanted else set()
+    if address is not None:  # mails the user wrote to nudge's address
+        for mine in dict.fromkeys(settings.me.emails):
+            uids.update(client.search(["SINCE", since, "FROM", mine, "TO", address]))
     if not uids:
         return report
     todo: dict[int, str] = {}  # uid -> reply id
     to_mark: list[int] = []
     too_big: list[IncomingReply] = []
-    for uid, data in client.fetch(uids, ["FLAGS", "RFC822.SIZE", _HEAD.replace("BODY", "BODY.PEEK")]).items():
+    fields = ["FLAGS", "RFC822.SIZE", _HEAD.replace("BODY", "BODY.PEEK")]
+    for uid, data in client.fetch(sorted(uids), fields).items():
         head = email.message_from_bytes(data.get(_HEAD.encode(), b""))
         mid, refs, sender = _heads(head)
-        if not wanted.intersection(k for k in map(digest_key, refs) if k):
-            continue  # another tool's "nudge.digest." or an older digest
+        if not wanted.intersection(k for k in map(digest_key, refs) if k) and not to_nudge(
+            settings, _recipients(head), _raw(head, "subject"), mid
+        ):
+            continue  # another tool's "nudge.digest.", an older digest, a mail not to nudge
         report.seen += 1
         seen = b"\\Seen" in (data.get(b"FLAGS") or ())
         if mid in known:

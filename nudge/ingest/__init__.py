@@ -15,14 +15,17 @@ records, never on formats: a new format that yields these records needs nothing 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlmodel import Session
 
-from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord, MessageRecord, PhoneRecord
 from nudge.ingest.base import Batch, Context, load_identities
+from nudge.ingest.cadence import Cadences
 from nudge.ingest.contacts import Contacts, Vanished, identity_keys, phone_keys
 from nudge.ingest.events import Events
 from nudge.ingest.mail import Mail
+from nudge.ingest.phone import Phone
 from nudge.ingest.tiers import Tiers
 from nudge.store.models import SourceRecord
 
@@ -44,6 +47,8 @@ class Ingest:
         self.contacts = Contacts(self.batch, self.tiers, self.remove)
         self.events = Events(self.batch)
         self.mail = Mail(self.batch)
+        self.phone = Phone(self.batch)
+        self.cadences = Cadences(self.batch)
 
     @property
     def identities(self) -> dict[tuple[str, str], int]:
@@ -79,7 +84,9 @@ class Ingest:
                 old = vanished.take(record, self.batch.ctx.region, self.batch.identities)
                 if old is not None:
                     self.contacts.rekey(old, href)
-            return "contact", self.contacts.upsert(collection, href, etag, record)
+            outcome = self.contacts.upsert(collection, href, etag, record)
+            self.cadences.note(href, record)
+            return "contact", outcome
         if isinstance(record, GroupRecord):
             return "group", self.tiers.upsert_group(collection, href, etag, record)
         return "event", self.events.upsert(collection, href, etag, data, record, fmt)
@@ -87,6 +94,15 @@ class Ingest:
     def apply_messages(self, records: Sequence[MessageRecord]) -> int:
         """Touches and sightings for a batch of messages; how many messages gave anything new."""
         return self.mail.apply(records)
+
+    def apply_phone(self, records: Sequence[PhoneRecord]) -> int:
+        """Touches and moments for a batch of calls and texts; how many entries gave anything new."""
+        return self.phone.apply(records)
+
+    @property
+    def unmatched_numbers(self) -> set[tuple[str, datetime, str]]:
+        """Calls and texts that would count, from numbers no contact holds (number, minute, kind)."""
+        return self.phone.unmatched
 
     def upsert_event(
         self, collection: str, href: str, etag: str, raw: str, rec: EventRecord, fmt: str = "ical"
@@ -118,6 +134,7 @@ class Ingest:
     def finish(self) -> None:
         """End of the batch: insert what is pending, tiers, adopted sightings, warmth."""
         self.batch.flush()
+        self.cadences.finish()
         self.tiers.finish()
         self.contacts.adopt_sightings()
         self.batch.settle_warmth()

@@ -9,13 +9,14 @@ before anything reads the store (new contacts) registers a flusher, which
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from nudge.core.phone import PhoneRules
 from nudge.core.touches import Effect, MailRules, Rules
 from nudge.store.derived import add_warmth, refresh_contacts
 from nudge.store.models import Identity, Sighting, SourceRecord
@@ -33,6 +34,7 @@ class Context:
     tz: tzinfo
     now: datetime
     mail: MailRules
+    phone: PhoneRules = field(default_factory=PhoneRules)  # what calls and texts from the phone count for
 
 
 class Batch:

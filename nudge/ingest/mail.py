@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 from nudge.core.records import MessageRecord
 from nudge.core.touches import MailTouch, message_touches
 from nudge.ingest.base import Batch
+from nudge.ingest.jobmail import JobMail
 from nudge.store.models import Contact, Moment, Sighting, Touch
 from nudge.store.query import chunks
 
@@ -28,6 +29,7 @@ class Mail:
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
+        self.jobs = JobMail(batch)
 
     def apply(self, records: Sequence[MessageRecord]) -> int:
         """Touches and sightings for a batch; returns how many messages gave anything new.
@@ -44,22 +46,30 @@ class Mail:
         touches_out: list[dict[str, object]] = []
         sightings_out: list[dict[str, object]] = []
         added = 0
-        for touches in effects.values():
+        names = {rec.message_id: rec.sender_name for rec in records}
+        for mid, touches in effects.items():
             new = False
             for t in touches:
                 cid = batch.identities.get(("email", t.email))
+                if cid is None and t.direction == "in" and names[mid]:
+                    self.jobs.named(names[mid], t.email, t.at)  # a known person's new address?
                 if cid is None:
                     if (t.email, t.external_id) not in sighted:
                         sighted.add((t.email, t.external_id))
                         sightings_out.append(_sighting(batch.source, t))
                         new = True
                 elif (cid, t.external_id) not in touched:
+                    self.jobs.seen(cid, t.email, t.direction, t.at)
                     touched.add((cid, t.external_id))
                     touches_out.append(_touch(cid, batch.source, t, ctx.now))
                     batch.gain(cid, t.at, t.weight)
                     new = True
             added += new
+        for rec in records:
+            if rec.bounced:
+                self.jobs.bounced(rec.bounced, rec.at)
         session = batch.session
+        added += bool(self.jobs.finish())
         session.flush()  # what the ORM holds goes first, so the bulk rows see it
         if touches_out:
             session.execute(sa.insert(Touch), touches_out)
@@ -138,7 +148,7 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
         ).all()
     )
     asked = sorted(set(last_in) | {m.contact_id for m in opened})
-    answered = _last_answers(session, asked, now)
+    answered = last_answers(session, asked, now)
     for moment in opened:
         reply = answered.get(moment.contact_id)
         if (reply is not None and reply >= moment.at) or moment.at < since:
@@ -162,7 +172,7 @@ def note_unanswered(session: Session, tiers: Iterable[str], now: datetime, days:
     return noted
 
 
-def _last_answers(session: Session, contact_ids: list[int], now: datetime) -> dict[int, datetime]:
+def last_answers(session: Session, contact_ids: list[int], now: datetime) -> dict[int, datetime]:
     """Each contact's latest touch from the user's side, up to now."""
     found: dict[int, datetime] = {}
     for chunk in chunks(contact_ids):

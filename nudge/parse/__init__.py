@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from nudge.core.records import ContactRecord, EventRecord, GroupRecord, Kind, MessageRecord
+from nudge.core.records import ContactRecord, EventRecord, GroupRecord, Kind, MessageRecord, PhoneRecord
 from nudge.parse.base import ParseError, Window, content_hash, short_reason
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "short_reason",
 ]
 
-Record = ContactRecord | GroupRecord | EventRecord | MessageRecord
+Record = ContactRecord | GroupRecord | EventRecord | MessageRecord | PhoneRecord
 Parser = Callable[[str, Window], Record]
 Splitter = Callable[[str], list[tuple[str, str]]]
 
@@ -107,6 +107,32 @@ register(
 register(Format("google_person", "contacts", "nudge.parse.formats:google_person"))
 register(Format("google_event", "events", "nudge.parse.formats:google_event"))
 register(Format("email", "messages", "nudge.parse.formats:email"))
+# The phone's calls and texts (`parse.phone`): SMS Backup & Restore files by their root element,
+# call-log CSVs by their header (other .csv files are other formats' or nobody's).
+register(
+    Format(
+        "phone_backup",
+        "messages",
+        "nudge.parse.phone:parse_entry",
+        (".xml",),
+        "nudge.parse.phone:split_backup",
+        "SMS Backup & Restore calls or messages",
+        "no entry key",
+        "nudge.parse.phone:sniff_backup",
+    )
+)
+register(
+    Format(
+        "call_log",
+        "messages",
+        "nudge.parse.phone:parse_entry",
+        (".csv",),
+        "nudge.parse.phone:split_call_log",
+        "call log (number, date, direction, duration)",
+        "no entry key",
+        "nudge.parse.phone:sniff_call_log",
+    )
+)
 
 
 def by_suffix(suffix: str) -> list[Format]:

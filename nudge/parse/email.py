@@ -47,6 +47,17 @@ def _addresses(msg: Message, *names: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a for a in found if a))
 
 
+def _sender_name(msg: Message) -> str:
+    """The From header's display name, decoded; "" when it has none or only repeats the address."""
+    raw = " ".join(str(v).split()) if (v := msg.get("from")) else ""
+    pairs = getaddresses([raw]) if raw else []
+    name = pairs[0][0].strip() if pairs else ""
+    if "=?" in name:
+        with suppress(LookupError, UnicodeError, ValueError):
+            name = str(make_header(decode_header(name)))
+    return "" if "@" in name else " ".join(name.split())[:200]
+
+
 def _subject(msg: Message) -> str:
     raw = _header(msg, "subject")
     if "=?" in raw:
@@ -81,6 +92,41 @@ def _automated(msg: Message, sender: str | None) -> str:
     return ""
 
 
+# A delivery status notification (RFC 3464): `multipart/report; report-type=delivery-status`.
+_REPORT = re.compile(r"multipart/report\b.*\breport-type\s*=\s*\"?delivery-status", re.IGNORECASE | re.DOTALL)
+_FIELD = re.compile(r"^([A-Za-z-]+)\s*:\s*(.*)$")
+
+
+def bounced(msg: Message) -> tuple[str, ...]:
+    """The recipients a delivery report says failed for good (`Action: failed`, `Status: 5.x.x`).
+
+    The report's message/delivery-status part, when the text holds it (the IMAP source adds it
+    to the headers of such reports), else the `X-Failed-Recipients` header Exim and Gmail write.
+    """
+    if not _REPORT.search(_header(msg, "content-type")):
+        return ()
+    body = msg.get_payload()
+    failed: list[str] = []
+    if isinstance(body, str) and "final-recipient" in body.lower():
+        for block in re.split(r"\r?\n[ \t]*\r?\n", body):
+            fields: dict[str, str] = {}
+            for line in block.splitlines():
+                m = _FIELD.match(line.strip())
+                if m:
+                    fields.setdefault(m.group(1).lower(), m.group(2).strip())
+            recipient = fields.get("final-recipient", "")
+            if not recipient:
+                continue
+            action = fields.get("action", "").lower()
+            status = fields.get("status", "")
+            if action == "failed" and status.startswith("5"):
+                address = normalise_email(recipient.partition(";")[2] or recipient)
+                if address:
+                    failed.append(address)
+        return tuple(dict.fromkeys(failed))
+    return _addresses(msg, "x-failed-recipients")
+
+
 def parse_message(text: str) -> MessageRecord:
     """One message's header block; ParseError for what cannot be dated or identified."""
     try:
@@ -94,6 +140,8 @@ def parse_message(text: str) -> MessageRecord:
             dict.fromkeys(message_ids(_header(msg, "in-reply-to")) + message_ids(_header(msg, "references")))
         )
         automated = _automated(msg, sender)
+        failed = bounced(msg)
+        name = _sender_name(msg)
     except ParseError as e:
         e.uid = e.uid or _header_safely(text)
         raise
@@ -103,7 +151,7 @@ def parse_message(text: str) -> MessageRecord:
         mid = ids[0]
     else:  # stable across folders and sources: what the message says, not how it was stored
         mid = "sha1:" + content_hash(f"{at.isoformat()}|{sender}|{','.join(recipients)}|{subject}")
-    return MessageRecord(mid, at, sender, recipients, subject, refs, automated)
+    return MessageRecord(mid, at, sender, recipients, subject, refs, automated, failed, name)
 
 
 def _header_safely(text: str) -> str:

@@ -136,6 +136,7 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
         categories += [c.strip() for c in items if c.strip()]
     notes = get("note")
     abuids = [key for v in get("x-abuid") if (key := member_key(apple_uid(_text(v))))]
+    cadences = get("x-nudge-cadence")
     return ContactRecord(
         uid=uid,
         name=name,
@@ -147,4 +148,5 @@ def contact_from(values: Mapping[str, list[Any]], uid: str) -> ContactRecord:
         categories=tuple(categories),
         note=_text(notes[0]) or None if notes else None,
         alias=abuids[0] if abuids and abuids[0] != member_key(uid) else "",
+        cadence=clean_line(_text(cadences[0])) if cadences else "",
     )

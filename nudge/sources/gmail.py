@@ -69,6 +69,8 @@ HEADERS = (
     "X-Auto-Response-Suppress",
     "Sender",
     "Reply-To",
+    "Content-Type",  # a delivery report's, and Gmail's X-Failed-Recipients on it: a bounce
+    "X-Failed-Recipients",
 )
 LIST_PAGE = 500  # the most messages.list and history.list return
 BATCH_SIZE = 50  # Gmail's advice: larger batches are rate-limited

@@ -33,13 +33,14 @@ from pydantic import Field, field_validator, model_validator
 
 from nudge.errors import InvalidSyncToken, SourceError
 from nudge.sources.base import BadItem, Changes, Collection, Item, PasswordOptions, Source, SourceOptions
+from nudge.sources.imap_reports import is_report, status_parts, with_status
 
 log = logging.getLogger(__name__)
 
 # BCC: a sent copy keeps it, and those people did get the email.
 HEADER_FIELDS = (
     "FROM TO CC BCC DATE MESSAGE-ID IN-REPLY-TO REFERENCES SUBJECT LIST-ID AUTO-SUBMITTED "
-    "PRECEDENCE X-AUTO-RESPONSE-SUPPRESS SENDER REPLY-TO"
+    "PRECEDENCE X-AUTO-RESPONSE-SUPPRESS SENDER REPLY-TO CONTENT-TYPE X-FAILED-RECIPIENTS"
 )
 FETCH_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
 # Where Sent lives when the server flags nothing \Sent (RFC 6154), most common first.
@@ -390,13 +391,20 @@ class ImapSource(Source):
                 href = make_href(folder, validity, uids[0])
                 yield BadItem(href, f"the server refused its headers: {_text(refused)}")
             return
+        blocks = {
+            uid: next((v for k, v in data.items() if bytes(k).upper().startswith(b"BODY[HEADER")), None)
+            for uid, data in reply.items()
+        }
+        reports = [u for u, b in blocks.items() if isinstance(b, bytes) and is_report(b)]
+        with imap_errors(self.opts, f"fetching delivery reports from {folder!r}"):
+            status = status_parts(self.client, reports, self.name)
         for uid in uids:
-            data = reply.get(uid)
-            if data is None:
+            if uid not in reply:
                 continue  # expunged since it was listed
             href = make_href(folder, validity, uid)
-            block = next((v for k, v in data.items() if bytes(k).upper().startswith(b"BODY[HEADER")), None)
+            block = blocks[uid]
             if not isinstance(block, bytes) or not block.strip():
                 yield BadItem(href, "the server sent no header fields")
                 continue
-            yield Item(href, ETAG, "email", block.decode("utf-8", errors="replace"))
+            text = with_status(block.decode("utf-8", errors="replace"), status.get(uid))
+            yield Item(href, ETAG, "email", text)

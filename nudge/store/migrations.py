@@ -391,6 +391,30 @@ def m0013_channel_deliveries(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0016_cadence_and_mail_addresses(conn: Connection) -> None:
+    """Who set a contact's own cadence: `nudge cadence` ("cli") or an address book ("source:NAME");
+    and each contact's addresses as mail showed them in use (job changes from mail).
+
+    Mail read before this left no addresses; they fill in as mail comes, so no old mail is
+    taken for news.
+    """
+    conn.execute(sa.text("ALTER TABLE contact ADD COLUMN cadence_source VARCHAR"))
+    md = sa.MetaData()
+    sa.Table("contact", md, _id())
+    sa.Table(
+        "mailaddress",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("address", sa.String, nullable=False),
+        sa.Column("first_in_at", _TS),
+        sa.Column("first_out_at", _TS),
+        sa.UniqueConstraint("contact_id", "address"),
+        sa.Index("ix_mailaddress_contact_id", "contact_id"),
+    )
+    md.tables["mailaddress"].create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -405,6 +429,7 @@ MIGRATIONS: list[Migration] = [
     ("0011_card_aliases", m0011_card_aliases),
     ("0012_unread_columns", m0012_unread_columns),
     ("0013_channel_deliveries", m0013_channel_deliveries),
+    ("0016_cadence_and_mail_addresses", m0016_cadence_and_mail_addresses),
 ]
 
 _applied = sa.Table(

@@ -46,6 +46,7 @@ class Contact(SQLModel, table=True):
     tier_source: str | None = None  # "cli" or "source:NAME"
     tier_since: datetime | None = _ts()
     cadence_days: int | None = None
+    cadence_source: str | None = None  # who set cadence_days: "cli" or "source:NAME" (an address book)
     snoozed_until: date | None = None
     archived_at: datetime | None = _ts()
     created_at: datetime | None = _ts()
@@ -162,6 +163,18 @@ class Sighting(SQLModel, table=True):
     direction: str
     summary: str = ""
     kind: str = Field(default="meeting", sa_column_kwargs={"server_default": "meeting"})  # meeting | email
+
+
+class MailAddress(SQLModel, table=True):
+    """A contact's address as mail showed it in use: when they first wrote from it, when the user
+    first wrote to it. Job changes from mail read it: a new company domain, a bounce."""
+
+    __table_args__ = (sa.UniqueConstraint("contact_id", "address"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    address: str
+    first_in_at: datetime | None = _ts()
+    first_out_at: datetime | None = _ts()
 
 
 class Moment(SQLModel, table=True):
@@ -286,4 +299,5 @@ TABLES: list[type[SQLModel]] = [
     Delivery,
     Reply,
     UserAction,
+    MailAddress,
 ]

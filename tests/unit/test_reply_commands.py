@@ -35,10 +35,26 @@ def test_commands_are_understood(line: str, verb: str, targets: tuple[int | str,
 
 
 @pytest.mark.parametrize(
-    "line", ["thanks!", "done", "done with Ana", "note 1", "snooze 4", "snooze Ana 2w", "called ana: hi"]
+    "line",
+    ["thanks!", "done", "done with Ana", "note 1", "snooze 4", "snooze Ana 2w", "call Ana", "met 2 people"],
 )
 def test_lines_that_are_not_commands(line: str) -> None:
     assert parse_line(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "verb", "name", "text"),
+    [
+        ("called Ana: moving to Lisbon", "called", "Ana", "moving to Lisbon"),
+        ("met Ben Ott", "met", "Ben Ott", ""),
+        ("texted Cara", "texted", "Cara", ""),
+        ("Called ana: hi", "called", "ana", "hi"),
+        ("emailed Chloé Martin-Roy: the deck", "emailed", "Chloé Martin-Roy", "the deck"),
+        ("rang O'Neill.", "rang", "O'Neill", ""),
+    ],
+)
+def test_touches_by_name_are_understood(line: str, verb: str, name: str, text: str) -> None:
+    assert parse_line(line) == Command(verb, (), text, line, name=name)
 
 
 def test_only_the_users_own_lines_are_read() -> None:
