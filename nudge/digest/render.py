@@ -177,6 +177,22 @@ def _since(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[int, str]
     return days, f"{days} day{'s' if days != 1 else ''} since {what} on {short_date(local, today)}"
 
 
+def lateness(due: date, today: date) -> str:
+    """'due today', '1 day late', '3 days late'; 'due Fri 27 Nov' for one still ahead."""
+    late = (today - due).days
+    if late < 0:
+        return f"due {due:%a} {short_date(due, today)}"
+    if late == 0:
+        return "due today"
+    return f"{late} day{'s' if late != 1 else ''} late"
+
+
+def follow_up_line(text: str, due: date, today: date) -> str:
+    """'follow-up: send the deck (due today)', 'follow-up (3 days late)'."""
+    what = f"follow-up: {text}" if text else "follow-up"
+    return f"{what} ({lateness(due, today)})"
+
+
 def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...]:
     """Why this person is picked today, in words, most telling first; never empty.
 
@@ -185,7 +201,9 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
     p = pick.person
     lines: list[str] = []
     for reason in pick.reasons:
-        if reason == "job_change":
+        if reason == "follow_up":
+            lines.extend(follow_up_line(f.text, f.due, today) for f in pick.follow_ups)
+        elif reason == "job_change":
             lines.append(f"changed jobs: {facts.job_change}" if facts.job_change else "changed jobs")
         elif reason in ("birthday", "birthday_soon") and pick.birthday_in is not None:
             n = pick.birthday_in
@@ -204,7 +222,8 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
         elif reason == "early":
             days, words = _since(pick, facts, today, tz)
             left = max(p.cadence_days - days, 1)
-            room = "" if has_moment(pick) else ", and there is room today"  # else the moment is why
+            quiet = has_moment(pick) or bool(pick.follow_ups)  # else the moment or promise is why
+            room = "" if quiet else ", and there is room today"
             lines.append(
                 f"{words}, cadence {p.cadence_days}: due in {left} day{'s' if left != 1 else ''}{room}"
             )
