@@ -68,7 +68,7 @@ def close_follow_ups(
     """
     query = select(FollowUp).where(FollowUp.contact_id == contact.id, col(FollowUp.done_at).is_(None))
     if made_before is not None:
-        query = query.where(col(FollowUp.created_at) <= made_before)
+        query = query.where(col(FollowUp.created_at) < made_before)
     if only is not None:
         query = query.where(FollowUp.id == only.id)
     closed = list(session.exec(query.order_by(col(FollowUp.due), col(FollowUp.id))))

@@ -31,7 +31,8 @@ HELP = (
     "Reply to this email to act on it: `done 1 3` (you reached them), "
     "`called 2: moving to Berlin in May` (with a note), `met 1`, `emailed 3`, `texted 4`, "
     "`snooze 4 2w` (or 10d, 3m, a date), `skip 5` (not this week), `note 1: loves climbing`, "
-    "`partner done`. One command a line."
+    "`partner done`, `follow 3 fri: send the deck` or `follow Ana 2w` (a follow-up on that day). "
+    "One command a line."
 )
 
 # Where the user's own text ends and the quoted digest begins, in the clients' usual words.
@@ -41,15 +42,26 @@ _QUOTE_STARTS = re.compile(
     r"from:\s.+|von:\s.+|sent from my \w+.*|be curious today:.*)$",
     re.IGNORECASE,
 )
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?"
+# The day of a follow-up, as the tail of `follow TARGET WHEN`: what core.when.due_date reads.
+_WHEN = (
+    r"(?:(?:on|by|in|until)\s+)?(?:today|tomorrow|tmrw|\d+\s*[dwmy]|\d+\s+(?:days?|weeks?|months?|years?)|"
+    rf"(?:next\s+|this\s+)?{_WEEKDAY}|next\s+(?:week|month)|\d{{4}}-\d{{2}}-\d{{2}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?)"
+)
+_FOLLOW = re.compile(rf"(?P<target>.+?)\s+(?P<when>{_WHEN})", re.IGNORECASE)
 _NUMBERS = re.compile(r"^#?\d+(?:\s*(?:,|and|&|\s)\s*#?\d+)*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # a TOUCH_VERBS key, or snooze | skip | note
+    verb: str  # a TOUCH_VERBS key, or snooze | skip | note | follow
     targets: tuple[int | str, ...]  # digest numbers, or "partner"
     text: str = ""  # the note, or the snooze duration
     line: str = ""  # as written, for the confirmation
+    when: str = ""  # follow: the day, as written ("fri", "2w", "12 dec")
+    name: str = ""  # follow: the person by name, when not by number
 
 
 @dataclass(frozen=True)
@@ -130,12 +142,26 @@ def parse_line(line: str) -> Command | None:
         if targets is None or (first == "note" and not note.strip()):
             return None
         return Command(first, targets, note.strip(), line)
+    if first == "follow" and len(words) >= 3:
+        return _follow(" ".join(words[1:]), note.strip(), line)
     if first == "snooze" and not colon and len(words) >= 3:
         targets = _targets(" ".join(words[1:-1]))
         if targets is None:
             return None
         return Command("snooze", targets, words[-1], line)
     return None
+
+
+def _follow(rest: str, text: str, line: str) -> Command | None:
+    """`follow 3 fri: send the deck`, `follow Ana Ruiz 12 dec`: who (numbers or a name), then when."""
+    m = _FOLLOW.fullmatch(rest)
+    if m is None:
+        return None
+    who, when = m.group("target").strip(), m.group("when")
+    targets = _targets(who)
+    if targets is not None:
+        return Command("follow", targets, text, line, when=when)
+    return Command("follow", (), text, line, when=when, name=who)
 
 
 def parse_reply(body: str) -> Parsed:

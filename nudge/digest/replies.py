@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from nudge import actions
+from nudge import actions, follow
 from nudge.channels.email import digest_key
 from nudge.config import Settings
 from nudge.core.commands import TOUCH_VERBS, Command, html_to_text, parse_reply
@@ -171,6 +171,12 @@ def apply_reply(session: Session, settings: Settings, reply: IncomingReply, now:
 
 def _people(session: Session, day: date, command: Command) -> Iterator[tuple[Contact | None, str]]:
     """The contacts a command names, or None with the reason."""
+    if command.name:  # `follow Ana 2w`: by name, as the CLI finds people
+        try:
+            yield actions.find(session, command.name), ""
+        except UserError as e:
+            yield None, f"{command.line}: {e}"
+        return
     picks = session.exec(select(Suggestion).where(Suggestion.digest_date == day)).all()
     for target in command.targets:
         if target == "partner":
@@ -222,6 +228,10 @@ def _act(
     if command.verb == "snooze":
         until = actions.snooze_for(session, contact, command.text, now, settings.tz, via="reply")
         return f"snoozed {contact.name} until {_day(until)}" if until else f"woke {contact.name}"
+    if command.verb == "follow":
+        row = follow.add_follow_up(session, settings, contact, command.when, command.text, at, via="reply")
+        what = f": {row.text}" if row.text else ""
+        return f"follow-up with {contact.name} on {_day(row.due)}{what}"
     if command.verb == "skip":
         until = actions.skip(session, contact, day, now, settings.tz, via="reply")
         return f"skipped {contact.name}: back after {_day(until)}"
