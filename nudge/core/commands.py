@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from nudge.core.records import OUTCOMES
+
 # verb -> touch kind it logs
 TOUCH_VERBS = {
     "done": "call",
@@ -31,8 +33,8 @@ HELP = (
     "Reply to this email to act on it: `done 1 3` (you reached them), "
     "`called 2: moving to Berlin in May` (with a note), `met 1`, `emailed 3`, `texted 4`, "
     "`snooze 4 2w` (or 10d, 3m, a date), `skip 5` (not this week), `note 1: loves climbing`, "
-    "`partner done`, `follow 3 fri: send the deck` or `follow Ana 2w` (a follow-up on that day). "
-    "One command a line."
+    "`partner done`, `follow 3 fri: send the deck` or `follow Ana 2w` (a follow-up on that day), "
+    "`outcome Ana referral` (what came of your last touch). One command a line."
 )
 
 # Where the user's own text ends and the quoted digest begins, in the clients' usual words.
@@ -56,12 +58,12 @@ _NUMBERS = re.compile(r"^#?\d+(?:\s*(?:,|and|&|\s)\s*#?\d+)*$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # a TOUCH_VERBS key, or snooze | skip | note | follow
+    verb: str  # a TOUCH_VERBS key, or snooze | skip | note | follow | outcome
     targets: tuple[int | str, ...]  # digest numbers, or "partner"
     text: str = ""  # the note, or the snooze duration
     line: str = ""  # as written, for the confirmation
     when: str = ""  # follow: the day, as written ("fri", "2w", "12 dec")
-    name: str = ""  # follow: the person by name, when not by number
+    name: str = ""  # follow, outcome: the person by name, when not by number
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ def parse_line(line: str) -> Command | None:
         if targets is None or (first == "note" and not note.strip()):
             return None
         return Command(first, targets, note.strip(), line)
+    if first == "outcome" and not colon and len(words) >= 3 and words[-1].lower() in OUTCOMES:
+        who = " ".join(words[1:-1])  # `outcome 2 meeting`, `outcome Ana Ruiz referral`
+        targets = _targets(who)
+        return Command("outcome", targets or (), words[-1].lower(), line, name="" if targets else who)
     if first == "follow" and len(words) >= 3:
         return _follow(" ".join(words[1:]), note.strip(), line)
     if first == "snooze" and not colon and len(words) >= 3:

@@ -232,6 +232,10 @@ def _act(
         row = follow.add_follow_up(session, settings, contact, command.when, command.text, at, via="reply")
         what = f": {row.text}" if row.text else ""
         return f"follow-up with {contact.name} on {_day(row.due)}{what}"
+    if command.verb == "outcome":
+        touch = actions.set_outcome(session, settings, contact, command.text, at, via="reply")
+        when = touch.at.astimezone(settings.tz).date()
+        return f"the {touch.summary or touch.kind} with {contact.name} on {_day(when)} led to {command.text}"
     if command.verb == "skip":
         until = actions.skip(session, contact, day, now, settings.tz, via="reply")
         return f"skipped {contact.name}: back after {_day(until)}"

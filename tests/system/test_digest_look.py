@@ -139,7 +139,14 @@ def meetings() -> str:
         )
         for i in range(FILLER)
     ]
-    return vcalendar(*events)
+    today = (  # today's meetings open the digest; Friday's asks how it went
+        vevent(
+            "today-1", NOW + timedelta(hours=3), ("filler3@example.org", "filler4@example.org"), "Board prep"
+        ),
+        vevent("today-2", NOW + timedelta(hours=8), ("filler5@example.org",), "Dinner at Ølhallen, Bergen"),
+        vevent("friday", NOW - timedelta(days=3), ("filler6@example.org",), "Walk"),
+    )
+    return vcalendar(*events, *today)
 
 
 def build_digest(root: Path) -> tuple[str, str]:
