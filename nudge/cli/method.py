@@ -156,7 +156,6 @@ def plan_cmd(
                 "date": p.day.isoformat(),
                 "calls": [k.person.name for k in p.calls],
                 "partners": [k.person.name for k in p.partners],
-                "follow_ups": [k.person.name for k in p.calls if k.follow_ups],
             }
             for p in plans
         ]
