@@ -438,6 +438,20 @@ def test_the_glance_strip_has_one_visible_cell_per_person(look: Callable[..., Re
     assert all(c["width"] >= 4 and c["height"] >= 12 and c["right"] <= width for c in cells)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_todays_meetings_open_the_digest_and_the_questions_follow(
+    look: Callable[..., Rendered], width: int
+) -> None:
+    seen = look(width)
+    text = seen.facts["bodyText"]
+    assert text.index("Today's meetings") < text.index("10:00 · Board prep") < text.index("1. Zoë")
+    assert text.index("10:00 · Board prep") < text.index("15:00 · Dinner at Ølhallen, Bergen")
+    assert "Dmitri Müller-03 · last: Coffee on 11 Nov (12 days ago)" in text
+    assert "How did Walk with Gústav Müller-06 on Fri 20 Nov go?" in text
+    assert text.index("How did Walk") < text.index("1. Zoë")
+    assert seen.facts["scrollWidth"] <= width
+
+
 def test_without_chromium_the_tests_skip_but_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chromium, "chromium_binary", lambda: None)
     monkeypatch.delenv(chromium.REQUIRE_ENV, raising=False)
