@@ -72,6 +72,7 @@ def follow_ups(
                 "text": r.text,
                 "late_days": max(r.late_days, 0),
                 "when": r.when,
+                "archived": r.archived,
             }
             for r in rows
         ]
@@ -81,7 +82,8 @@ def follow_ups(
         typer.echo('No open follow-ups. Promise one with: nudge follow-up NAME fri "send the deck"')
         return
     for r in rows:
-        typer.echo(f"{r.id:<5} {r.due:%a %d %b}  {r.name:<24} {r.when:<16} {r.text}".rstrip())
+        gone = " (archived: on no list until back in an address book)" if r.archived else ""
+        typer.echo(f"{r.id:<5} {r.due:%a %d %b}  {r.name:<24} {r.when:<16} {r.text}{gone}".rstrip())
     typer.echo(f"{len(rows)} open.")
 
 

@@ -21,6 +21,7 @@ class OpenFollowUp:
     created_at: datetime
     late_days: int  # negative: still ahead
     when: str  # "due today", "3 days late", "due Fri 27 Nov"
+    archived: bool = False  # gone from the address book: kept, but on no list until they are back
 
 
 def open_follow_ups(session: Session, today: date) -> list[OpenFollowUp]:
@@ -41,6 +42,7 @@ def open_follow_ups(session: Session, today: date) -> list[OpenFollowUp]:
             created_at=f.created_at,
             late_days=(today - f.due).days,
             when=lateness(f.due, today),
+            archived=c.archived_at is not None,
         )
         for f, c in rows
     ]

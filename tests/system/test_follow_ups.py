@@ -85,3 +85,20 @@ def test_bad_days_and_names_are_one_line(
     assert code == 1 and "has passed" in out
     code, out = nudge("follow-up", "An", "fri", config=cfg)
     assert code == 1 and "matches 2 contacts" in out
+
+
+def test_a_promise_to_someone_archived_is_kept_and_said_so(
+    cfg: Path,  # noqa: F811
+    clock: time_machine.Coordinates,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    assert nudge("follow-up", "Zoe", "today", "call back", config=cfg)[0] == 0
+    book = tmp_path / "contacts.vcf"
+    cards = book.read_text().split("BEGIN:VCARD")
+    book.write_text("BEGIN:VCARD".join(c for c in cards if "Zo" not in c))
+    assert nudge("sync", config=cfg)[0] == 0
+    out = nudge("follow-ups", config=cfg)[1]
+    assert "Zoë Çelik" in out and "(archived: on no list until back in an address book)" in out
+    assert "Zoë" not in nudge("digest", "--dry-run", config=cfg)[1].split("Top 100 at a glance")[0]
+    [row] = json.loads(nudge("follow-ups", "--json", config=cfg)[1])
+    assert row["archived"] is True
