@@ -163,3 +163,25 @@ def test_a_call_logged_with_a_referral_offers_a_follow_up_unless_one_is_set(
         "> Your call with Finn Berg on Mon 23 Nov led to a referral: to come back to it on a day, "
         "reply `follow Finn Berg 2w: what you promised`."
     ]
+
+
+def test_a_job_change_is_news_at_the_meeting(settings_: Settings, engine: Engine, now: datetime) -> None:
+    _book(now)
+    _prepare(engine, settings_, now - timedelta(days=1))
+    book = MemorySource.store("book")
+    book.put(
+        "c", "contacts", "ben", vcard("ben", "Ben Ott", emails=("ben@example.org",), org="Acme", title="CTO")
+    )
+    service.sync_all(
+        engine, settings_, now - timedelta(hours=12), sources=[MemorySource("book", MemoryOptions())]
+    )
+    book.put(
+        "c", "contacts", "ben", vcard("ben", "Ben Ott", emails=("ben@example.org",), org="Bolt", title="CEO")
+    )
+    service.sync_all(
+        engine, settings_, now - timedelta(hours=1), sources=[MemorySource("book", MemoryOptions())]
+    )
+    text = service.render_day(engine, settings_, now, now.date()).text
+    block = text.split("Today's meeting\n", 1)[1].split("\n\n", 1)[0]
+    ben = block.split("Ben Ott: ", 1)[1]
+    assert "- changed jobs:" in ben and "Bolt" in ben, block
