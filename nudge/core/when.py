@@ -120,7 +120,10 @@ def due_date(text: str, today: date) -> date:
         return today + timedelta(days=_TODAY_WORDS[value])
     m = _SHORT.fullmatch(value)
     if m:
-        due = today + timedelta(days=int(m.group(1)) * SHORT_UNITS[m.group(2)])
+        days = int(m.group(1)) * SHORT_UNITS[m.group(2)]
+        if days > MAX_FOLLOW_UP_DAYS:
+            raise UserError(f"{text.strip()} is more than ten years away")
+        due = today + timedelta(days=days)
     else:
         try:
             due = date.fromisoformat(value)
