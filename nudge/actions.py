@@ -1,6 +1,6 @@
 """Every change the user makes by hand, from the CLI or a reply to the digest: one place.
 
-Log a touch, note, snooze (and skip), tier, cadence, outcome, referral; `undo` and `rm`.
+Log a touch, note, snooze (and skip), tier, cadence, outcome, referral, follow-up; `undo` and `rm`.
 Each is journaled (`store.journal`) in the caller's transaction, so `undo` can
 take it back. Names are matched forgivingly (case, accents, prefixes, email,
 `#id`); an ambiguous name lists the candidates and changes nothing.
@@ -22,9 +22,10 @@ from nudge.core.identity import fold
 from nudge.core.records import DIRECTIONS, OUTCOMES, TOUCH_KINDS
 from nudge.core.when import snooze_end
 from nudge.errors import UserError
+from nudge.follow import FOLLOW_UP_ID, close_follow_ups
 from nudge.store import journal
 from nudge.store.derived import mark_acted, refresh_contacts
-from nudge.store.models import Contact, Identity, Note, Referral, Suggestion, Touch, UserAction
+from nudge.store.models import Contact, FollowUp, Identity, Note, Referral, Suggestion, Touch, UserAction
 
 KINDS = TOUCH_KINDS
 WAKE_WORDS = ("off", "none", "wake")
@@ -140,6 +141,7 @@ def log_touch(
         target=journal.entry_id(touch),
         via=via,
     )
+    close_follow_ups(session, contact, now, "touch", via, made_before=when)
     return touch
 
 
@@ -297,6 +299,31 @@ def skip(session: Session, contact: Contact, day: date, now: datetime, tz: tzinf
     return until
 
 
+# --- follow-ups (the rows and their journal: follow.py) ------------------------------------
+
+
+def finish_follow_up(
+    session: Session, query: str, now: datetime, via: str = "cli"
+) -> tuple[Contact, list[FollowUp]]:
+    """`follow-up --done`: `f3` closes that follow-up, a name every open one with that person."""
+    by_id = FOLLOW_UP_ID.fullmatch(query.strip().lower())
+    only = None
+    if by_id:
+        only = session.get(FollowUp, int(by_id.group(1)))
+        if only is None:
+            raise UserError(f"there is no follow-up {query.strip()}; `nudge follow-ups` lists them")
+        if only.done_at is not None:
+            raise UserError(f"follow-up {query.strip()} is already done")
+        contact = session.get(Contact, only.contact_id)
+        assert contact is not None
+    else:
+        contact = find(session, query)
+    closed = close_follow_ups(session, contact, now, via, via, only=only)
+    if not closed:
+        raise UserError(f"{contact.name} has no open follow-up; `nudge follow-ups` lists them")
+    return contact, closed
+
+
 # --- undo and rm -----------------------------------------------------------------------------
 
 
@@ -334,6 +361,13 @@ def _reverse(session: Session, action: UserAction) -> None:
         if isinstance(touch, Touch):
             touch.outcome = before.get("outcome")
             session.add(touch)
+    elif action.kind in ("follow_up", "follow_up_done"):
+        follow = session.get(FollowUp, int(action.target.lstrip("f")))
+        if follow is not None and action.kind == "follow_up":
+            session.delete(follow)
+        elif follow is not None:
+            follow.done_at, follow.how = None, before.get("how", "")
+            session.add(follow)
     elif action.kind == "rm":
         model = journal.ENTRY_TABLES[action.target[0]]
         if session.get(model, int(action.target[1:])) is None:

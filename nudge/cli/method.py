@@ -164,7 +164,10 @@ def plan_cmd(
     for p in plans:
         if not p.workday:
             continue
-        names = ", ".join(k.person.name for k in p.calls) or "nobody due"
+        names = (
+            ", ".join(k.person.name + (" (follow-up)" if k.follow_ups else "") for k in p.calls)
+            or "nobody due"
+        )
         partner = f"  | partner: {', '.join(k.person.name for k in p.partners)}" if p.partners else ""
         typer.echo(f"{p.day:%a %d %b}  {names}{partner}")
     if plans:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from nudge.core.records import OUTCOMES
+
 # verb -> touch kind it logs
 TOUCH_VERBS = {
     "done": "call",
@@ -32,7 +34,8 @@ HELP = (
     "`called 2: moving to Berlin in May` (with a note), `met 1`, `emailed 3`, `texted 4`, "
     "`called Ana: new job` (anyone, by name), "
     "`snooze 4 2w` (or 10d, 3m, a date), `skip 5` (not this week), `note 1: loves climbing`, "
-    "`partner done`. One command a line."
+    "`partner done`, `follow 3 fri: send the deck` or `follow Ana 2w` (a follow-up on that day), "
+    "`outcome Ana referral` (what came of your last touch). One command a line."
 )
 
 # Where the user's own text ends and the quoted digest begins, in the clients' usual words.
@@ -42,6 +45,15 @@ _QUOTE_STARTS = re.compile(
     r"from:\s.+|von:\s.+|sent from my \w+.*|be curious today:.*)$",
     re.IGNORECASE,
 )
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?"
+# The day of a follow-up, as the tail of `follow TARGET WHEN`: what core.when.due_date reads.
+_WHEN = (
+    r"(?:(?:on|by|in|until)\s+)?(?:today|tomorrow|tmrw|\d+\s*[dwmy]|\d+\s+(?:days?|weeks?|months?|years?)|"
+    rf"(?:next\s+|this\s+)?{_WEEKDAY}|next\s+(?:week|month)|\d{{4}}-\d{{2}}-\d{{2}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?)"
+)
+_FOLLOW = re.compile(rf"(?P<target>.+?)\s+(?P<when>{_WHEN})", re.IGNORECASE)
 _NUMBERS = re.compile(r"^#?\d+(?:\s*(?:,|and|&|\s)\s*#?\d+)*$", re.IGNORECASE)
 # A person named in a command (`called Ana Ruiz`, `met O'Neill`): up to four words of letters,
 # apostrophes, hyphens and dots, starting with a letter.
@@ -51,11 +63,14 @@ _NAME = re.compile(r"^[^\W\d_][\w'’.\-]*(?: [^\W\d_][\w'’.\-]*){0,3}$")
 
 @dataclass(frozen=True)
 class Command:
-    verb: str  # a TOUCH_VERBS key, or snooze | skip | note
+    verb: str  # a TOUCH_VERBS key, or snooze | skip | note | follow | outcome
     targets: tuple[int | str, ...]  # digest numbers, or "partner"
     text: str = ""  # the note, or the snooze duration
     line: str = ""  # as written, for the confirmation
-    name: str = ""  # the person named instead of by number (`called Ana: ...`): targets is empty
+    when: str = ""  # follow: the day, as written ("fri", "2w", "12 dec")
+    name: str = (
+        ""  # the person named instead of by number (`called Ana: ...`, `follow Ana 2w`): targets is empty
+    )
 
 
 @dataclass(frozen=True)
@@ -139,12 +154,30 @@ def parse_line(line: str) -> Command | None:
         if targets is None or (first == "note" and not note.strip()):
             return None
         return Command(first, targets, note.strip(), line)
+    if first == "outcome" and not colon and len(words) >= 3 and words[-1].lower() in OUTCOMES:
+        who = " ".join(words[1:-1])  # `outcome 2 meeting`, `outcome Ana Ruiz referral`
+        targets = _targets(who)
+        return Command("outcome", targets or (), words[-1].lower(), line, name="" if targets else who)
+    if first == "follow" and len(words) >= 3:
+        return _follow(" ".join(words[1:]), note.strip(), line)
     if first == "snooze" and not colon and len(words) >= 3:
         targets = _targets(" ".join(words[1:-1]))
         if targets is None:
             return None
         return Command("snooze", targets, words[-1], line)
     return None
+
+
+def _follow(rest: str, text: str, line: str) -> Command | None:
+    """`follow 3 fri: send the deck`, `follow Ana Ruiz 12 dec`: who (numbers or a name), then when."""
+    m = _FOLLOW.fullmatch(rest)
+    if m is None:
+        return None
+    who, when = m.group("target").strip(), m.group("when")
+    targets = _targets(who)
+    if targets is not None:
+        return Command("follow", targets, text, line, when=when)
+    return Command("follow", (), text, line, when=when, name=who)
 
 
 def parse_reply(body: str) -> Parsed:

@@ -12,6 +12,13 @@ The partner block names the partner most due every workday, even one not due yet
 about one follow-up a workday, so the one slot cannot afford to stay empty, nor to
 rest a skipped partner for days (they may come back the next workday, not a third).
 
+A due follow-up (a promise with a date: "send Ana the deck on Friday") is not a
+suggestion but a promise: on its day, and every workday after until it is done, the
+person is on the list first, above the daily size if need be, whatever would keep
+them off it otherwise (a snooze, a recent touch, a meeting, a rest). A snooze hides
+suggestions; it does not cancel what the user promised. The daily list is never
+longer than `daily_size` plus the people with a follow-up due.
+
 `due_of` and `standing` are the one definition of "due" and "overdue": the digest,
 `plan`, `contacts`, `top100 list` and `stats` all read them.
 """
@@ -55,14 +62,29 @@ class Person:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """An open follow-up: on `due` (and after, until done) `person` is on the list first.
+
+    `person` need not be in a tier: a promise to anyone counts (their `tier` is then "").
+    """
+
+    id: int
+    person: Person
+    due: date
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Pick:
     person: Person
     due: float
     priority: float
-    # moments first (birthday | birthday_soon | job_change | inbound), then exactly one of
+    # follow_up first when one is due, then moments (birthday | birthday_soon | job_change |
+    # inbound), then, for someone in a tier, exactly one of
     # new (never touched) | joined (not touched since joining) | overdue (due >= 1) | early (due < 1)
     reasons: tuple[str, ...]
     birthday_in: int | None = None  # days until the birthday, when within a week
+    follow_ups: tuple[FollowUp, ...] = ()  # the due ones, most overdue first
 
 
 @dataclass(frozen=True)
@@ -263,14 +285,45 @@ def capacity(people: Sequence[Person], rules: Rules, now: datetime) -> Capacity:
     return Capacity(False, needed, rules.daily_size, overdue, advice)
 
 
-def plan_day(people: Sequence[Person], today: date, now: datetime, rules: Rules) -> Plan:
-    """Today's calls and partner follow-ups; empty on a day off."""
+def due_follow_ups(follow_ups: Iterable[FollowUp], today: date) -> dict[int, tuple[FollowUp, ...]]:
+    """Per person, their follow-ups due by `today`, most overdue first; people in that order."""
+    due = sorted((f for f in follow_ups if f.due <= today), key=lambda f: (f.due, f.id))
+    by_person: dict[int, list[FollowUp]] = {}
+    for f in due:
+        by_person.setdefault(f.person.id, []).append(f)
+    return {pid: tuple(fs) for pid, fs in by_person.items()}
+
+
+def _follow_pick(fs: tuple[FollowUp, ...], today: date, now: datetime) -> Pick:
+    """A person with a follow-up due: the promise first, then what the planner knows of a tiered one."""
+    p = fs[0].person
+    if not p.tier or p.cadence_days <= 0:
+        return Pick(person=p, due=0.0, priority=0.0, reasons=("follow_up",), follow_ups=fs)
+    base = _pick(p, today, now)
+    return replace(base, reasons=("follow_up", *base.reasons), follow_ups=fs)
+
+
+def plan_day(
+    people: Sequence[Person],
+    today: date,
+    now: datetime,
+    rules: Rules,
+    follow_ups: Sequence[FollowUp] = (),
+) -> Plan:
+    """Today's calls and partner follow-ups; empty on a day off.
+
+    People with a follow-up due come first in the calls, all of them, then as
+    many suggestions as `daily_size` leaves room for.
+    """
     require_aware(now)
     cap = capacity(people, rules, now)
     workday = today.weekday() in rules.workdays
+    promised = due_follow_ups(follow_ups, today)
     excluded: dict[str, int] = {}
     candidates: dict[str, list[Pick]] = {"call": [], "partner": []}
     for p in people:
+        if p.id in promised:
+            continue  # on the list for their follow-up
         why = _excluded(p, today, now, rules)
         if why:
             excluded[why] = excluded.get(why, 0) + 1
@@ -278,10 +331,11 @@ def plan_day(people: Sequence[Person], today: date, now: datetime, rules: Rules)
         candidates.setdefault(p.slot, []).append(_pick(p, today, now))
     if not workday:
         return Plan(today, False, (), (), cap, 0, excluded)
+    first = tuple(_follow_pick(fs, today, now) for fs in promised.values())
     return Plan(
         day=today,
         workday=True,
-        calls=_choose(candidates["call"], rules.daily_size),
+        calls=first + _choose(candidates["call"], max(rules.daily_size - len(first), 0)),
         partners=_choose(candidates["partner"], rules.partner_count, floor=0.0),  # see module docstring
         capacity=cap,
         eligible=sum(len(v) for v in candidates.values()),
@@ -290,17 +344,30 @@ def plan_day(people: Sequence[Person], today: date, now: datetime, rules: Rules)
 
 
 def forecast(
-    people: Sequence[Person], first_day: date, days: int, rules: Rules, at: time, tz: tzinfo
+    people: Sequence[Person],
+    first_day: date,
+    days: int,
+    rules: Rules,
+    at: time,
+    tz: tzinfo,
+    follow_ups: Sequence[FollowUp] = (),
 ) -> list[Plan]:
-    """The coming days' plans, assuming the user calls everyone suggested on the day."""
+    """The coming days' plans, assuming the user calls everyone suggested on the day
+    (and so closes any follow-up with them, as a logged touch does)."""
     current = {p.id: p for p in people}
+    promises = list(follow_ups)
     plans = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
         now = datetime.combine(day, at, tzinfo=tz)
-        plan = plan_day(list(current.values()), day, now, rules)
+        open_now = [replace(f, person=current.get(f.person.id, f.person)) for f in promises]
+        plan = plan_day(list(current.values()), day, now, rules, open_now)
         plans.append(plan)
+        reached = {k.person.id for k in (*plan.calls, *plan.partners)}
+        promises = [f for f in promises if f.person.id not in reached]
         for pick in (*plan.calls, *plan.partners):
+            if pick.person.id not in current:
+                continue  # someone outside the tiers, there for a follow-up
             current[pick.person.id] = replace(
                 pick.person,
                 last_touch_at=now,

@@ -102,3 +102,42 @@ def snooze_end(text: str, today: date) -> date:
     if (until - today).days > MAX_SNOOZE_DAYS:
         raise UserError(f"{text.strip()} is more than ten years away; use `nudge tier NAME none` instead")
     return until
+
+
+MAX_FOLLOW_UP_DAYS = 3660
+_TODAY_WORDS = {"today": 0, "now": 0, "tomorrow": 1, "tmrw": 1}
+
+
+def due_date(text: str, today: date) -> date:
+    """The day a follow-up is due: 'fri', '2w', '10d', '12 dec', '2027-01-15', 'next monday', 'today'.
+
+    Like `snooze_end`, but today is allowed (a promise for later today), and a
+    weekday or day of the year means the next one to come.
+    """
+    value = _UNTIL.sub("", text.strip()).lower()
+    value = re.sub(r"^(on|by|in)\s+", "", value)
+    if value in _TODAY_WORDS:
+        return today + timedelta(days=_TODAY_WORDS[value])
+    m = _SHORT.fullmatch(value)
+    if m:
+        days = int(m.group(1)) * SHORT_UNITS[m.group(2)]
+        if days > MAX_FOLLOW_UP_DAYS:
+            raise UserError(f"{text.strip()} is more than ten years away")
+        due = today + timedelta(days=days)
+    else:
+        try:
+            due = date.fromisoformat(value)
+        except ValueError:
+            base = datetime.combine(today, datetime.min.time()).replace(hour=12)
+            found = _natural(value, base, "UTC", "future") if value else None
+            if found is None:
+                raise UserError(
+                    f"cannot read {text!r} as a day; try fri, 2w, 10d, 3m, '12 dec', 2027-01-15 "
+                    "or 'next monday'"
+                ) from None
+            due = found.date()
+    if due < today:
+        raise UserError(f"{text.strip()} ({due}) has passed; give a day from today on")
+    if (due - today).days > MAX_FOLLOW_UP_DAYS:
+        raise UserError(f"{text.strip()} is more than ten years away")
+    return due

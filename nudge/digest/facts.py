@@ -7,7 +7,7 @@ the referral ledger, the week's funnel, replies to tell, failing sources.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -15,17 +15,23 @@ from sqlmodel import Session, col, select
 
 from nudge.config import Settings, config_dir, phone_region
 from nudge.core import metrics, planner, prompts
+from nudge.digest import brief
 from nudge.digest import render as digest
-from nudge.digest.plan import delivered_days
+from nudge.digest.plan import delivered_days, load_follow_ups, plan_rules
 from nudge.store.models import (
+    Contact,
+    DigestRun,
+    FollowUp,
     Identity,
     Moment,
     Note,
+    Planned,
     Referral,
     Reply,
     Suggestion,
     SyncState,
     Touch,
+    UserAction,
 )
 
 
@@ -171,7 +177,7 @@ def build_view(
         picked = (*plan.calls, *plan.partners)
         facts = {k.person.id: _facts(s, k, now, plan.day, settings.tz) for k in picked}
         strip = sorted(((p.name, p.warmth) for p in people if p.slot == "call"), key=lambda c: -c[1])
-        return digest.build_view(
+        view = digest.build_view(
             plan,
             facts,
             strip,
@@ -184,6 +190,161 @@ def build_view(
             reply_help=_reply_help(settings),
             region=phone_region(settings.me.region, settings.tz.key),
         )
+        if not plan.workday:
+            return view
+        return brief.add_briefs(
+            view,
+            today_meetings(s, settings, people, plan.day, now),
+            outcome_asks(s, settings, plan.day, now),
+            follow_offers(s, settings, plan.day, now),
+            settings.tz,
+            digest.load_prompts(config_dir() / "prompts.toml"),
+        )
+
+
+MAX_OFFERS = 3  # follow-ups offered in one digest, the newest touches first (a backfill logs many)
+
+
+def _day_start(settings: Settings, day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=settings.tz)
+
+
+def today_meetings(
+    session: Session, settings: Settings, people: list[planner.Person], day: date, now: datetime
+) -> tuple[brief.TodayMeeting, ...]:
+    """The day's meetings with people nudge knows: ahead (`Planned`) or already begun (a touch)."""
+    start = _day_start(settings, day)
+    end = start + timedelta(days=1)
+    found: dict[tuple[str, datetime], tuple[str, dict[int, Contact]]] = {}
+    ahead = session.exec(
+        select(Planned.event_uid, Planned.at, Planned.summary, Contact)
+        .join(Contact, col(Contact.id) == col(Planned.contact_id))
+        .where(col(Planned.at) >= start, col(Planned.at) < end, col(Contact.archived_at).is_(None))
+    ).all()
+    begun = session.exec(
+        select(Touch.external_id, Touch.at, Touch.summary, Contact)
+        .join(Contact, col(Contact.id) == col(Touch.contact_id))
+        .where(
+            Touch.kind == "meeting",
+            col(Touch.external_id).is_not(None),
+            col(Touch.at) >= start,
+            col(Touch.at) < end,
+            col(Contact.archived_at).is_(None),
+        )
+    ).all()
+    for key, at, title, contact in (*ahead, *begun):
+        uid = (key or "").split("|", 1)[0]
+        entry = found.setdefault((uid, at), (title or "", {}))
+        assert contact.id is not None
+        entry[1][contact.id] = contact
+    if not found:
+        return ()
+    known = {p.id: p for p in people}
+    promises: dict[int, list[planner.FollowUp]] = {}
+    for f in load_follow_ups(session, settings, people, now):
+        promises.setdefault(f.person.id, []).append(f)
+    out = []
+    for (_, at), (title, contacts) in found.items():
+        attendees = []
+        for cid, c in sorted(contacts.items(), key=lambda kv: kv[1].name):
+            person = known.get(cid) or planner.Person(
+                id=cid, name=c.name, tier="", cadence_days=0, slot="call", joined_at=None
+            )
+            bday = planner.days_until_birthday(c.birthday, day)
+            attendees.append(
+                brief.Attendee(
+                    person=person,
+                    facts=_facts(session, planner.Pick(person, 0.0, 0.0, ()), start, day, settings.tz),
+                    follow_ups=tuple(promises.get(cid, ())),
+                    birthday_in=bday if bday is not None and bday < 7 else None,
+                )
+            )
+        out.append(brief.TodayMeeting(at=at, title=title, attendees=tuple(attendees)))
+    return tuple(out)
+
+
+def outcome_asks(
+    session: Session, settings: Settings, day: date, now: datetime
+) -> tuple[brief.OutcomeAsk, ...]:
+    """Meetings with someone in a tier since the last workday began, with no outcome logged."""
+    workdays = plan_rules(settings).workdays
+    before = next(
+        (day - timedelta(days=n) for n in range(1, 8) if (day - timedelta(days=n)).weekday() in workdays),
+        day - timedelta(days=1),
+    )
+    start, end = _day_start(settings, before), min(_day_start(settings, day), now)
+    rows = session.exec(
+        select(Touch, Contact)
+        .join(Contact, col(Contact.id) == col(Touch.contact_id))
+        .where(
+            Touch.kind == "meeting",
+            col(Touch.external_id).is_not(None),
+            col(Touch.outcome).is_(None),
+            col(Touch.at) >= start,
+            col(Touch.at) < end,
+            col(Contact.archived_at).is_(None),
+            col(Contact.tier).in_(list(settings.tiers)),
+        )
+        .order_by(col(Touch.at).desc())
+    ).all()
+    latest: dict[int, brief.OutcomeAsk] = {}
+    for t, c in rows:
+        latest.setdefault(
+            t.contact_id, brief.OutcomeAsk(c.name, t.summary or "", t.at.astimezone(settings.tz).date())
+        )
+    return tuple(sorted(latest.values(), key=lambda a: (a.day, a.name)))
+
+
+def follow_offers(
+    session: Session, settings: Settings, day: date, now: datetime
+) -> tuple[brief.FollowOffer, ...]:
+    """Touches that led to a meeting or a referral since the last digest went out (logged so, or
+    given that outcome since), with nobody promised a follow-up since: offer to set one."""
+    last = session.exec(
+        select(DigestRun.sent_at, DigestRun.updated_at)
+        .where(col(DigestRun.date) < day, col(DigestRun.state).in_(("sent", "sending")))
+        .order_by(col(DigestRun.date).desc())
+    ).first()
+    since = (last[0] or last[1]) if last else None
+    since = since or now - timedelta(days=7)
+    marked = {
+        int(target[1:])
+        for target in session.exec(
+            select(UserAction.target).where(
+                UserAction.kind == "outcome",
+                col(UserAction.at) > since,
+                col(UserAction.undone_at).is_(None),
+            )
+        )
+        if target[1:].isdigit()
+    }
+    fresh = col(Touch.created_at) > since
+    if marked:
+        fresh = fresh | col(Touch.id).in_(sorted(marked))
+    rows = session.exec(
+        select(Touch, Contact)
+        .join(Contact, col(Contact.id) == col(Touch.contact_id))
+        .where(
+            col(Touch.outcome).in_(("meeting", "referral")),
+            col(Touch.at) <= now,
+            fresh,
+            col(Contact.archived_at).is_(None),
+        )
+        .order_by(col(Touch.at).desc())
+    ).all()
+    offers: dict[int, brief.FollowOffer] = {}
+    for t, c in rows:
+        if t.contact_id in offers:
+            continue
+        promised = session.exec(
+            select(FollowUp.id).where(FollowUp.contact_id == t.contact_id, col(FollowUp.created_at) >= t.at)
+        ).first()
+        if promised is None:
+            offers[t.contact_id] = brief.FollowOffer(
+                c.name, t.kind, t.outcome or "", t.at.astimezone(settings.tz).date()
+            )
+    newest = sorted(offers.values(), key=lambda o: (o.day, o.name), reverse=True)[:MAX_OFFERS]
+    return tuple(sorted(newest, key=lambda o: (o.day, o.name)))
 
 
 def _reply_notes(session: Session, settings: Settings) -> tuple[digest.ReplyNote, ...]:

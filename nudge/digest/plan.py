@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from nudge.config import WEEKDAYS, Settings, parse_hhmm
 from nudge.core import planner
 from nudge.core.warmth import roll_forward, score
-from nudge.store.models import Contact, DigestRun, Moment, Planned, Suggestion
+from nudge.store.models import Contact, DigestRun, FollowUp, Moment, Planned, Suggestion
 
 
 def delivered_days() -> Any:
@@ -109,10 +109,41 @@ def load_people(session: Session, settings: Settings, now: datetime, day: date) 
     return people
 
 
+def load_follow_ups(
+    session: Session, settings: Settings, people: list[planner.Person], now: datetime
+) -> list[planner.FollowUp]:
+    """Every open follow-up with a contact not archived, as the planner sees it; a person outside
+    the tiers is there too (a promise to anyone counts), with no tier and no cadence."""
+    tiered = {p.id: p for p in people}
+    rows = session.exec(
+        select(FollowUp, Contact)
+        .join(Contact, col(Contact.id) == col(FollowUp.contact_id))
+        .where(col(FollowUp.done_at).is_(None), col(Contact.archived_at).is_(None))
+        .order_by(col(FollowUp.due), col(FollowUp.id))
+    ).all()
+    out = []
+    for f, c in rows:
+        assert f.id is not None and c.id is not None
+        person = tiered.get(c.id) or planner.Person(
+            id=c.id,
+            name=c.name,
+            tier="",
+            cadence_days=0,
+            slot="call",
+            joined_at=None,
+            last_touch_at=c.last_touch_at,
+            warmth=warmth_now(c.warmth_sum, c.warmth_at, now, settings.touches.half_life_days),
+            birthday=c.birthday,
+        )
+        out.append(planner.FollowUp(id=f.id, person=person, due=f.due, text=f.text))
+    return out
+
+
 def make_plan(
     engine: Engine, settings: Settings, now: datetime, day: date, force: bool = False
 ) -> tuple[planner.Plan, list[planner.Person]]:
     with Session(engine) as s:
         people = load_people(s, settings, now, day)
+        follow_ups = load_follow_ups(s, settings, people, now)
     rules = plan_rules(settings, day if force else None)
-    return planner.plan_day(people, day, now, rules), people
+    return planner.plan_day(people, day, now, rules, follow_ups), people

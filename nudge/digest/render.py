@@ -115,6 +115,23 @@ class ReplyNote:
 
 
 @dataclass(frozen=True)
+class Briefing:  # one person at one of today's meetings, in words: so the user walks in curious
+    name: str
+    last_touch: str  # "last: coffee on 6 Oct (48 days ago)" or "no contact logged yet"
+    last_note: str | None
+    follow_ups: tuple[str, ...]
+    news: tuple[str, ...]  # "changed jobs: ...", "birthday Thursday"
+    prompt: str
+
+
+@dataclass(frozen=True)
+class MeetingView:  # one of today's meetings, with the people nudge knows at it
+    time: str  # "10:30"
+    title: str
+    people: tuple[Briefing, ...]
+
+
+@dataclass(frozen=True)
 class View:
     day: date
     subject: str
@@ -129,6 +146,9 @@ class View:
     extra: dict[str, str] = field(default_factory=dict)
     replies: tuple[ReplyNote, ...] = ()  # confirmations of replies since the last digest
     reply_help: str = ""  # how to reply with commands; empty when replies are not read
+    meetings: tuple[MeetingView, ...] = ()  # today's meetings with people nudge knows, first
+    asks: tuple[str, ...] = ()  # how did yesterday's meetings go (one line each, with the reply words)
+    offers: tuple[str, ...] = ()  # set a follow-up after a meeting or a referral (with the reply words)
 
 
 @functools.lru_cache(maxsize=4)
@@ -177,6 +197,19 @@ def _since(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[int, str]
     return days, f"{days} day{'s' if days != 1 else ''} since {what} on {short_date(local, today)}"
 
 
+def lateness(due: date, today: date) -> str:
+    """'due today', '1 day late', '3 days late'; 'due Fri 27 Nov' for one still ahead."""
+    late = (today - due).days
+    if late <= 0:
+        return "due today" if late == 0 else f"due {due:%a} {short_date(due, today)}"
+    return f"{late} day{'s' if late != 1 else ''} late"
+
+
+def follow_up_line(text: str, due: date, today: date) -> str:
+    """'follow-up: send the deck (due today)', 'follow-up (3 days late)'."""
+    return f"follow-up{': ' + text if text else ''} ({lateness(due, today)})"
+
+
 def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...]:
     """Why this person is picked today, in words, most telling first; never empty.
 
@@ -185,7 +218,9 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
     p = pick.person
     lines: list[str] = []
     for reason in pick.reasons:
-        if reason == "job_change":
+        if reason == "follow_up":
+            lines.extend(follow_up_line(f.text, f.due, today) for f in pick.follow_ups)
+        elif reason == "job_change":
             lines.append(f"changed jobs: {facts.job_change}" if facts.job_change else "changed jobs")
         elif reason in ("birthday", "birthday_soon") and pick.birthday_in is not None:
             n = pick.birthday_in
@@ -204,7 +239,7 @@ def why_now(pick: Pick, facts: Facts, today: date, tz: tzinfo) -> tuple[str, ...
         elif reason == "early":
             days, words = _since(pick, facts, today, tz)
             left = max(p.cadence_days - days, 1)
-            room = "" if has_moment(pick) else ", and there is room today"  # else the moment is why
+            room = "" if has_moment(pick) or pick.follow_ups else ", and there is room today"
             lines.append(
                 f"{words}, cadence {p.cadence_days}: due in {left} day{'s' if left != 1 else ''}{room}"
             )

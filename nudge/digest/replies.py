@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from nudge import actions
+from nudge import actions, follow
 from nudge.channels.email import digest_key
 from nudge.config import Settings
 from nudge.core.commands import TOUCH_VERBS, Command, html_to_text, parse_reply
@@ -255,6 +255,14 @@ def _act(
     if command.verb == "snooze":
         until = actions.snooze_for(session, contact, command.text, now, settings.tz, via="reply")
         return f"snoozed {contact.name} until {_day(until)}" if until else f"woke {contact.name}"
+    if command.verb == "follow":
+        row = follow.add_follow_up(session, settings, contact, command.when, command.text, at, via="reply")
+        what = f": {row.text}" if row.text else ""
+        return f"follow-up with {contact.name} on {_day(row.due)}{what}"
+    if command.verb == "outcome":
+        touch = actions.set_outcome(session, settings, contact, command.text, at, via="reply")
+        when = touch.at.astimezone(settings.tz).date()
+        return f"the {touch.summary or touch.kind} with {contact.name} on {_day(when)} led to {command.text}"
     if command.verb == "skip":
         assert day is not None  # skip names digest numbers only
         until = actions.skip(session, contact, day, now, settings.tz, via="reply")

@@ -415,6 +415,26 @@ def m0016_cadence_and_mail_addresses(conn: Connection) -> None:
     md.tables["mailaddress"].create(conn)
 
 
+def m0017_follow_ups(conn: Connection) -> None:
+    """Dated follow-ups (`nudge follow-up`, `follow 3 fri` in a reply): a new table, nothing rewritten."""
+    md = sa.MetaData()
+    sa.Table(
+        "followup",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("due", sa.Date, nullable=False),
+        sa.Column("text", sa.String, nullable=False),
+        sa.Column("created_at", _TS, nullable=False),
+        sa.Column("done_at", _TS),
+        sa.Column("how", sa.String, nullable=False),
+        sa.Index("ix_followup_contact_id", "contact_id"),
+        sa.Index("ix_followup_open", "done_at", "due"),
+    )
+    sa.Table("contact", md, sa.Column("id", sa.Integer, primary_key=True))
+    md.create_all(conn, tables=[md.tables["followup"]])
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -430,6 +450,7 @@ MIGRATIONS: list[Migration] = [
     ("0012_unread_columns", m0012_unread_columns),
     ("0013_channel_deliveries", m0013_channel_deliveries),
     ("0016_cadence_and_mail_addresses", m0016_cadence_and_mail_addresses),
+    ("0017_follow_ups", m0017_follow_ups),
 ]
 
 _applied = sa.Table(

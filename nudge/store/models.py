@@ -282,6 +282,23 @@ class UserAction(SQLModel, table=True):
     undone_at: datetime | None = _ts()
 
 
+class FollowUp(SQLModel, table=True):
+    """A promise with a date ("send Ana the deck on Friday"): on its day the person is on the list first.
+
+    Open while `done_at` is empty; `how` says what closed it: `cli` (`follow-up --done`), `reply`
+    (a reply to the digest) or `touch` (a touch logged after it was made).
+    """
+
+    __table_args__ = (sa.Index("ix_followup_open", "done_at", "due"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    due: date
+    text: str = ""
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    done_at: datetime | None = _ts()
+    how: str = ""  # cli | reply | touch, once done
+
+
 TABLES: list[type[SQLModel]] = [
     Contact,
     Identity,
@@ -300,4 +317,5 @@ TABLES: list[type[SQLModel]] = [
     Reply,
     UserAction,
     MailAddress,
+    FollowUp,
 ]

@@ -98,7 +98,8 @@ def test_notes_and_the_timeline(cfg: Path) -> None:
     assert nudge("note", "zoe", "training for a marathon", config=cfg)[0] == 0
     digest = nudge("digest", "--dry-run", config=cfg)[1]
     assert "On 23 Nov you noted: “training for a marathon”" in digest  # a note alone is no touch
-    assert "Ana Ruiz" not in digest.split("Top 100")[0]  # just called
+    assert ". Ana Ruiz  [" not in digest  # just called: not on the list (the follow-up offer names her)
+    assert "call with Ana Ruiz on Mon 23 Nov led to a meeting" in digest
 
 
 def test_referral_list_shows_the_balance(cfg: Path) -> None:

@@ -139,7 +139,14 @@ def meetings() -> str:
         )
         for i in range(FILLER)
     ]
-    return vcalendar(*events)
+    today = (  # today's meetings open the digest; Friday's asks how it went
+        vevent(
+            "today-1", NOW + timedelta(hours=3), ("filler3@example.org", "filler4@example.org"), "Board prep"
+        ),
+        vevent("today-2", NOW + timedelta(hours=8), ("filler5@example.org",), "Dinner at Ølhallen, Bergen"),
+        vevent("friday", NOW - timedelta(days=3), ("filler6@example.org",), "Walk"),
+    )
+    return vcalendar(*events, *today)
 
 
 def build_digest(root: Path) -> tuple[str, str]:
@@ -429,6 +436,20 @@ def test_the_glance_strip_has_one_visible_cell_per_person(look: Callable[..., Re
     assert len(cells) == len(SPECIAL) - 1 + FILLER == 100  # the top 100; the partner has its own block
     assert len({c["title"].rsplit(":", 1)[0] for c in cells}) == 100
     assert all(c["width"] >= 4 and c["height"] >= 12 and c["right"] <= width for c in cells)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_todays_meetings_open_the_digest_and_the_questions_follow(
+    look: Callable[..., Rendered], width: int
+) -> None:
+    seen = look(width)
+    text = seen.facts["bodyText"]
+    assert text.index("Today's meetings") < text.index("10:00 · Board prep") < text.index("1. Zoë")
+    assert text.index("10:00 · Board prep") < text.index("15:00 · Dinner at Ølhallen, Bergen")
+    assert "Dmitri Müller-03 · last: Coffee on 11 Nov (12 days ago)" in text
+    assert "How did Walk with Gústav Müller-06 on Fri 20 Nov go?" in text
+    assert text.index("How did Walk") < text.index("1. Zoë")
+    assert seen.facts["scrollWidth"] <= width
 
 
 def test_without_chromium_the_tests_skip_but_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
