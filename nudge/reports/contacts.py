@@ -91,6 +91,9 @@ def due_text(due: float | None, standing: str | None) -> str:
     return f"due {due:.2f}" + (" (overdue)" if standing == "overdue" else "")
 
 
+FACTS = ("connected", "matched")  # moment kinds that are facts for the timeline, never the digest's
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """One line of a person's timeline: a touch, a note, a moment or a referral."""
@@ -283,7 +286,9 @@ def timeline(
             what += f" — calendar event since removed (was in {t.origin})"
         events.append((t.at, journal.entry_id(t), what))
     events += [(n.at, journal.entry_id(n), f"note: {n.text}") for n in notes]
-    events += [(m.at, "", f"{m.kind.replace('_', ' ')}: {m.detail}") for m in moments]
+    for m in moments:  # facts from exports read as sentences: "connected on LinkedIn", "matched by name ..."
+        what = f"{m.kind} {m.detail}" if m.kind in FACTS else f"{m.kind.replace('_', ' ')}: {m.detail}"
+        events.append((m.at, "", what))
     for r in refs:
         who = f" ({r.counterpart})" if r.counterpart else ""
         events.append((r.at, journal.entry_id(r), f"referral {r.direction}: {r.note}{who}"))

@@ -142,14 +142,14 @@ def test_a_windows_1252_file_is_read_with_a_note(tmp_path: Path) -> None:
 def test_a_file_without_suffix_is_refused_with_the_fix(tmp_path: Path) -> None:
     path = tmp_path / "contacts"
     path.write_text(vcard("a", "Ana Ruiz"))
-    with pytest.raises(ValidationError, match=r"without a \.vcf or \.ics suffix; rename it"):
+    with pytest.raises(ValidationError, match=r"without a \.vcf, \.ics or \.csv suffix; rename it"):
         FilesOptions(paths=[str(path)])
 
 
 def test_a_file_without_suffix_that_appears_later_is_a_source_error(tmp_path: Path) -> None:
     src = source(tmp_path / "contacts")  # not there yet: it may become a folder
     (tmp_path / "contacts").write_text(vcard("a", "Ana Ruiz"))
-    with pytest.raises(SourceError, match=r"contacts: not a \.vcf or \.ics file; rename it"):
+    with pytest.raises(SourceError, match=r"contacts: not a \.vcf, \.ics or \.csv file; rename it"):
         src.collections()
 
 
@@ -165,7 +165,7 @@ def test_paths_that_hold_nothing_to_import_are_noticed(tmp_path: Path) -> None:
     texts = [(n.problem, n.text) for n in src.notices()]
     junk = (tmp_path / "junk.ics").resolve()
     assert texts == [
-        (True, f"{tmp_path / 'empty'}: no .vcf or .ics files in it"),
+        (True, f"{tmp_path / 'empty'}: no .vcf, .ics or .csv files in it"),
         (True, f"{tmp_path / 'blank.vcf'}: yields no contact or event (its files are empty)"),
         (False, f"{junk}: 1 line not UTF-8, read as Windows-1252"),
         (True, f"{junk}: not empty, but holds no iCalendar event (BEGIN:VEVENT)"),

@@ -228,10 +228,10 @@ def test_a_path_that_yields_nothing_is_a_warning_in_the_summary_and_in_doctor(
     settings = files_settings(make_settings, tmp_path / "exports", utf16)
     report = sync_once(engine, settings)
     assert report.contacts == 1  # the UTF-16 export imports
-    assert report.line().endswith(f"; warning: {tmp_path / 'exports'}: no .vcf or .ics files in it")
+    assert report.line().endswith(f"; warning: {tmp_path / 'exports'}: no .vcf, .ics or .csv files in it")
     checks = {c.name: c for c in doctor.run_checks(str(write_config(tmp_path, settings)), NOW)}
     assert not checks["source files"].ok
-    assert f"{tmp_path / 'exports'}: no .vcf or .ics files in it" in checks["source files"].detail
+    assert f"{tmp_path / 'exports'}: no .vcf, .ics or .csv files in it" in checks["source files"].detail
 
 
 # --- events ------------------------------------------------------------------------------------------------
