@@ -116,7 +116,7 @@ def show(
         if info.due is not None:
             typer.echo(f"  {reports.due_text(info.due, info.standing)}")
     typer.echo(f"  warmth: {info.warmth:.0f} ({info.warmth_label})")
-    for key, values in (("emails", info.emails), ("phones", info.phones)):
+    for key, values in (("emails", info.emails), ("phones", info.phones), ("linkedin", info.profiles)):
         if values:
             typer.echo(f"  {key}: {', '.join(values)}")
     for p in data["planned"]:

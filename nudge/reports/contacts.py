@@ -6,7 +6,7 @@ entered by hand. Typed read models over the store; `due` always comes from the p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -134,6 +134,7 @@ class Detail:
     referrals: list[Referral]
     notes: list[Note]
     timeline: list[TimelineEntry]
+    profiles: list[str] = field(default_factory=list)  # LinkedIn profile URLs
 
     def as_json(self) -> dict[str, Any]:
         """`show --json`: plain JSON values."""
@@ -160,6 +161,7 @@ class Detail:
             "last_touch_at": iso(self.last_touch_at),
             "emails": self.emails,
             "phones": self.phones,
+            "profiles": self.profiles,
             "touches": [
                 {
                     "id": journal.entry_id(t),
@@ -245,6 +247,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
         referrals=refs,
         notes=notes,
         timeline=timeline(touches, notes, moments, refs),
+        profiles=[i.value for i in ids if i.kind == "linkedin"],
     )
 
 

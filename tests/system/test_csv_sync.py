@@ -147,6 +147,7 @@ def test_the_first_export_merges_by_email_and_unique_name_and_keeps_sven_apart(l
 def test_show_names_the_name_match_and_the_connection_date(linkedin: Path) -> None:
     code, out = nudge(linkedin, "show", "Jonas Weber", "--json")
     assert code == 0, out
+    assert json.loads(out)["profiles"] == ["https://www.linkedin.com/in/jonas-weber-7e2c1a58"]
     timeline = [e["what"] for e in json.loads(out)["timeline"]]
     assert any(
         w.startswith("matched by name with Jonas Weber in the LinkedIn export of 12 Jan 2026")
@@ -197,6 +198,37 @@ def test_one_changed_company_replaced_in_place_gives_exactly_one_moment(tmp_path
     assert job_changes_in_digest(cfg) == {
         "Jonas Weber": "now COO at Fourth Coffee, was COO at Litware (LinkedIn export (Connections.csv))"
     }
+
+
+def test_show_prints_the_profile_and_the_facts(linkedin: Path) -> None:
+    code, out = nudge(linkedin, "show", "Eva Novák")
+    assert code == 0, out
+    assert "  linkedin: https://www.linkedin.com/in/eva-novak-3f8b6d04" in out
+    assert "2024-12-12  connected on LinkedIn" in out
+    assert "matched by name with Eva Novák in the LinkedIn export of 12 Jan 2026 (Connections.csv)" in out
+
+
+def test_google_csv_labels_give_tiers_through_the_config(tmp_path: Path, clock: None) -> None:
+    cfg = write_config(tmp_path, EXPORTS / "google-csv" / "contacts.csv")
+    code, out = nudge(cfg, "sync")
+    assert code == 0, out
+    engine = open_db(f"sqlite:///{tmp_path / 'nudge.db'}")
+    with Session(engine) as s:
+        tiers = {c.name.split()[0]: c.tier for c in s.exec(select(Contact)) if c.tier}
+    assert {n for n, t in tiers.items() if t == "top100"} == {
+        "Ana",
+        "Ben",
+        "Chloé",
+        "Dev",
+        "Eva",
+        "Farid",
+        "Greta",
+        "Hiro",
+        "Inês",
+        "Jonas",
+        "Kofi",
+    }
+    assert {n for n, t in tiers.items() if t == "partner"} == {"Omar", "Paula", "Quentin", "Rosa"}
 
 
 def test_a_row_without_name_or_url_is_skipped_with_its_line(linkedin: Path) -> None:
