@@ -206,15 +206,14 @@ def parse_row(data: str, window: Window) -> ContactRecord:
 
 
 def _origin(dialect: str, path: str) -> str:
-    """'LinkedIn export of 14 Jun 2026 (Connections.csv)': where a row came from, for moments' evidence."""
+    """'LinkedIn export of 14 Jun 2026, Connections.csv': where a row came from, for moments' evidence."""
     name = PurePath(path).name if path else "a CSV file"
     m = _EXPORT_DIR.search(path)
     if dialect == "linkedin" and m:
         month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if 1 <= month <= 12 and 1 <= day <= 31:
-            abbr = ABBRS[month - 1].title()
-            return f"{LABELS[dialect]} of {day} {abbr} {year} ({name})"
-    return f"{LABELS[dialect]} ({name})"
+            return f"{LABELS[dialect]} of {day} {ABBRS[month - 1].title()} {year}, {name}"
+    return f"{LABELS[dialect]} {name}"
 
 
 def _key(fields: dict[str, Any]) -> str:

@@ -60,7 +60,7 @@ def test_linkedin_connections_read_past_the_preamble_with_urls_dates_and_the_bla
     jonas = records["Jonas Weber"]
     assert (jonas.org, jonas.title, jonas.connected_on) == ("Litware", "COO", "2025-02-07")
     assert jonas.profiles == ("https://www.linkedin.com/in/jonas-weber-7e2c1a58",)
-    assert jonas.origin == "LinkedIn export of 12 Jan 2026 (Connections.csv)"
+    assert jonas.origin == "LinkedIn export of 12 Jan 2026, Connections.csv"
     paula = records["Paula Costa"]  # `"Costa, CFA"`: the credentials are no part of the name
     assert (paula.emails, paula.org) == (("paula.costa@example.com",), "Costa Advisory, Lda.")
     assert records["Hiro Tanaka"].title == "CTO, Co-Founder"
@@ -79,7 +79,7 @@ def test_a_linkedin_export_with_crlf_a_bom_and_no_preamble_reads_the_same(tmp_pa
 
     assert len(records) == 22
     assert skipped == ["line 23: no name, e-mail, phone or profile URL"]
-    assert records["Jonas Weber"].origin == "LinkedIn export (Connections.csv)"
+    assert records["Jonas Weber"].origin == "LinkedIn export Connections.csv"
 
 
 def test_a_row_with_a_field_too_many_is_skipped_with_its_line_and_the_rest_read(tmp_path: Path) -> None:

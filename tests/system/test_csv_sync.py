@@ -165,11 +165,11 @@ def test_a_second_export_beside_the_first_gives_exactly_its_two_job_changes_once
     changes = moments(linkedin, "job_change")
     assert changes == {
         "Jonas Weber": [
-            "now COO at Fourth Coffee, was COO at Litware (LinkedIn export of 14 Jun 2026 (Connections.csv))"
+            "now COO at Fourth Coffee, was COO at Litware (LinkedIn export of 14 Jun 2026, Connections.csv)"
         ],
         "Eva Novák": [
             "now VP Partnerships at Fabrikam, was Head of Partnerships "
-            "(LinkedIn export of 14 Jun 2026 (Connections.csv))"
+            "(LinkedIn export of 14 Jun 2026, Connections.csv)"
         ],
     }
     digest = job_changes_in_digest(linkedin)
@@ -193,10 +193,10 @@ def test_one_changed_company_replaced_in_place_gives_exactly_one_moment(tmp_path
     assert code == 0, out
 
     assert moments(cfg, "job_change") == {
-        "Jonas Weber": ["now COO at Fourth Coffee, was COO at Litware (LinkedIn export (Connections.csv))"]
+        "Jonas Weber": ["now COO at Fourth Coffee, was COO at Litware (LinkedIn export Connections.csv)"]
     }
     assert job_changes_in_digest(cfg) == {
-        "Jonas Weber": "now COO at Fourth Coffee, was COO at Litware (LinkedIn export (Connections.csv))"
+        "Jonas Weber": "now COO at Fourth Coffee, was COO at Litware (LinkedIn export Connections.csv)"
     }
 
 
@@ -205,7 +205,7 @@ def test_show_prints_the_profile_and_the_facts(linkedin: Path) -> None:
     assert code == 0, out
     assert "  linkedin: https://www.linkedin.com/in/eva-novak-3f8b6d04" in out
     assert "2024-12-12  connected on LinkedIn" in out
-    assert "matched by name with Eva Novák in the LinkedIn export of 12 Jan 2026 (Connections.csv)" in out
+    assert "matched by name with Eva Novák in the LinkedIn export of 12 Jan 2026, Connections.csv" in out
 
 
 def test_google_csv_labels_give_tiers_through_the_config(tmp_path: Path, clock: None) -> None:
