@@ -172,7 +172,8 @@ class Contacts:
             session.flush()
         assert contact.id is not None
         before = sr if sr is not None or not rec.origin else self.exports.previous(rec.uid, href)
-        if before is not None and job_changed(before.org, before.title, rec.org, rec.title):
+        older = sr is None and before is not None and self.exports.older(href, before.href)
+        if before is not None and not older and job_changed(before.org, before.title, rec.org, rec.title):
             detail = job_detail(rec.org, rec.title)
             if rec.origin:
                 detail += f", {job_was(before.org, before.title, rec.org)} ({rec.origin})"
@@ -181,8 +182,9 @@ class Contacts:
             self.exports.add_facts(contact.id, rec, matched)
         if not rec.origin or not contact.name:  # an export never renames someone (`Holm 🌿`, `Ma?gorzata`)
             contact.name = rec.name
-        contact.org = rec.org or contact.org
-        contact.title = rec.title or contact.title
+        if not older:  # an export older than the one read last says nothing new about the job
+            contact.org = rec.org or contact.org
+            contact.title = rec.title or contact.title
         contact.birthday = rec.birthday or contact.birthday
         contact.archived_at = None
         self.tiers.retier(contact.id)

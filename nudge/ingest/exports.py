@@ -5,7 +5,8 @@ only when the name is unique in its file (`name_unique`, told by the parser) and
 contacts (stored ones, and new ones of this batch), and not with someone who already has
 another LinkedIn profile: two people of one name stay apart. Its job change compares it with
 the last reading of the same row, which a re-export in a new folder gives under a new href
-but the same UID (`previous`). The name match and LinkedIn's `Connected On` become facts:
+but the same UID (`previous`); an export older than that one (by the date in its folder's
+name) is no job change and does not set the job. The name match and LinkedIn's `Connected On` become facts:
 Moment rows that are seen from the start, so `show` lists them and the digest never does.
 """
 
@@ -21,6 +22,7 @@ from sqlmodel import col, select
 from nudge.core.identity import name_key
 from nudge.core.records import ContactRecord
 from nudge.ingest.base import Batch
+from nudge.parse.csv_contacts import export_date
 from nudge.store.models import Contact, Identity, Moment, SourceRecord
 
 P = TypeVar("P")  # a contact of this batch that has no id yet
@@ -106,6 +108,12 @@ class ExportRows(Generic[P]):
             )
             .order_by(col(SourceRecord.id).desc())
         ).first()
+
+    @staticmethod
+    def older(href: str, than: str) -> bool:
+        """Whether the export `href` is in was made before the one `than` is in (by their folder names)."""
+        mine, theirs = export_date(href), export_date(than)
+        return mine is not None and theirs is not None and mine < theirs
 
     def add_facts(self, cid: int, rec: ContactRecord, matched: bool) -> None:
         """An export row's facts for a stored contact; a connection date is kept once."""

@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import PurePath
 from typing import Any
 
@@ -208,12 +209,19 @@ def parse_row(data: str, window: Window) -> ContactRecord:
 def _origin(dialect: str, path: str) -> str:
     """'LinkedIn export of 14 Jun 2026, Connections.csv': where a row came from, for moments' evidence."""
     name = PurePath(path).name if path else "a CSV file"
-    m = _EXPORT_DIR.search(path)
-    if dialect == "linkedin" and m:
-        month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        if 1 <= month <= 12 and 1 <= day <= 31:
-            return f"{LABELS[dialect]} of {day} {ABBRS[month - 1].title()} {year}, {name}"
+    made = export_date(path) if dialect == "linkedin" else None
+    if made:
+        return f"{LABELS[dialect]} of {made.day} {ABBRS[made.month - 1].title()} {made.year}, {name}"
     return f"{LABELS[dialect]} {name}"
+
+
+def export_date(path: str) -> date | None:
+    """The day a LinkedIn export was made, from its folder's name (`Basic_LinkedInDataExport_06-14-2026`)."""
+    m = _EXPORT_DIR.search(path)
+    try:
+        return date(int(m.group(3)), int(m.group(1)), int(m.group(2))) if m else None
+    except ValueError:
+        return None
 
 
 def _key(fields: dict[str, Any]) -> str:

@@ -179,6 +179,23 @@ def test_a_second_export_beside_the_first_gives_exactly_its_two_job_changes_once
     assert moments(linkedin, "job_change") == changes
 
 
+def test_an_older_export_added_later_is_no_job_change(tmp_path: Path, clock: None) -> None:
+    shutil.copy(EXPORTS / "google" / "contacts.vcf", tmp_path / "contacts.vcf")
+    shutil.copytree(SECOND, tmp_path / "linkedin" / SECOND.name)
+    cfg = write_config(tmp_path, tmp_path / "contacts.vcf", tmp_path / "linkedin")
+    assert nudge(cfg, "sync")[0] == 0
+    shutil.copytree(FIRST, tmp_path / "linkedin" / FIRST.name)
+
+    code, out = nudge(cfg, "sync")
+    assert code == 0, out
+
+    assert moments(cfg, "job_change") == {}
+    engine = open_db(f"sqlite:///{tmp_path / 'nudge.db'}")
+    with Session(engine) as s:
+        jonas = s.exec(select(Contact).where(Contact.name == "Jonas Weber")).one()
+    assert jonas.org == "Fourth Coffee"
+
+
 def test_one_changed_company_replaced_in_place_gives_exactly_one_moment(tmp_path: Path, clock: None) -> None:
     """The issue's case: the export file overwritten by a re-export in which only Jonas moved on."""
     shutil.copy(EXPORTS / "google" / "contacts.vcf", tmp_path / "contacts.vcf")
