@@ -13,16 +13,17 @@ Moment rows that are seen from the start, so `show` lists them and the digest ne
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import col
 
 from nudge.core.identity import name_key
 from nudge.core.records import ContactRecord
 from nudge.ingest.base import Batch
-from nudge.parse.csv_contacts import export_date
+from nudge.parse.csv_contacts import DIALECTS, export_date
 from nudge.store.models import Contact, Identity, Moment, SourceRecord
 
 P = TypeVar("P")  # a contact of this batch that has no id yet
@@ -59,7 +60,11 @@ class ExportRows(Generic[P]):
         self.batch = batch
         self._people = people  # the contacts new in this batch (each with a `name`)
         self._profiles = profiles  # a new person's LinkedIn profiles
-        self._names: dict[str, list[int | P]] | None = None  # name_key -> contacts, built when needed
+        # what the store says, read once per batch when first needed
+        self._names: dict[str, list[int | P]] | None = None  # name_key -> contacts
+        self._linkedin: dict[int, list[str]] | None = None  # contact -> LinkedIn profiles
+        self._readings: dict[str, list[Reading]] | None = None  # export row's UID -> readings, newest first
+        self._connected: set[int] | None = None  # contacts with a connection date
 
     def added(self, name: str, person: P) -> None:
         """A contact new in this batch: it counts when names are compared."""
@@ -68,46 +73,43 @@ class ExportRows(Generic[P]):
 
     def by_name(self, rec: ContactRecord) -> int | P | None:
         """The one contact (stored, or new in this batch) whose folded name is this row's, if only one."""
-        if self._names is None:
-            self._names = {}
-            for cid, name in self.batch.session.execute(
+        session = self.batch.session
+        if self._names is None or self._linkedin is None:
+            self._names, self._linkedin = {}, {}
+            for cid, name in session.execute(
                 sa.select(col(Contact.id), col(Contact.name)).where(col(Contact.archived_at).is_(None))
             ):
                 self._names.setdefault(name_key(name), []).append(cid)
             for person in self._people():
                 self._names.setdefault(name_key(getattr(person, "name", "")), []).append(person)
+            linked = sa.select(col(Identity.contact_id), col(Identity.value)).where(
+                col(Identity.kind) == "linkedin"
+            )
+            for cid, value in session.execute(linked):
+                self._linkedin.setdefault(cid, []).append(value)
         key = name_key(rec.name)
         found = self._names.get(key, []) if key else []
         if len(found) != 1:
             return None
         match = found[0]
-        if rec.profiles:
-            if isinstance(match, int):
-                theirs = list(
-                    self.batch.session.exec(
-                        select(Identity.value).where(
-                            Identity.contact_id == match, Identity.kind == "linkedin"
-                        )
-                    )
-                )
-            else:
-                theirs = self._profiles(match)
-            if theirs and rec.profiles[0] not in theirs:
-                return None
+        theirs = self._linkedin.get(match, []) if isinstance(match, int) else self._profiles(match)
+        if rec.profiles and theirs and rec.profiles[0] not in theirs:
+            return None
         return match
 
-    def previous(self, uid: str, href: str) -> SourceRecord | None:
+    def previous(self, uid: str, href: str) -> Reading | None:
         """The last reading of the same export row from another file of this source (an earlier export)."""
-        return self.batch.session.exec(
-            select(SourceRecord)
-            .where(
-                SourceRecord.source == self.batch.source,
-                SourceRecord.kind == "contact",
-                SourceRecord.uid == uid,
-                SourceRecord.href != href,
+        if self._readings is None:
+            self._readings = {}
+            t = SourceRecord
+            rows = sa.select(col(t.uid), col(t.href), col(t.org), col(t.title)).where(
+                col(t.source) == self.batch.source,
+                col(t.kind) == "contact",
+                sa.or_(*(col(t.uid).startswith(f"{d}:") for d in DIALECTS)),
             )
-            .order_by(col(SourceRecord.id).desc())
-        ).first()
+            for uid_, href_, org, title in self.batch.session.execute(rows.order_by(col(t.id).desc())):
+                self._readings.setdefault(uid_, []).append(Reading(href_, org, title))
+        return next((r for r in self._readings.get(uid, ()) if r.href != href), None)
 
     @staticmethod
     def older(href: str, than: str) -> bool:
@@ -117,13 +119,21 @@ class ExportRows(Generic[P]):
 
     def add_facts(self, cid: int, rec: ContactRecord, matched: bool) -> None:
         """An export row's facts for a stored contact; a connection date is kept once."""
-        session = self.batch.session
+        if self._connected is None:
+            known = sa.select(col(Moment.contact_id)).where(col(Moment.kind) == "connected").distinct()
+            self._connected = set(self.batch.session.execute(known).scalars())
         for fact in facts(rec, self.batch.ctx.now, matched):
-            if (
-                fact["kind"] == "connected"
-                and session.exec(
-                    select(Moment.id).where(Moment.contact_id == cid, Moment.kind == "connected")
-                ).first()
-            ):
-                continue
-            session.add(Moment(contact_id=cid, **fact))
+            if fact["kind"] == "connected":
+                if cid in self._connected:
+                    continue
+                self._connected.add(cid)
+            self.batch.session.add(Moment(contact_id=cid, **fact))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One stored reading of an export row: where, and the job it gave."""
+
+    href: str
+    org: str | None
+    title: str | None
