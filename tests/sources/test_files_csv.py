@@ -10,11 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from nudge import config
 from nudge.core.identity import name_key, normalise_profile
 from nudge.core.records import ContactRecord
 from nudge.parse import ParseError, parse_object
+from nudge.parse.base import Window
+from nudge.parse.csv_contacts import parse_row, split_linkedin
 from nudge.sources.base import BadItem, Item
 from nudge.sources.files import FilesOptions, FilesSource
 
@@ -260,3 +265,26 @@ def test_format_reads_only_that_dialect(tmp_path: Path) -> None:
 def test_an_unknown_format_is_a_clear_config_error() -> None:
     with pytest.raises(ValidationError, match="'linkedin', 'google' or 'outlook'"):
         FilesOptions(paths=[str(LINKEDIN)], format="xing")  # type: ignore[arg-type]
+    with pytest.raises(config.ConfigError) as caught:
+        config.validate({"sources": [{"type": "files", "paths": [str(LINKEDIN)], "format": "xing"}]})
+    assert caught.value.problems == ["sources[0].format: Input should be 'linkedin', 'google' or 'outlook'"]
+
+
+# --- whatever the rows hold ------------------------------------------------------------------
+
+HEADER = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80), max_size=12))
+def test_any_rows_after_a_known_header_are_records_or_counted_skips(rows: list[str]) -> None:
+    """Stray quotes, NULs, line breaks, too many or too few fields: never an exception but ParseError."""
+    text = HEADER + "\n".join(rows)
+    window = Window(UTC, datetime.now(UTC), datetime.now(UTC))
+    for key, data in split_linkedin(text, "Connections.csv"):
+        assert key
+        try:
+            rec = parse_row(data, window)
+        except ParseError as e:
+            assert e.reason.startswith("line ")
+        else:
+            assert rec.name and rec.uid.startswith("linkedin:")

@@ -252,3 +252,27 @@ def test_a_row_without_name_or_url_is_skipped_with_its_line(linkedin: Path) -> N
     code, out = nudge(linkedin, "sync")
     assert code == 0, out
     assert "line 26: no name, e-mail, phone or profile URL" in out, out
+
+
+def test_linkedin_rows_join_google_csv_contacts_by_url_email_and_name(tmp_path: Path, clock: None) -> None:
+    """No address book but Google's CSV: Ana and Paula by the profile in its Website column, Priya by
+    e-mail, Jonas by his unique name; Tomás (not on LinkedIn) and Sofía (not in Google) stay alone."""
+    cfg = write_config(tmp_path, EXPORTS / "google-csv" / "contacts.csv", FIRST / "Connections.csv")
+    code, out = nudge(cfg, "sync")
+    assert code == 0, out
+
+    engine = open_db(f"sqlite:///{tmp_path / 'nudge.db'}")
+    with Session(engine) as s:
+        kinds: dict[str, set[str]] = {}
+        for name, kind in s.exec(
+            select(Contact.name, Identity.kind).join(Identity, col(Identity.contact_id) == col(Contact.id))
+        ):
+            kinds.setdefault(name, set()).add(kind)
+        names = list(s.exec(select(Contact.name)))
+    for who in ("Ana Ruiz", "Paula Costa", "Priya Nair", "Jonas Weber", "Kofi Mensah"):
+        assert {"email", "linkedin"} <= kinds[who], who
+        assert names.count(who) == 1, who
+    assert "linkedin" not in kinds["Tomás Silva"]
+    assert names.count("Sven Berg") == 3  # Google's Sven and LinkedIn's two
+    assert moments(cfg, "matched").keys() >= {"Jonas Weber", "Kofi Mensah"}
+    assert "Ana Ruiz" not in moments(cfg, "matched") and "Priya Nair" not in moments(cfg, "matched")
