@@ -190,8 +190,8 @@ class FilesSource(Source):
                 if not members:
                     continue
                 if vdir or self._one_each(members):
-                    suffixes = {p.suffix.lower() for p in members}
-                    glob = f"*{suffixes.pop()}" if len(suffixes) == 1 else _glob(kind)
+                    csv_only = all(p.suffix.lower() == ".csv" for p in members)  # an export's folder
+                    glob = "*.csv" if csv_only else _glob(kind)
                     cid = f"{folder.resolve()}{os.sep}{glob}"
                     self._members[cid] = members
                     colls.append(Collection(cid, kind, _display_name(folder)))
