@@ -7,6 +7,7 @@ a no-op re-sync within 1.2x the floor's no-op REPORTs, one REPORT per collection
     .venv/bin/python bench/sync.py                 # store seeded once into bench/out/
     .venv/bin/python bench/sync.py --contacts 1000 --events 3000 --profile /tmp/first.prof
     .venv/bin/python bench/sync.py --mix plain --contacts 500 --events 2000 --store /tmp/small
+    .venv/bin/python bench/sync.py --csv 5000      # contacts CSVs through the files source only
 
 `--mix realistic` (the default) seeds the mix of bench/realistic.py: time zones,
 series with exceptions, attendees, escapes, folding, vCard 3.0 and 4.0 as real
@@ -397,7 +398,126 @@ def run_child(url: str, db: Path, phase: str, profile: Path | None = None) -> di
     return result
 
 
+LINKEDIN_PREAMBLE = (
+    'Notes:\n"When exporting your connection data, you may notice that some of the email addresses are '
+    'missing."\n\n'
+)
+GOOGLE_HEADER = (
+    "First Name,Middle Name,Last Name,Organization Name,Organization Title,Birthday,Notes,Labels,"
+    "E-mail 1 - Label,E-mail 1 - Value,Phone 1 - Label,Phone 1 - Value,Website 1 - Label,Website 1 - Value"
+)
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def linkedin_csv(n: int, moved: int = 0) -> str:
+    """A LinkedIn-shaped Connections.csv of `n` rows (a fifth with e-mail); the first `moved` changed jobs."""
+    rows = [LINKEDIN_PREAMBLE + "First Name,Last Name,URL,Email Address,Company,Position,Connected On"]
+    for i in range(n):
+        first, last = FIRST[i % len(FIRST)], f"{LAST[(i // len(FIRST)) % len(LAST)]} {i}"
+        email = f"p{i}@example.com" if i % 5 == 0 else ""
+        company = f"Company {i % 300}" if i >= moved else f"New Company {i % 40}"
+        connected = f"{1 + i % 28:02d} {MONTHS[i % 12]} {2010 + i % 16}"
+        rows.append(
+            f"{first},{last},https://www.linkedin.com/in/{first.lower()}-{i:08x},{email},{company},"
+            f'"Title {i % 17}, EMEA",{connected}'
+        )
+    return "\n".join(rows) + "\n"
+
+
+def google_csv(n: int) -> str:
+    """A Google-shaped contacts.csv of `n` rows: the first half the LinkedIn people (by e-mail or name)."""
+    rows = ["\ufeff" + GOOGLE_HEADER]
+    for i in range(n):
+        j = i if i < n // 2 else n + i
+        first, last = FIRST[j % len(FIRST)], f"{LAST[(j // len(FIRST)) % len(LAST)]} {j}"
+        labels = "Top 100 ::: * myContacts" if i % 50 == 0 else "* myContacts"
+        note = '"Met at a conference.\nCall after 4pm."' if i % 10 == 0 else ""
+        born = f"19{60 + j % 40}-{1 + j % 12:02d}-{1 + j % 28:02d}"
+        rows.append(
+            f"{first},,{last},Company {j % 300},Title {j % 17},{born},"
+            f"{note},{labels},* Work,p{j}@example.com,Mobile,+49 30 {1000000 + j},,"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def csv_child(folder: Path, db: Path) -> dict[str, Any]:
+    """One files-source sync of `folder` in this process: figures as JSON."""
+    from nudge import config, service
+    from nudge.sources import load_source
+    from nudge.store.models import Moment
+
+    settings = config.validate(
+        {
+            "timezone": "Europe/Berlin",
+            "database_url": f"sqlite:///{db}",
+            "maildir": str(db.parent / "Maildir"),
+            "me": {"emails": ["me@example.org"], "region": "DE"},
+            "sources": [{"type": "files", "name": "exports", "paths": [str(folder)]}],
+        }
+    )
+    engine = service.open_store(settings)
+    sources = [load_source(cfg) for cfg in settings.sources]
+    t, cpu = time.perf_counter(), own_cpu()
+    reports = service.sync_all(engine, settings, NOW, sources=sources)
+    took, cpu = time.perf_counter() - t, own_cpu() - cpu
+    from sqlmodel import Session, func, select
+
+    with Session(engine) as s:
+        jobs = s.exec(select(func.count()).select_from(Moment).where(Moment.kind == "job_change")).one()
+    return {
+        "sync_s": took,
+        "cpu_s": cpu,
+        "lines": [r.line() for r in reports],
+        "job_changes": jobs,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def csv_case(rows: int, out: Path) -> None:
+    """A files-source sync of a LinkedIn-shaped and a Google-shaped CSV: first, no-op, a re-export."""
+    folder = out / f"csv-{rows}"
+    linkedin = folder / "Basic_LinkedInDataExport_01-12-2026"
+    linkedin.mkdir(parents=True, exist_ok=True)
+    (linkedin / "Connections.csv").write_text(linkedin_csv(rows), encoding="utf-8")
+    (folder / "contacts.csv").write_text(google_csv(rows), encoding="utf-8")
+    db = out / f"nudge-csv-{rows}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+    def run() -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, __file__, "--csv-child", str(folder), str(db)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-3000:])
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    first = run()
+    noops = sorted((run() for _ in range(3)), key=lambda r: r["sync_s"])
+    moved = rows // 100
+    again = folder / "Basic_LinkedInDataExport_06-14-2026"
+    again.mkdir(exist_ok=True)
+    (again / "Connections.csv").write_text(linkedin_csv(rows, moved), encoding="utf-8")
+    reexport = run()
+    size = sum(f.stat().st_size for f in folder.rglob("*.csv")) / 1e6
+    for label, r in (("first sync", first), ("no-op (median of 3)", noops[1]), ("re-export", reexport)):
+        print(f"csv {label}: {r['sync_s']:.2f} s (CPU {r['cpu_s']:.2f} s), peak RSS {r['rss_mb']:.0f} MB")
+        for line in r["lines"]:
+            print("   ", line)
+    print(
+        f"csv: {rows:,} LinkedIn + {rows:,} Google rows ({size:.1f} MB); the re-export beside the first "
+        f"moved {moved} people: {reexport['job_changes']} job-change moments"
+    )
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--csv-child":
+        print(json.dumps(csv_child(Path(sys.argv[2]), Path(sys.argv[3]))))
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--contacts", type=int, default=5000)
     p.add_argument("--events", type=int, default=20000)
@@ -408,9 +528,18 @@ def main() -> None:
         "--profile", type=Path, help="also cProfile one more first sync into this file; top 25 printed"
     )
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--csv",
+        type=int,
+        metavar="ROWS",
+        help="only the contacts CSV case: files-source syncs of ROWS rows each",
+    )
     args = p.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], Path(args.child[1]), args.child[2])))
+        return
+    if args.csv:
+        csv_case(args.csv, args.store or HERE / "out")
         return
     name = (
         f"{args.contacts}-{args.events}"

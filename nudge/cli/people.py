@@ -122,7 +122,7 @@ def show(
     if info.tier or cadence.days:
         typer.echo(f"  cadence: {cadence.why}")
     typer.echo(f"  warmth: {info.warmth:.0f} ({info.warmth_label})")
-    for key, values in (("emails", info.emails), ("phones", info.phones)):
+    for key, values in (("emails", info.emails), ("phones", info.phones), ("linkedin", info.profiles)):
         if values:
             typer.echo(f"  {key}: {', '.join(values)}")
     for p in data["planned"]:

@@ -1,4 +1,4 @@
-"""Merge keys: normalised email addresses and E.164 phone numbers (pure).
+"""Merge keys: normalised email addresses, E.164 phone numbers and LinkedIn profile URLs (pure).
 
 The phone region national numbers are read in comes from the config
 (`config.phone_region`).
@@ -56,3 +56,27 @@ def phone_as_typed(raw: str) -> str:
     """A number kept as written (it did not parse): without `tel:` and surrounding space."""
     value = raw.strip()
     return value[4:].strip() if value[:4].lower() == "tel:" else value
+
+
+_PROFILE = re.compile(
+    r"^(?:https?://)?(?:[a-z]{2,3}\.|www\.)?linkedin\.com/in/([^/?#\s]+)/?(?:[?#].*)?$", re.IGNORECASE
+)
+
+
+def normalise_profile(raw: str) -> str | None:
+    """A LinkedIn profile URL as one spelling (`https://www.linkedin.com/in/<slug>`), else None.
+
+    Exports and address books write the same profile with or without `www.`, a country host
+    (`de.linkedin.com`), `http`, a trailing slash, a tracking query or capitals in the slug.
+    """
+    m = _PROFILE.match(raw.strip())
+    return f"https://www.linkedin.com/in/{m.group(1).lower()}" if m else None
+
+
+def name_key(name: str) -> str:
+    """A full name folded for matching people across exports: `fold`, without symbols and emoji.
+
+    `Greta Holm 🌿` and `greta holm` are one key; letters of any script and digits stay.
+    """
+    kept = "".join(c if c.isalnum() or c.isspace() else " " for c in fold(name))
+    return " ".join(kept.split())

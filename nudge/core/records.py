@@ -79,6 +79,14 @@ class ContactRecord:
     # server gave the card a UID of its own (Radicale, on import) and Apple's groups still name it so.
     alias: str = ""
     cadence: str = ""  # the card's X-NUDGE-CADENCE (`14d`), as written: `core.cadence` reads it
+    # From an export (a contacts CSV): LinkedIn profile URLs (normalised, an identity), the day the
+    # user connected ("YYYY-MM-DD", a fact for the timeline, not a touch), where the row came from
+    # (for moments' evidence), and whether its folded name is unique in its file (it may then merge
+    # by name with a contact whose name is unique too).
+    profiles: tuple[str, ...] = ()
+    connected_on: str | None = None
+    origin: str = ""
+    name_unique: bool = False
 
     def __post_init__(self) -> None:
         fields = (self.uid, self.name, self.org or "", self.title or "", self.note or "", self.alias)

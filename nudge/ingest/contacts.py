@@ -1,10 +1,14 @@
-"""Cards into contacts: merge by address and phone, archive (never delete), job changes.
+"""Cards into contacts: merge by address, phone and profile URL, archive (never delete), job changes.
 
 A card seen for the first time whose person is new (or new in this batch from
 another card) is collected and inserted with the batch in one INSERT ...
 RETURNING (`_insert_people`); anything else goes through the ORM. Addresses
 that just became a contact's bring the meetings and emails seen with them
 (`adopt_sightings`).
+
+Rows of an export (a contacts CSV) also merge by a unique name (`ingest.exports`).
+The module is over 400 lines because a card's merge, the new people collected for
+one INSERT and the take-over of vanished cards share one state and one set of keys.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlmodel import Session, col, select
 from nudge.core.identity import fold, normalise_phone, phone_as_typed
 from nudge.core.records import ContactRecord, EventRecord, GroupRecord
 from nudge.ingest.base import Batch, Context
+from nudge.ingest.exports import ExportRows, facts, job_was
 from nudge.ingest.tiers import Tiers, tier_of
 from nudge.store.models import Contact, Identity, Moment, Sighting, SourceRecord, Touch
 from nudge.store.query import chunks
@@ -63,6 +68,7 @@ class _NewPerson:
     birthday: str | None = None
     keys: list[tuple[str, str]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[dict[str, Any]] = field(default_factory=list)  # Moment rows, once the contact has an id
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -77,6 +83,10 @@ class _NewPerson:
         self.records.append(record)
 
 
+def _profiles(person: _NewPerson) -> list[str]:
+    return [v for k, v in person.keys if k == "linkedin"]
+
+
 class Contacts:
     """The contacts part of an ingest: cards in, contacts and identities out."""
 
@@ -88,6 +98,7 @@ class Contacts:
         self._claimed: dict[tuple[str, str], _NewPerson] = {}  # their identities
         self.new_emails: set[str] = set()  # addresses that became a contact's in this batch
         self.unparsed_phones = 0  # numbers on the cards applied that were kept as typed
+        self.exports: ExportRows[_NewPerson] = ExportRows(batch, lambda: self._people, _profiles)
         batch.on_flush(self._insert_people)
 
     def rekey(self, old: str, new: str) -> None:
@@ -124,7 +135,7 @@ class Contacts:
             return "ignored"
         phones, typed = phone_keys(rec.phones, ctx.region)
         self.unparsed_phones += len(typed)
-        keys = [("email", e) for e in emails] + phones  # the merge keys
+        keys = [("email", e) for e in emails] + phones + [("linkedin", p) for p in rec.profiles]
         owned = keys + [t for t in typed if t not in keys]  # a number kept as typed merges nothing
         outcome = "changed" if sr is not None else "added"
         contact: Contact | None = None
@@ -139,22 +150,41 @@ class Contacts:
                 if key in self._claimed and sr is None:
                     self._add_card(self._claimed[key], href, collection, etag, rec, owned)
                     return "merged"
+        matched = False
+        if contact is None and sr is None and rec.origin and rec.name_unique:
+            match = self.exports.by_name(rec)
+            if isinstance(match, _NewPerson):
+                self._add_card(match, href, collection, etag, rec, owned)
+                match.facts += facts(rec, now, matched=True)
+                return "merged"
+            if match is not None:
+                contact, outcome, matched = session.get(Contact, match), "merged", True
         if contact is None and sr is None:
             person = _NewPerson(name=rec.name)
             self._people.append(person)
+            self.exports.added(rec.name, person)
             self._add_card(person, href, collection, etag, rec, owned)
+            person.facts += facts(rec, now, matched=False)
             return outcome
         if contact is None:
             contact = Contact(name=rec.name, created_at=now, warmth_at=now)
             session.add(contact)
             session.flush()
         assert contact.id is not None
-        if sr is not None and job_changed(sr.org, sr.title, rec.org, rec.title):
+        before = sr if sr is not None or not rec.origin else self.exports.previous(rec.uid, href)
+        older = sr is None and before is not None and self.exports.older(href, before.href)
+        if before is not None and not older and job_changed(before.org, before.title, rec.org, rec.title):
             detail = job_detail(rec.org, rec.title)
+            if rec.origin:
+                detail += f", {job_was(before.org, before.title, rec.org)} ({rec.origin})"
             session.add(Moment(contact_id=contact.id, kind="job_change", detail=detail, at=now))
-        contact.name = rec.name
-        contact.org = rec.org or contact.org
-        contact.title = rec.title or contact.title
+        if rec.origin:
+            self.exports.add_facts(contact.id, rec, matched)
+        if not rec.origin or not contact.name:  # an export never renames someone (`Holm 🌿`, `Ma?gorzata`)
+            contact.name = rec.name
+        if not older:  # an export older than the one read last says nothing new about the job
+            contact.org = rec.org or contact.org
+            contact.title = rec.title or contact.title
         contact.birthday = rec.birthday or contact.birthday
         contact.archived_at = None
         self.tiers.retier(contact.id)
@@ -234,6 +264,9 @@ class Contacts:
                     self.new_emails.add(value)
             for row in person.records:
                 batch.add_row(SourceRecord, {**row, "contact_id": cid})
+            connected = [f for f in person.facts if f["kind"] == "connected"][:1]  # one per person
+            for fact in [f for f in person.facts if f["kind"] != "connected"] + connected:
+                batch.add_row(Moment, {**fact, "contact_id": cid})
         self._people.clear()
         self._claimed.clear()
 
@@ -312,6 +345,7 @@ def identity_keys(
     for rec in records:
         if isinstance(rec, ContactRecord):
             keys.update(("email", e) for e in rec.emails)
+            keys.update(("linkedin", p) for p in rec.profiles)
             for group in phone_keys(rec.phones, ctx.region):
                 keys.update(group)
         elif isinstance(rec, EventRecord):

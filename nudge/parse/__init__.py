@@ -55,6 +55,8 @@ class Format:
     # a suffix (.csv: contacts from LinkedIn or Google, a phone's call log) each recognise their own
     # files; a format without one takes its suffix's files no sniffing format claimed.
     sniff: str = ""
+    # Whether the splitter also takes the file's path (CSV rows name the export they came from).
+    named: bool = False
 
     def claims(self, head: str) -> bool:
         if not self.sniff:
@@ -66,7 +68,10 @@ class Format:
         parser: Parser = _load(self.parser)
         return parser(data, window)
 
-    def split(self, text: str) -> list[tuple[str, str]]:
+    def split(self, text: str, path: str = "") -> list[tuple[str, str]]:
+        if self.named:
+            named: Callable[[str, str], list[tuple[str, str]]] = _load(self.splitter)
+            return named(text, path)
         splitter: Splitter = _load(self.splitter)
         return splitter(text)
 
@@ -104,6 +109,25 @@ register(
         "no UID and no DTSTART",
     )
 )
+# Contacts CSVs (`parse.csv_contacts`): each dialect recognises its files by their header row.
+for _dialect, _label in (
+    ("linkedin", "LinkedIn connections CSV"),
+    ("google", "Google Contacts CSV"),
+    ("outlook", "Outlook contacts CSV"),
+):
+    register(
+        Format(
+            f"{_dialect}_csv",
+            "contacts",
+            "nudge.parse.csv_contacts:parse_row",
+            (".csv",),
+            f"nudge.parse.csv_contacts:split_{_dialect}",
+            _label,
+            "no name, e-mail, phone or profile URL",
+            sniff=f"nudge.parse.csv_contacts:is_{_dialect}",
+            named=True,
+        )
+    )
 register(Format("google_person", "contacts", "nudge.parse.formats:google_person"))
 register(Format("google_event", "events", "nudge.parse.formats:google_event"))
 register(Format("email", "messages", "nudge.parse.formats:email"))

@@ -6,7 +6,7 @@ entered by hand. Typed read models over the store; `due` always comes from the p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -91,6 +91,9 @@ def due_text(due: float | None, standing: str | None) -> str:
     return f"due {due:.2f}" + (" (overdue)" if standing == "overdue" else "")
 
 
+FACTS = ("connected", "matched")  # moment kinds that are facts for the timeline, never the digest's
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """One line of a person's timeline: a touch, a note, a moment or a referral."""
@@ -131,6 +134,7 @@ class Detail:
     referrals: list[Referral]
     notes: list[Note]
     timeline: list[TimelineEntry]
+    profiles: list[str] = field(default_factory=list)  # LinkedIn profile URLs
 
     def as_json(self) -> dict[str, Any]:
         """`show --json`: plain JSON values."""
@@ -157,6 +161,7 @@ class Detail:
             "last_touch_at": iso(self.last_touch_at),
             "emails": self.emails,
             "phones": self.phones,
+            "profiles": self.profiles,
             "touches": [
                 {
                     "id": journal.entry_id(t),
@@ -242,6 +247,7 @@ def detail(session: Session, settings: Settings, contact: Contact, now: datetime
         referrals=refs,
         notes=notes,
         timeline=timeline(touches, notes, moments, refs),
+        profiles=[i.value for i in ids if i.kind == "linkedin"],
     )
 
 
@@ -283,7 +289,9 @@ def timeline(
             what += f" — calendar event since removed (was in {t.origin})"
         events.append((t.at, journal.entry_id(t), what))
     events += [(n.at, journal.entry_id(n), f"note: {n.text}") for n in notes]
-    events += [(m.at, "", f"{m.kind.replace('_', ' ')}: {m.detail}") for m in moments]
+    for m in moments:  # facts from exports read as sentences: "connected on LinkedIn", "matched by name ..."
+        what = f"{m.kind} {m.detail}" if m.kind in FACTS else f"{m.kind.replace('_', ' ')}: {m.detail}"
+        events.append((m.at, "", what))
     for r in refs:
         who = f" ({r.counterpart})" if r.counterpart else ""
         events.append((r.at, journal.entry_id(r), f"referral {r.direction}: {r.note}{who}"))

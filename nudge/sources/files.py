@@ -1,4 +1,4 @@
-"""Local files: vCard (.vcf) address books and iCalendar (.ics) calendars.
+"""Local files: vCard (.vcf) address books, iCalendar (.ics) calendars and contacts CSVs (.csv).
 
 A file listed in `paths`, or found directly in a listed folder, is a
 collection (an export). A sub-folder (any depth, hidden ones skipped) is one
@@ -13,6 +13,10 @@ SourceError, so a file that is briefly away never archives its contacts.
 Files are decoded by their BOM (UTF-8, UTF-16, UTF-32), as UTF-16 when they
 look like it without one, else as UTF-8 with Windows-1252 for the lines that
 are not (with a note). A path that yields no object at all is a `Notice`.
+
+A `.csv` is read as the contacts CSV dialect its header row says (LinkedIn, Google, Outlook;
+`parse.csv_contacts`), or only as the one `format` names; a `.csv` no dialect recognises is
+left out with a notice naming it, its first columns and the dialects nudge knows.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -38,8 +43,9 @@ def _file_formats() -> list[Format]:
 
 
 def _named() -> str:
-    """'.vcf or .ics': the suffixes for messages, one per format."""
-    return " or ".join(dict.fromkeys(f.suffixes[0] for f in _file_formats()))
+    """'.vcf, .ics or .csv': the suffixes for messages, one per format."""
+    names = list(dict.fromkeys(f.suffixes[0] for f in _file_formats()))
+    return " or ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _glob(kind: Kind) -> str:
@@ -58,9 +64,15 @@ _BOMS = (
 
 class FilesOptions(SourceOptions):
     paths: list[str] = Field(
-        description="Files (.vcf, .ics) or folders to scan for them, sub-folders (vdirsyncer, khal, "
+        description="Files (.vcf, .ics, .csv) or folders to scan for them, sub-folders (vdirsyncer, khal, "
         "khard storage) included; ~ is expanded.",
         min_length=1,
+    )
+    format: Literal["linkedin", "google", "outlook"] | None = Field(
+        default=None,
+        description='Read every .csv as this contacts CSV dialect ("linkedin", "google" or "outlook") '
+        "instead of telling it by its header row; a .csv whose header lacks that dialect's columns "
+        "is left out with a notice.",
     )
 
     @field_validator("paths")
@@ -128,6 +140,7 @@ class FilesSource(Source):
         self._formats: dict[
             Path, Format | None
         ] = {}  # None: a file no format claims (a .csv of other columns)
+        self.csv_format = options.format  # the contacts CSV dialect every .csv is read as, if set
 
     def collections(self) -> list[Collection]:
         # Called once per sync: start afresh, so a rewrite that kept the file's
@@ -177,7 +190,9 @@ class FilesSource(Source):
                 if not members:
                     continue
                 if vdir or self._one_each(members):
-                    cid = f"{folder.resolve()}{os.sep}{_glob(kind)}"
+                    csv_only = all(p.suffix.lower() == ".csv" for p in members)  # an export's folder
+                    glob = "*.csv" if csv_only else _glob(kind)
+                    cid = f"{folder.resolve()}{os.sep}{glob}"
                     self._members[cid] = members
                     colls.append(Collection(cid, kind, _display_name(folder)))
                 else:
@@ -188,7 +203,11 @@ class FilesSource(Source):
         """The format a file holds (by suffix, then by its first lines), or None when none claims it."""
         key = path.resolve()
         if key not in self._formats:
-            self._formats[key] = for_file(path.suffix, lambda: _head(path))
+            if self.csv_format and path.suffix.lower() == ".csv":
+                forced = FORMATS[f"{self.csv_format}_csv"]
+                self._formats[key] = forced if forced.claims(_head(path)) else None
+            else:
+                self._formats[key] = for_file(path.suffix, lambda: _head(path))
         return self._formats[key]
 
     def _known(self, path: Path) -> Format:
@@ -257,7 +276,7 @@ class FilesSource(Source):
     def notices(self) -> Sequence[Notice]:
         """Files read as Windows-1252, files and `paths` entries that hold nothing to import."""
         out: list[Notice] = [
-            Notice(f"{path}: not a file nudge can read ({_formats_of(path.suffix)}); left out")
+            Notice(f"{path}: not a file nudge can read ({self._expected(path)}); left out")
             for path, fmt in self._formats.items()
             if fmt is None
         ]
@@ -279,6 +298,20 @@ class FilesSource(Source):
             if not count and not problems:
                 out.append(Notice(f"{entry.raw}: yields no contact or event (its files are empty)"))
         return out
+
+    def _expected(self, path: Path) -> str:
+        """What a file nobody claims should have been; for a .csv with its first columns and the fix."""
+        if path.suffix.lower() != ".csv":
+            return _formats_of(path.suffix)
+        from nudge.parse.csv_contacts import header_words
+
+        wanted = FORMATS[f"{self.csv_format}_csv"].looks_like if self.csv_format else _formats_of(".csv")
+        fix = (
+            "check the file, or the source's format"
+            if self.csv_format
+            else 'set format = "linkedin" | "google" | "outlook" on the source if it is one'
+        )
+        return f"{wanted}; header: {header_words(_head(path))}; {fix}"
 
 
 def _head(path: Path) -> str:
@@ -308,7 +341,7 @@ def _display_name(folder: Path) -> str:
 def _split(path: Path, fmt: Format, text: str) -> dict[str, Item | BadItem]:
     """A file's objects by href (`path#key`; a key seen twice gets a `+`)."""
     objects: dict[str, Item | BadItem] = {}
-    for i, (key, data) in enumerate(fmt.split(text)):
+    for i, (key, data) in enumerate(fmt.split(text, str(path))):
         href = f"{path}#{key}" if key else f"{path}#object-{i + 1}"
         while href in objects:  # the same UID twice in one file
             href += "+"

@@ -98,11 +98,11 @@ def fetched(src: FilesSource) -> list[Item | BadItem]:
 
 @pytest.mark.parametrize("name", ["notes.txt", "contacts.xlsx", "cal.ICS.bak"])
 def test_unknown_suffix_is_rejected_by_options(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ValidationError, match=r"use \.vcf or \.ics\b.* files"):
+    with pytest.raises(ValidationError, match=r"use \.vcf, \.ics\b.* files"):
         FilesOptions(paths=[str(tmp_path / "a.vcf"), str(tmp_path / name)])
 
 
-@pytest.mark.parametrize("name", ["a.vcf", "b.VCF", "c.vcard", "d.ics", "e.ical", "folder"])
+@pytest.mark.parametrize("name", ["a.vcf", "b.VCF", "c.vcard", "d.ics", "e.ical", "f.csv", "folder"])
 def test_known_suffixes_and_folders_are_accepted(tmp_path: Path, name: str) -> None:
     assert FilesOptions(paths=[str(tmp_path / name)]).paths == [str(tmp_path / name)]
 
