@@ -41,6 +41,15 @@ def holder_of(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _holder_soon(path: Path, patience: float = 2.0) -> int | None:
+    """The holder's PID, waiting a moment for it: a holder writes it just after taking the lock,
+    and on a busy machine another process may look in between."""
+    deadline = time.monotonic() + patience
+    while (pid := holder_of(path)) is None and time.monotonic() < deadline:
+        time.sleep(POLL / 5)
+    return pid
+
+
 @contextmanager
 def file_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
     """Hold an exclusive flock on `path` (waiting up to `wait` s), else Busy(busy with {pid})."""
@@ -57,7 +66,7 @@ def file_lock(path: Path, wait: float, busy: str) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    pid = holder_of(path)
+                    pid = _holder_soon(path)
                     raise Busy(busy.format(pid=pid or "unknown"), pid) from None
                 if not told:
                     log.info("waiting up to %.0f s for PID %s: %s", wait, holder_of(path), path.name)
