@@ -159,7 +159,7 @@ paths = ["{self.root / "contacts.vcf"}", "{self.root / "calendar.ics"}"]
         return proc.wait(timeout=30)  # the clean-stop test holds it to 5 s
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

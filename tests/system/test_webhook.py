@@ -230,7 +230,7 @@ def test_the_daemon_retries_a_refusing_webhook_and_delivers_it_once(
     proc = setup.start()
     wait_for(lambda: "retrying in" in setup.log(), what="a refused attempt")
     hook.mode = "ok"
-    wait_for(lambda: len(hook.received) >= 2, timeout=30, what="the retried digest")
+    wait_for(lambda: len(hook.received) >= 2, timeout=90, what="the retried digest")
     time.sleep(2)
     setup.stop(proc)
     again = setup.start()
