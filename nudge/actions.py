@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from nudge import merge as merging
 from nudge.config import Settings
 from nudge.core.identity import fold
 from nudge.core.records import DIRECTIONS, OUTCOMES, TOUCH_KINDS
@@ -278,8 +279,13 @@ def skip(session: Session, contact: Contact, day: date, now: datetime, tz: tzinf
 # --- undo and rm -----------------------------------------------------------------------------
 
 
-def undo_last(session: Session, half_life_days: float, now: datetime) -> list[UserAction]:
-    """Take back the latest batch not yet undone; the actions it reversed, newest first."""
+def undo_last(
+    session: Session, half_life_days: float, now: datetime, settings: Settings | None = None
+) -> list[UserAction]:
+    """Take back the latest batch not yet undone; the actions it reversed, newest first.
+
+    A merge or split needs `settings` (the tiers' order) to be taken back.
+    """
     latest = session.exec(
         select(UserAction).where(col(UserAction.undone_at).is_(None)).order_by(col(UserAction.id).desc())
     ).first()
@@ -292,7 +298,12 @@ def undo_last(session: Session, half_life_days: float, now: datetime) -> list[Us
     ).all()
     touched: set[int] = set()
     for action in actions:
-        _reverse(session, action)
+        if action.kind in ("merge", "split"):
+            if settings is None:
+                raise ValueError("undoing a merge or split needs the settings")
+            merging.reverse(session, settings, action, now)
+        else:
+            _reverse(session, action)
         action.undone_at = now
         session.add(action)
         touched.add(action.contact_id)

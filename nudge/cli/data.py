@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nudge.cli.common import handled, settings, store
+from nudge.cli.common import handled, now, settings, store
 
 
 @handled
@@ -62,7 +62,49 @@ def import_cmd(
     typer.echo(f"Restored {path}: {counts or 'nothing (the backup is empty)'}. Run `nudge sync` next.")
 
 
+@handled
+def merge(
+    keep: Annotated[str, typer.Argument(metavar="A", help="The contact to keep (its name stays).")],
+    other: Annotated[str, typer.Argument(metavar="B", help="The same person's other contact.")],
+) -> None:
+    """Make two contacts one person: B's addresses, cards, touches, notes and referrals join A.
+
+    Remembered, so the next sync keeps them together; `nudge undo` or `nudge split` takes it back.
+    """
+    from nudge import actions
+    from nudge import merge as merging
+    from nudge.store.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        a = actions.find(s, keep, include_archived=True)
+        b = actions.find(s, other, include_archived=True)
+        names = f"{b.name} (#{b.id}) into {a.name} (#{a.id})"
+        merging.merge(s, cfg, a, b, now())
+    typer.echo(f"Merged {names}.")
+
+
+@handled
+def split(
+    contact: Annotated[str, typer.Argument(help="The merged contact.")],
+    identity: Annotated[str, typer.Argument(help="An address or phone the other contact brought.")],
+) -> None:
+    """Take a merged contact back out by one of its addresses or phones, with its cards and entries."""
+    from nudge import actions
+    from nudge import merge as merging
+    from nudge.store.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        found = actions.find(s, contact, include_archived=True)
+        other = merging.split(s, cfg, found, identity, now())
+        said = f"Split {other.name} (#{other.id}) out of {found.name} (#{found.id})."
+    typer.echo(said)
+
+
 def register(app: typer.Typer, referral: typer.Typer) -> None:
     """Add this group's commands to `app`."""
     app.command()(export)
     app.command("import")(import_cmd)
+    app.command()(merge)
+    app.command()(split)

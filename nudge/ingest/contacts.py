@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from nudge.core.identity import fold, normalise_phone, phone_as_typed
 from nudge.core.records import ContactRecord, EventRecord, GroupRecord
 from nudge.ingest.base import Batch, Context
+from nudge.ingest.merged import Merged
 from nudge.ingest.tiers import Tiers, tier_of
 from nudge.store.models import Contact, Identity, Moment, Sighting, SourceRecord, Touch
 from nudge.store.query import chunks
@@ -88,6 +89,7 @@ class Contacts:
         self._claimed: dict[tuple[str, str], _NewPerson] = {}  # their identities
         self.new_emails: set[str] = set()  # addresses that became a contact's in this batch
         self.unparsed_phones = 0  # numbers on the cards applied that were kept as typed
+        self._merged = Merged(batch.session, batch.source)
         batch.on_flush(self._insert_people)
 
     def rekey(self, old: str, new: str) -> None:
@@ -139,6 +141,8 @@ class Contacts:
                 if key in self._claimed and sr is None:
                     self._add_card(self._claimed[key], href, collection, etag, rec, owned)
                     return "merged"
+        if contact is None and sr is None and (contact := self._merged_into(href, rec)) is not None:
+            outcome = "merged"
         if contact is None and sr is None:
             person = _NewPerson(name=rec.name)
             self._people.append(person)
@@ -152,7 +156,8 @@ class Contacts:
         if sr is not None and job_changed(sr.org, sr.title, rec.org, rec.title):
             detail = job_detail(rec.org, rec.title)
             session.add(Moment(contact_id=contact.id, kind="job_change", detail=detail, at=now))
-        contact.name = rec.name
+        if self._merged_into(href, rec) is None:  # a merged-in card never renames the person
+            contact.name = rec.name
         contact.org = rec.org or contact.org
         contact.title = rec.title or contact.title
         contact.birthday = rec.birthday or contact.birthday
@@ -177,6 +182,11 @@ class Contacts:
         sr.tier = tier_of(rec.categories, ctx.tier_groups)
         session.add(sr)
         return outcome
+
+    def _merged_into(self, href: str, rec: ContactRecord) -> Contact | None:
+        """The contact this card's person was merged into by the user (`nudge merge`), if any."""
+        found = self._merged.into(href, rec.uid, rec.name)
+        return self.batch.session.get(Contact, found) if found is not None else None
 
     def _add_card(
         self,

@@ -1,0 +1,142 @@
+"""`nudge merge`, `nudge split` and their undo, end to end through the CLI on a store on disk.
+
+Sam's Google address book has Ana Ruiz's work card; his phone's address book (an iPhone
+export, vCard 3.0 with Apple's habits) has her private card under another name and address,
+so sync keeps two contacts until Sam says they are one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+
+from tests.system.test_backup import EXPORTS, NOW, ok, write_config
+from tests.system.test_cli import nudge
+
+PRIVATE = "ana.r@home.example.com"
+
+
+def private_card(uid: str, email: str) -> str:
+    return (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//iPhone OS 17.5//EN\r\n"
+        "N:R.;Ana;;;\r\nFN:Ana R.\r\n"
+        f"item1.EMAIL;type=INTERNET;type=pref:{email}\r\nitem1.X-ABLabel:_$!<Home>!$_\r\n"
+        "TEL;type=CELL;type=VOICE;type=pref:+49 30 23125450\r\n"
+        f"UID:{uid}\r\nEND:VCARD\r\n"
+    )
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Coordinates]:
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    private = tmp_path / "private.vcf"
+    private.write_text(private_card("4A3C9E2B-51D7-4C8A-9F1E-7B2D6C0A1E35", PRIVATE))
+    for name in ("contacts.vcf", "calendar.ics"):
+        shutil.copy(EXPORTS / "google" / name, tmp_path / name)
+    return tmp_path
+
+
+@pytest.fixture
+def cfg(book: Path, clock: time_machine.Coordinates) -> Path:
+    files = [book / "contacts.vcf", book / "calendar.ics", book / "private.vcf"]
+    path = write_config(book, "nudge.db", files)
+    ok("sync", config=path)
+    ok("log", PRIVATE, "call: her new flat in Lisbon", "--at", "3 days ago", config=path)
+    ok("note", PRIVATE, "her daughter is called Inés", config=path)
+    ok("referral", "received", PRIVATE, "her neighbour's accounting firm", config=path)
+    return path
+
+
+def show(cfg: Path, who: str) -> dict[str, Any]:
+    info: dict[str, Any] = json.loads(ok("show", who, "--json", config=cfg))
+    return info
+
+
+def names(cfg: Path) -> list[str]:
+    return sorted(c["name"] for c in json.loads(ok("contacts", "--json", config=cfg)))
+
+
+def what(entries: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(e, sort_keys=True) for e in entries)
+
+
+def test_merge_makes_one_contact_with_everything_of_both(cfg: Path) -> None:
+    work, home = show(cfg, "ana ruiz"), show(cfg, PRIVATE)
+    before = names(cfg)
+    out = ok("merge", "ana ruiz", PRIVATE, config=cfg)
+    assert out.strip() == f"Merged Ana R. (#{home['id']}) into Ana Ruiz (#{work['id']})."
+    assert names(cfg) == [n for n in before if n != "Ana R."]
+    ana = show(cfg, "ana ruiz")
+    assert ana["id"] == work["id"] and ana["name"] == "Ana Ruiz"
+    assert sorted(ana["emails"]) == sorted(work["emails"] + home["emails"])
+    assert sorted(ana["phones"]) == sorted(work["phones"] + home["phones"])
+    assert what(ana["touches"]) == what(work["touches"] + home["touches"])
+    assert what(ana["notes"]) == what(home["notes"]) and what(ana["referrals"]) == what(home["referrals"])
+    assert ana["tier"] == "top100"  # the work card's; the private card names none
+    assert ana["last_touch_at"] == home["last_touch_at"]  # the call three days ago counts for her now
+
+
+def test_merge_is_remembered_by_the_next_syncs(cfg: Path, book: Path) -> None:
+    ok("merge", "ana ruiz", PRIVATE, config=cfg)
+    count = len(names(cfg))
+    # Both cards read again: the work card edited, the private one re-exported by the phone with
+    # a new UID and the address she moved to, so nothing of it is known to nudge any more.
+    contacts = book / "contacts.vcf"
+    contacts.write_text(contacts.read_text().replace("TITLE:Founder", "TITLE:Managing Partner"))
+    (book / "private.vcf").write_text(
+        private_card("C1F0B7D2-0E4A-4B9B-8C51-3D5E2A7F9B60", "ana@lisboa.example")
+    )
+    ok("sync", config=cfg)
+    assert len(names(cfg)) == count and "Ana R." not in names(cfg)
+    ana = show(cfg, "ana ruiz")
+    assert ana["name"] == "Ana Ruiz" and ana["title"] == "Managing Partner"
+    assert "ana@lisboa.example" in ana["emails"]
+    assert "her daughter is called Inés" in [n["text"] for n in ana["notes"]]
+
+
+def test_undo_takes_a_merge_back(cfg: Path) -> None:
+    work, home = show(cfg, "ana ruiz"), show(cfg, PRIVATE)
+    before = names(cfg)
+    ok("merge", "ana ruiz", PRIVATE, config=cfg)
+    assert ok("undo", config=cfg).startswith(f"Undid: merged Ana R. (#{home['id']}) into Ana Ruiz")
+    assert names(cfg) == before
+    for was in (work, home):
+        now = show(cfg, f"#{was['id']}")
+        for key in ("name", "emails", "phones", "touches", "notes", "referrals", "tier", "last_touch_at"):
+            assert now[key] == was[key], (was["name"], key)
+
+
+def test_split_takes_the_merged_contact_out_and_sync_leaves_them_apart(cfg: Path) -> None:
+    home = show(cfg, PRIVATE)
+    ok("merge", "ana ruiz", PRIVATE, config=cfg)
+    out = ok("split", "ana ruiz", "+49 30 23125450", config=cfg)
+    assert out.strip() == f"Split Ana R. (#{home['id']}) out of Ana Ruiz (#{show(cfg, 'ana ruiz')['id']})."
+    ok("sync", config=cfg)
+    back = show(cfg, PRIVATE)
+    for key in ("id", "name", "emails", "phones", "touches", "notes", "referrals"):
+        assert back[key] == home[key], key
+    assert PRIVATE not in show(cfg, "ana ruiz")["emails"]
+    assert ok("undo", config=cfg).startswith("Undid: split Ana R.")
+    assert PRIVATE in show(cfg, "ana ruiz")["emails"] and "Ana R." not in names(cfg)
+
+
+def test_split_by_an_address_a_card_brought_says_what_to_do(cfg: Path) -> None:
+    code, out = nudge("split", "ana ruiz", "ana.ruiz@example.net", config=cfg)
+    assert code == 1
+    assert "not from `nudge merge`" in out and "Traceback" not in out
+
+
+def test_merge_of_one_contact_with_itself_is_refused(cfg: Path) -> None:
+    code, out = nudge("merge", "ana ruiz", "ana.ruiz@example.net", config=cfg)
+    assert code == 1 and "is one contact already" in out
