@@ -3,6 +3,7 @@ duplicates, add."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -102,9 +103,44 @@ def split(
     typer.echo(said)
 
 
+@handled
+def duplicates(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """List contacts that may be one person, with the evidence; `nudge merge` is yours to run."""
+    from sqlmodel import Session
+
+    from nudge.reports import duplicates as report
+
+    cfg = settings()
+    with Session(store(cfg)) as s:
+        found = report.pairs(s)
+    if as_json:
+        rows = [
+            {
+                "a": {"id": p.a.id, "name": p.a.name},
+                "b": {"id": p.b.id, "name": p.b.name},
+                "evidence": p.evidence,
+                "merge": f"nudge merge '#{p.a.id}' '#{p.b.id}'",
+            }
+            for p in found
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("No likely duplicates.")
+        return
+    for p in found:
+        typer.echo(f"{p.a.name} (#{p.a.id}) and {p.b.name} (#{p.b.id})")
+        for why in p.evidence:
+            typer.echo(f"  {why}")
+        typer.echo(f"  the same person? nudge merge '#{p.a.id}' '#{p.b.id}'")
+
+
 def register(app: typer.Typer, referral: typer.Typer) -> None:
     """Add this group's commands to `app`."""
     app.command()(export)
     app.command("import")(import_cmd)
     app.command()(merge)
     app.command()(split)
+    app.command()(duplicates)

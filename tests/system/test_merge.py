@@ -140,3 +140,16 @@ def test_split_by_an_address_a_card_brought_says_what_to_do(cfg: Path) -> None:
 def test_merge_of_one_contact_with_itself_is_refused(cfg: Path) -> None:
     code, out = nudge("merge", "ana ruiz", "ana.ruiz@example.net", config=cfg)
     assert code == 1 and "is one contact already" in out
+
+
+def test_duplicates_lists_the_pair_with_its_evidence_and_merges_nothing(cfg: Path) -> None:
+    work, home = show(cfg, "ana ruiz"), show(cfg, PRIVATE)
+    before = names(cfg)
+    pairs = json.loads(ok("duplicates", "--json", config=cfg))
+    ana = [p for p in pairs if {p["a"]["id"], p["b"]["id"]} == {work["id"], home["id"]}]
+    assert len(ana) == 1
+    assert ana[0]["evidence"] == ["initials and surname: Ana Ruiz / Ana R."]
+    assert ana[0]["merge"] == f"nudge merge '#{work['id']}' '#{home['id']}'"
+    assert names(cfg) == before
+    text = ok("duplicates", config=cfg)
+    assert f"Ana Ruiz (#{work['id']}) and Ana R. (#{home['id']})" in text
