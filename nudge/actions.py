@@ -284,7 +284,7 @@ def undo_last(
 ) -> list[UserAction]:
     """Take back the latest batch not yet undone; the actions it reversed, newest first.
 
-    A merge or split needs `settings` (the tiers' order) to be taken back.
+    A merge, split or add needs `settings` to be taken back.
     """
     latest = session.exec(
         select(UserAction).where(col(UserAction.undone_at).is_(None)).order_by(col(UserAction.id).desc())
@@ -298,9 +298,9 @@ def undo_last(
     ).all()
     touched: set[int] = set()
     for action in actions:
-        if action.kind in ("merge", "split"):
+        if action.kind in ("merge", "split", "add"):
             if settings is None:
-                raise ValueError("undoing a merge or split needs the settings")
+                raise ValueError("undoing a merge, split or add needs the settings")
             merging.reverse(session, settings, action, now)
         else:
             _reverse(session, action)

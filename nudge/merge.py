@@ -1,4 +1,5 @@
-"""Two contacts that are one person put together (`nudge merge`), and taken apart again (`nudge split`).
+"""Who is one person: two contacts put together (`nudge merge`) and taken apart again (`nudge split`),
+and someone met or mailed who is in no address book made a contact (`nudge add`).
 
 A merge moves everything of the other contact onto the kept one (identities, cards,
 touches, notes, referrals, moments, planned meetings, suggestions, the journal) and
@@ -23,23 +24,26 @@ from nudge.ingest.tiers import precedence
 from nudge.store import journal
 from nudge.store.derived import refresh_contacts
 from nudge.store.models import (
+    TABLES,
     Contact,
     Identity,
     Merge,
-    Moment,
-    Note,
     Planned,
-    Referral,
+    Sighting,
     SourceRecord,
     Suggestion,
     Touch,
     UserAction,
 )
 
-# Rows that simply change hands (nothing unique involves their contact).
-_MOVED: tuple[type[SQLModel], ...] = (Identity, SourceRecord, Note, Referral, Moment, UserAction, Merge)
 # Rows unique per contact and something else: the kept contact's row wins a clash.
 _UNIQUE: dict[type[SQLModel], str] = {Touch: "external_id", Planned: "external_id", Suggestion: "digest_date"}
+# Rows that simply change hands: every other table with a contact (a new table is found by itself).
+_MOVED: tuple[type[SQLModel], ...] = tuple(
+    m
+    for m in TABLES
+    if m is not Contact and m not in _UNIQUE and "contact_id" in m.__table__.c  # type: ignore[attr-defined]
+)
 # What the kept contact's row may take from the other: restored by a split.
 _FIELDS = (
     *("org", "title", "birthday", "tier", "tier_source", "tier_since"),
@@ -261,8 +265,86 @@ def split(
     return other
 
 
+def add(
+    session: Session,
+    settings: Settings,
+    email: str,
+    now: datetime,
+    name: str = "",
+    tier: str | None = None,
+    via: str = "cli",
+) -> tuple[Contact, int]:
+    """A contact for an address in no address book; its sightings become touches. Journaled.
+
+    Returns the contact and how many touches its sightings gave.
+    """
+    kind, value = identity_value(email, settings.me.region)
+    if kind != "email" or "@" not in value.strip("@"):
+        raise UserError(f"{email!r} is not an e-mail address")
+    if value in settings.me.emails:
+        raise UserError(f"{value} is one of your own addresses (me.emails)")
+    owner = session.exec(
+        select(Identity.contact_id).where(Identity.kind == "email", Identity.value == value)
+    ).first()
+    if owner is not None:
+        raise UserError(f"{value} is already a contact's (#{owner}): `nudge show {value}`")
+    if tier is not None and tier not in settings.tiers:
+        raise UserError(f"unknown tier {tier!r}; configured: {', '.join(settings.tiers)}")
+    contact = Contact(name=name.strip() or value, created_at=now, warmth_at=now)
+    if tier is not None:
+        contact.tier, contact.tier_source, contact.tier_since = tier, "cli", now
+    session.add(contact)
+    session.flush()
+    assert contact.id is not None
+    session.add(Identity(contact_id=contact.id, kind="email", value=value))
+    sightings = list(session.exec(select(Sighting).where(Sighting.email == value).order_by(col(Sighting.at))))
+    seen: set[str] = set()
+    for s in sightings:
+        if s.external_id not in seen:
+            seen.add(s.external_id)
+            session.add(
+                Touch(
+                    contact_id=contact.id,
+                    kind=s.kind,
+                    source=s.source,
+                    external_id=s.external_id,
+                    at=s.at,
+                    weight=s.weight,
+                    direction=s.direction,
+                    summary=s.summary,
+                    created_at=now,
+                )
+            )
+        session.delete(s)
+    session.flush()
+    refresh_contacts(session, [contact.id], now, settings.touches.half_life_days)
+    summary = f"added {contact.name} ({value})" + (f" to {tier}" if tier else "")
+    before = {"sightings": [s.model_dump(mode="json") for s in sightings]}
+    journal.record(session, "add", contact, now, summary, target=f"c{contact.id}", before=before, via=via)
+    return contact, len(seen)
+
+
+def _unadd(session: Session, action: UserAction, now: datetime) -> None:
+    """Undo `nudge add`: what was seen with the address is a sighting again, and the contact is
+    archived without its address and touches (the journal still names it, so the row stays)."""
+    before: dict[str, Any] = json.loads(action.before or "{}")
+    for model in (Touch, Planned, Identity):
+        session.execute(sa.delete(model).where(col(model.contact_id) == action.contact_id))
+    session.flush()
+    for row in before.get("sightings", []):
+        if session.get(Sighting, row["id"]) is None:
+            session.add(Sighting.model_validate(row))
+    contact = session.get(Contact, action.contact_id)
+    if contact is not None:
+        contact.archived_at, contact.tier = now, None
+        session.add(contact)
+
+
 def reverse(session: Session, settings: Settings, action: UserAction, now: datetime) -> None:
-    """`nudge undo` of a merge (split it) or of a split (merge again, under the same merge id)."""
+    """`nudge undo` of a merge (split it), a split (merge again, under the same merge id), an add."""
+    if action.kind == "add":
+        _unadd(session, action, now)
+        return
     if action.kind == "merge":
         row = session.get(Merge, int(action.target[1:]))
         if row is not None:

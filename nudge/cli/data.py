@@ -137,6 +137,26 @@ def duplicates(
         typer.echo(f"  the same person? nudge merge '#{p.a.id}' '#{p.b.id}'")
 
 
+@handled
+def add(
+    email: Annotated[str, typer.Argument(help="Their e-mail address, as `top100 suggest` shows it.")],
+    name: Annotated[str, typer.Option("--name", help="Their name (default: the address).")] = "",
+    tier: Annotated[str | None, typer.Option("--tier", help="Put them in this tier.")] = None,
+) -> None:
+    """Make someone you met or mailed a contact: what nudge saw with the address becomes touches.
+
+    Adding them to an address book does the same at the next sync; this is for who is in none.
+    """
+    from nudge import merge as merging
+    from nudge.store.db import atomic
+
+    cfg = settings()
+    with atomic(store(cfg)) as s:
+        contact, touches = merging.add(s, cfg, email, now(), name=name, tier=tier)
+        said = f"Added {contact.name} (#{contact.id})" + (f" to {tier}" if tier else "")
+    typer.echo(f"{said}, with {touches} touch{'es' if touches != 1 else ''} from your calendars and mail.")
+
+
 def register(app: typer.Typer, referral: typer.Typer) -> None:
     """Add this group's commands to `app`."""
     app.command()(export)
@@ -144,3 +164,4 @@ def register(app: typer.Typer, referral: typer.Typer) -> None:
     app.command()(merge)
     app.command()(split)
     app.command()(duplicates)
+    app.command()(add)
