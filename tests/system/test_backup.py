@@ -21,7 +21,10 @@ from sqlmodel import SQLModel
 
 from nudge import backup
 from nudge.parse.vcard import parse_vcard
+from tests.servers.postgres import postgres, postgres_store_url
 from tests.system.test_cli import nudge
+
+__all__ = ["postgres", "postgres_store_url"]  # fixtures
 
 EXPORTS = Path(__file__).resolve().parents[1] / "data" / "exports"
 NOW = datetime(2026, 6, 16, 5, 30, tzinfo=UTC)  # a Tuesday, 07:30 in Berlin
@@ -66,13 +69,21 @@ def clock() -> Iterator[time_machine.Coordinates]:
         yield traveller
 
 
+PRIVATE_CARD = (  # Ana's private card in Sam's iPhone export: another name, another address
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//iPhone OS 17.5//EN\r\nN:R.;Ana;;;\r\n"
+    "FN:Ana R.\r\nitem1.EMAIL;type=INTERNET;type=pref:ana.r@home.example.com\r\n"
+    "item1.X-ABLabel:_$!<Home>!$_\r\nUID:4A3C9E2B-51D7-4C8A-9F1E-7B2D6C0A1E35\r\nEND:VCARD\r\n"
+)
+
+
 @pytest.fixture
 def files(tmp_path: Path) -> list[Path]:
     out = []
     for name in ("contacts.vcf", "calendar.ics"):
         shutil.copy(EXPORTS / "google" / name, tmp_path / name)
         out.append(tmp_path / name)
-    return out
+    (tmp_path / "private.vcf").write_text(PRIVATE_CARD, newline="")
+    return [*out, tmp_path / "private.vcf"]
 
 
 @pytest.fixture
@@ -87,7 +98,9 @@ def cfg(tmp_path: Path, files: list[Path], clock: time_machine.Coordinates) -> P
     ok("outcome", "ana ruiz", "meeting", config=path)
     ok("referral", "given", "dev patel", "intro to a CFO", "--counterpart", "Ben Okafor", config=path)
     ok("referral", "received", "eva", "the Fabrikam audit", config=path)
+    ok("note", "ana.r@home.example.com", "moved to Lisbon", config=path)
     ok("digest", config=path)
+    ok("merge", "ana ruiz", "ana.r@home.example.com", config=path)
     return path
 
 
@@ -133,7 +146,28 @@ def test_a_restored_store_syncs_without_duplicating_anyone(
     ana = json.loads(ok("show", "ana ruiz", "--json", config=fresh))
     ana0 = json.loads(ok("show", "ana ruiz", "--json", config=cfg))
     assert ana["touches"] == ana0["touches"]
-    assert ok("undo", config=fresh).startswith("Undid: a referral received from Eva")
+    assert json.loads(ok("duplicates", "--json", config=fresh)) == []  # the merge came along
+    assert ok("undo", config=fresh).startswith("Undid: merged Ana R.")
+    assert ok("undo", config=fresh).startswith("Undid: a note about Ana R.: moved to Lisbon")
+
+
+def test_round_trip_through_postgresql(
+    tmp_path: Path, cfg: Path, files: list[Path], postgres_store_url: str
+) -> None:
+    """The same backup restored into PostgreSQL: the same bytes out, and new rows get new ids."""
+    first = tmp_path / "backup.json"
+    ok("export", "-o", str(first), config=cfg)
+    fresh = write_config(tmp_path, "unused.db", files)
+    fresh.write_text(fresh.read_text().replace(f"sqlite:///{tmp_path / 'unused.db'}", postgres_store_url))
+    fresh.chmod(0o600)  # the URL holds the test server's password
+    ok("import", str(first), config=fresh)
+    second = tmp_path / "again.json"
+    ok("export", "-o", str(second), config=fresh)
+    assert second.read_bytes() == first.read_bytes()
+    ok("note", "ben okafor", "after the move to PostgreSQL", config=fresh)
+    ok("log", "ben okafor", "call: catch-up", config=fresh)
+    ben = json.loads(ok("show", "ben okafor", "--json", config=fresh))
+    assert "after the move to PostgreSQL" in [n["text"] for n in ben["notes"]]
 
 
 def test_import_refuses_a_store_that_holds_anything(tmp_path: Path, cfg: Path) -> None:
