@@ -153,3 +153,35 @@ def test_duplicates_lists_the_pair_with_its_evidence_and_merges_nothing(cfg: Pat
     assert names(cfg) == before
     text = ok("duplicates", config=cfg)
     assert f"Ana Ruiz (#{work['id']}) and Ana R. (#{home['id']})" in text
+
+
+def backup_tables(cfg: Path) -> dict[str, Any]:
+    """The store as `nudge export` sees it, less the journal (undo writes to it) and the merges."""
+    tables: dict[str, Any] = json.loads(ok("export", config=cfg))["tables"]
+    return {k: v for k, v in tables.items() if k not in ("useraction", "merge")}
+
+
+def test_a_meeting_both_attended_counts_once_and_undo_puts_every_row_back(book: Path, cfg: Path) -> None:
+    """Ana was invited to the coffee with both addresses: two touches of one meeting become one,
+    keeping the outcome Sam put on her private twin; undo leaves the store as it was, row by row."""
+    calendar = book / "calendar.ics"
+    text = calendar.read_text()
+    uid = "UID:3492d75b948b5311cc344af2fb@google.com\n"
+    invite = (
+        "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=TRUE\n"
+        f" ;CN=Ana R.;X-NUM-GUESTS=0:mailto:{PRIVATE}\n"
+    )
+    calendar.write_text(text.replace(uid, uid + invite))
+    ok("sync", config=cfg)
+    for _ in range(3):  # the fixture's referral, note and call: the coffee is her latest touch again
+        ok("undo", config=cfg)
+    ok("outcome", PRIVATE, "conversation", config=cfg)
+    assert [(t["summary"], t["outcome"]) for t in show(cfg, PRIVATE)["touches"]] == [
+        ("Coffee with Ana", "conversation")
+    ]
+    before = backup_tables(cfg)
+    ok("merge", "ana ruiz", PRIVATE, config=cfg)
+    coffee = [t for t in show(cfg, "ana ruiz")["touches"] if t["summary"] == "Coffee with Ana"]
+    assert [t["outcome"] for t in coffee] == ["conversation"]
+    ok("undo", config=cfg)
+    assert backup_tables(cfg) == before
