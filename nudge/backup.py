@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, col, func, select
 
 from nudge.errors import UserError
@@ -145,10 +146,18 @@ def import_json(session: Session, text: str, name: str) -> dict[str, int]:
         for i, row in enumerate(rows, 1):
             try:
                 session.add(model.model_validate(row))
-            except ValueError as e:
-                first = str(e).splitlines()[0]
-                raise UserError(f"{name}: {table.name} row {i} cannot be read ({first})") from None
-        session.flush()
+            except ValidationError as e:
+                err = e.errors()[0]
+                field = ".".join(str(part) for part in err["loc"]) or "the row"
+                raise UserError(f"{name}: {table.name} row {i}: {field}: {err['msg']}") from None
+        try:
+            session.flush()
+        except sa.exc.IntegrityError as e:
+            first = str(e.orig).splitlines()[0]
+            raise UserError(
+                f"{name}: the {table.name} rows do not fit the rest of the backup ({first}); "
+                "the file was changed or cut short: restore another backup"
+            ) from None
         done[table.name] = len(rows)
         _advance_sequence(session, table)
     return done

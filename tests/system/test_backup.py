@@ -198,6 +198,24 @@ def test_import_of_a_file_that_is_no_backup_says_so(tmp_path: Path, files: list[
     assert code == 1 and f"{path} is not a nudge backup: line 1" in out
 
 
+def test_a_damaged_backup_is_named_row_and_field_and_restores_nothing(
+    tmp_path: Path, cfg: Path, files: list[Path]
+) -> None:
+    data = json.loads(ok("export", config=cfg))
+    del data["tables"]["touch"][2]["at"]
+    path = tmp_path / "damaged.json"
+    path.write_text(json.dumps(data))
+    fresh = write_config(tmp_path, "restored.db", files)
+    code, out = nudge("import", str(path), config=fresh)
+    assert code == 1 and out.strip() == f"nudge: {path}: touch row 3: at: Field required"
+    data["tables"]["touch"][2]["at"] = "2026-06-01T10:00:00Z"
+    data["tables"]["touch"][2]["contact_id"] = 9999  # no such contact: cut from another file
+    path.write_text(json.dumps(data))
+    code, out = nudge("import", str(path), config=fresh)
+    assert code == 1 and "the touch rows do not fit the rest of the backup" in out and "Traceback" not in out
+    assert json.loads(ok("contacts", "--json", config=fresh)) == []
+
+
 def test_every_table_is_in_the_backup_or_named_as_derived() -> None:
     """A new table must be exported or said to come back from the sources: one line in backup.py."""
     exported = {str(m.__tablename__) for m in backup.EXPORTED}
