@@ -4,6 +4,7 @@ duplicates, add."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -30,16 +31,19 @@ def export(
     if fmt not in backup.FORMATS:
         raise UserError(f"--format must be one of {', '.join(backup.FORMATS)}, not {fmt!r}")
     cfg = settings()
+    labels = {name: (tier.groups or [name])[0] for name, tier in cfg.tiers.items()}
     with Session(store(cfg)) as s:
-        labels = {name: (tier.groups or [name])[0] for name, tier in cfg.tiers.items()}
-        text = backup.export(s, fmt, labels)
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8", newline="")
-    except OSError as e:
-        raise UserError(f"cannot write {output}: {e.strerror}") from None
+        if output is None:
+            backup.write(s, fmt, labels, sys.stdout)
+            return
+        part = output.with_name(output.name + ".part")  # a backup cut short never takes the name
+        try:
+            with part.open("w", encoding="utf-8", newline="") as f:
+                backup.write(s, fmt, labels, f)
+            part.replace(output)
+        except OSError as e:
+            part.unlink(missing_ok=True)
+            raise UserError(f"cannot write {output}: {e.strerror}") from None
     typer.echo(f"Wrote {output} ({fmt}).", err=True)
 
 
