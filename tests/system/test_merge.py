@@ -185,3 +185,27 @@ def test_a_meeting_both_attended_counts_once_and_undo_puts_every_row_back(book: 
     assert [t["outcome"] for t in coffee] == ["conversation"]
     ok("undo", config=cfg)
     assert backup_tables(cfg) == before
+
+
+def test_the_tier_set_by_hand_wins_and_a_snooze_is_kept(cfg: Path) -> None:
+    """The work card puts Ana in top100; Sam made her private contact a partner by hand and snoozed it."""
+    ok("tier", PRIVATE, "partner", config=cfg)
+    ok("snooze", PRIVATE, "2w", config=cfg)
+    home = show(cfg, PRIVATE)
+    ok("merge", "ana ruiz", PRIVATE, config=cfg)
+    ana = show(cfg, "ana ruiz")
+    assert (ana["tier"], ana["tier_source"], ana["tier_since"]) == ("partner", "cli", home["tier_since"])
+    assert ana["snoozed_until"] == home["snoozed_until"]
+    ok("sync", config=cfg)  # the address book's top100 does not undo a tier set by hand
+    assert show(cfg, "ana ruiz")["tier"] == "partner"
+
+
+def test_merging_an_archived_contact_into_a_live_one_keeps_the_person_live(cfg: Path, book: Path) -> None:
+    (book / "private.vcf").write_text("")  # the phone's export no longer has her private card
+    ok("sync", config=cfg)
+    assert show(cfg, PRIVATE)["archived_at"] is not None
+    ok("merge", "ana ruiz", PRIVATE, config=cfg)
+    ok("sync", config=cfg)
+    ana = show(cfg, "ana ruiz")
+    assert ana["archived_at"] is None and PRIVATE in ana["emails"]
+    assert "her daughter is called Inés" in [n["text"] for n in ana["notes"]]
