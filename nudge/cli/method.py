@@ -116,9 +116,7 @@ def top100_accept(
     kept = len(ranked) - added - len(sighted)
     typer.echo(f"Added {added} people to your top 100 ({kept} were already in a tier).")
     if sighted:
-        typer.echo(
-            f"{len(sighted)} are in no address book yet: nudge add EMAIL --tier top100 ({', '.join(sighted)})"
-        )
+        typer.echo(f"In no address book yet (`nudge add EMAIL --tier top100`): {', '.join(sighted)}")
 
 
 @handled

@@ -132,3 +132,10 @@ def test_add_refuses_an_address_that_is_a_contacts(cfg: Path) -> None:
 
     code, out = nudge("add", "ana.ruiz@example.net", config=cfg)
     assert code == 1 and "is already a contact's" in out
+
+
+def test_accept_leaves_people_in_no_address_book_to_nudge_add(cfg: Path) -> None:
+    out = ok("top100", "accept", "--top", "100", config=cfg)
+    assert f"In no address book yet (`nudge add EMAIL --tier top100`): {LENA}" in out
+    names = [c["name"] for c in json.loads(ok("contacts", "--json", config=cfg))]
+    assert LENA not in names
