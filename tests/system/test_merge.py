@@ -129,6 +129,8 @@ def test_split_takes_the_merged_contact_out_and_sync_leaves_them_apart(cfg: Path
     assert PRIVATE not in show(cfg, "ana ruiz")["emails"]
     assert ok("undo", config=cfg).startswith("Undid: split Ana R.")
     assert PRIVATE in show(cfg, "ana ruiz")["emails"] and "Ana R." not in names(cfg)
+    assert ok("undo", config=cfg).startswith("Undid: merged Ana R.")  # and then the merge itself
+    assert show(cfg, PRIVATE)["id"] == home["id"] and PRIVATE not in show(cfg, "ana ruiz")["emails"]
 
 
 def test_split_by_an_address_a_card_brought_says_what_to_do(cfg: Path) -> None:
