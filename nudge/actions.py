@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from nudge import merge as merging
 from nudge.config import Settings
 from nudge.core.cadence import days_words, parse_cadence
 from nudge.core.identity import fold
@@ -327,8 +328,13 @@ def finish_follow_up(
 # --- undo and rm -----------------------------------------------------------------------------
 
 
-def undo_last(session: Session, half_life_days: float, now: datetime) -> list[UserAction]:
-    """Take back the latest batch not yet undone; the actions it reversed, newest first."""
+def undo_last(
+    session: Session, half_life_days: float, now: datetime, settings: Settings | None = None
+) -> list[UserAction]:
+    """Take back the latest batch not yet undone; the actions it reversed, newest first.
+
+    A merge, split or add needs `settings` to be taken back.
+    """
     latest = session.exec(
         select(UserAction).where(col(UserAction.undone_at).is_(None)).order_by(col(UserAction.id).desc())
     ).first()
@@ -341,7 +347,12 @@ def undo_last(session: Session, half_life_days: float, now: datetime) -> list[Us
     ).all()
     touched: set[int] = set()
     for action in actions:
-        _reverse(session, action)
+        if action.kind in ("merge", "split", "add"):
+            if settings is None:
+                raise ValueError("undoing a merge, split or add needs the settings")
+            merging.reverse(session, settings, action, now)
+        else:
+            _reverse(session, action)
         action.undone_at = now
         session.add(action)
         touched.add(action.contact_id)

@@ -20,7 +20,10 @@ def top100_suggest(
     limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 150,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
-    """Rank everyone by relationship evidence: meetings, calls, recency, months, both ways, referrals."""
+    """Rank everyone by relationship evidence: meetings, calls, recency, months, both ways, referrals.
+
+    People met or mailed often who are in no address book are candidates too (`nudge add` them).
+    """
     from rich.console import Console
     from rich.table import Table
     from sqlmodel import Session
@@ -30,16 +33,22 @@ def top100_suggest(
 
     cfg = settings()
     with Session(store(cfg)) as s:
-        ranked = ranking.rank(method.evidence(s, now()), now(), limit)
+        candidates = method.evidence(s, now()) + method.sighting_evidence(s, now(), frozenset(cfg.me.emails))
+        ranked = ranking.rank(candidates, now(), limit)
     if as_json:
         rows = [
             {
                 "rank": i,
-                "id": r.evidence.id,
+                "id": r.evidence.id or None,
                 "name": r.evidence.name,
                 "tier": r.evidence.tier,
                 "score": round(r.score, 2),
                 "reasons": r.reasons,
+                **(
+                    {"email": r.evidence.email, "add": f"nudge add {r.evidence.email}"}
+                    if r.evidence.email
+                    else {}
+                ),
             }
             for i, r in enumerate(ranked, 1)
         ]
@@ -49,7 +58,8 @@ def top100_suggest(
     for column in ("#", "name", "tier", "score", "why"):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for i, r in enumerate(ranked, 1):
-        table.add_row(str(i), r.evidence.name, r.evidence.tier or "", f"{r.score:.1f}", r.reasons)
+        name = f"{r.evidence.email} (not a contact: nudge add)" if r.evidence.email else r.evidence.name
+        table.add_row(str(i), name, r.evidence.tier or "", f"{r.score:.1f}", r.reasons)
     Console(width=140).print(table)
 
 
@@ -93,15 +103,20 @@ def top100_accept(
     cfg = settings()
     engine = store(cfg)
     with Session(engine) as s:
-        ranked = ranking.rank(method.evidence(s, now()), now(), top)
+        candidates = method.evidence(s, now()) + method.sighting_evidence(s, now(), frozenset(cfg.me.emails))
+        ranked = ranking.rank(candidates, now(), top)
     added = 0
+    sighted = [r.evidence.email for r in ranked if r.evidence.email]
     with atomic(engine) as s:
         for r in ranked:
-            contact = s.get(Contact, r.evidence.id)
+            contact = s.get(Contact, r.evidence.id) if not r.evidence.email else None
             if contact is not None and contact.tier is None:
                 actions.set_tier(s, cfg, contact, "top100", now())
                 added += 1
-    typer.echo(f"Added {added} people to your top 100 ({len(ranked) - added} were already in a tier).")
+    kept = len(ranked) - added - len(sighted)
+    typer.echo(f"Added {added} people to your top 100 ({kept} were already in a tier).")
+    if sighted:
+        typer.echo(f"In no address book yet (`nudge add EMAIL --tier top100`): {', '.join(sighted)}")
 
 
 @handled

@@ -142,7 +142,7 @@ def undo() -> None:
 
     cfg = settings()
     with atomic(store(cfg)) as s:
-        undone = actions.undo_last(s, cfg.touches.half_life_days, now())
+        undone = actions.undo_last(s, cfg.touches.half_life_days, now(), cfg)
     via = " (from your reply to the digest)" if undone[0].via == "reply" else ""
     if len(undone) == 1:
         typer.echo(f"Undid{via}: {undone[0].summary}")

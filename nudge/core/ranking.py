@@ -30,6 +30,9 @@ class Evidence:
     inbound: int  # touches they started
     outbound: int  # touches you started (meetings count both ways)
     referrals: int  # ledger entries either way
+    # Someone met or mailed who is in no address book (`Sighting`s): their address; `id` is 0.
+    email: str = ""
+    first_at: datetime | None = None  # the first time they were seen
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,22 @@ def score(e: Evidence, now: datetime) -> float:
     return volume + 1.5 * e.months + recency + both_ways + 4.0 * e.referrals
 
 
+def _sighted(e: Evidence) -> str:
+    """'met 6 times since Mar 2026, last 12 Nov, 3 emails': what the calendars and mail saw."""
+    met, mails = e.counts.get("meeting", 0), e.counts.get("email", 0)
+    parts = [f"met {met} time{'s' if met != 1 else ''}"] if met else []
+    if mails:
+        parts.append(f"{mails} email{'s' if mails != 1 else ''}")
+    if e.first_at is not None and e.last_at is not None and e.first_at.date() != e.last_at.date():
+        parts[0] += f" since {e.first_at:%b %Y}"
+    if e.last_at is not None:
+        parts.append(f"last {e.last_at:%d %b %Y}")
+    return ", ".join(parts) + "; in no address book"
+
+
 def reasons(e: Evidence, now: datetime) -> str:
+    if e.email:
+        return _sighted(e)
     parts = []
     for kind in ("meeting", "call", "message", "email"):
         n = e.counts.get(kind, 0)
@@ -80,5 +98,5 @@ def reasons(e: Evidence, now: datetime) -> str:
 
 def rank(evidence: list[Evidence], now: datetime, limit: int) -> list[Ranked]:
     ranked = [Ranked(e, score(e, now), reasons(e, now)) for e in evidence]
-    ranked.sort(key=lambda r: (-r.score, r.evidence.name, r.evidence.id))
+    ranked.sort(key=lambda r: (-r.score, r.evidence.name, r.evidence.id, r.evidence.email))
     return ranked[:limit]

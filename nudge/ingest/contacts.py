@@ -25,6 +25,7 @@ from nudge.core.identity import fold, normalise_phone, phone_as_typed
 from nudge.core.records import ContactRecord, EventRecord, GroupRecord
 from nudge.ingest.base import Batch, Context
 from nudge.ingest.exports import ExportRows, facts, job_was
+from nudge.ingest.merged import Merged
 from nudge.ingest.tiers import Tiers, tier_of
 from nudge.store.models import Contact, Identity, Moment, Sighting, SourceRecord, Touch
 from nudge.store.query import chunks
@@ -99,6 +100,7 @@ class Contacts:
         self.new_emails: set[str] = set()  # addresses that became a contact's in this batch
         self.unparsed_phones = 0  # numbers on the cards applied that were kept as typed
         self.exports: ExportRows[_NewPerson] = ExportRows(batch, lambda: self._people, _profiles)
+        self._merged = Merged(batch.session, batch.source)
         batch.on_flush(self._insert_people)
 
     def rekey(self, old: str, new: str) -> None:
@@ -151,6 +153,8 @@ class Contacts:
                     self._add_card(self._claimed[key], href, collection, etag, rec, owned)
                     return "merged"
         matched = False
+        if contact is None and sr is None and (contact := self._merged_into(href, rec)) is not None:
+            outcome = "merged"
         if contact is None and sr is None and rec.origin and rec.name_unique:
             match = self.exports.by_name(rec)
             if isinstance(match, _NewPerson):
@@ -180,7 +184,8 @@ class Contacts:
             session.add(Moment(contact_id=contact.id, kind="job_change", detail=detail, at=now))
         if rec.origin:
             self.exports.add_facts(contact.id, rec, matched)
-        if not rec.origin or not contact.name:  # an export never renames someone (`Holm 🌿`, `Ma?gorzata`)
+        # an export never renames someone (`Holm 🌿`, `Ma?gorzata`), nor does a merged-in card
+        if (not rec.origin or not contact.name) and self._merged_into(href, rec) is None:
             contact.name = rec.name
         if not older:  # an export older than the one read last says nothing new about the job
             contact.org = rec.org or contact.org
@@ -207,6 +212,11 @@ class Contacts:
         sr.tier = tier_of(rec.categories, ctx.tier_groups)
         session.add(sr)
         return outcome
+
+    def _merged_into(self, href: str, rec: ContactRecord) -> Contact | None:
+        """The contact this card's person was merged into by the user (`nudge merge`), if any."""
+        found = self._merged.into(href, rec.uid, rec.name)
+        return self.batch.session.get(Contact, found) if found is not None else None
 
     def _add_card(
         self,

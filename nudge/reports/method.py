@@ -16,7 +16,7 @@ from nudge.config import Settings, parse_hhmm
 from nudge.core import metrics, planner, ranking
 from nudge.digest.facts import funnel
 from nudge.digest.plan import load_follow_ups, load_people, plan_rules
-from nudge.store.models import Contact, Referral, Touch
+from nudge.store.models import Contact, Identity, Referral, Sighting, Touch
 
 CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
 
@@ -72,6 +72,61 @@ def evidence(session: Session, now: datetime) -> list[ranking.Evidence]:
                 inbound=inbound,
                 outbound=outbound,
                 referrals=referrals.get(cid, 0),
+            )
+        )
+    return out
+
+
+SIGHTED_AT_LEAST = 2  # meetings and emails: someone seen once is a passer-by, not a candidate
+
+
+def sighting_evidence(
+    session: Session, now: datetime, me: frozenset[str] = frozenset()
+) -> list[ranking.Evidence]:
+    """People met or mailed (two years, twice or more) whose address is in no address book.
+
+    Aggregated in the database like `evidence`; `id` is 0 and `email` the address (`nudge add`).
+    """
+    since = now - timedelta(days=ranking.WINDOW_DAYS)
+    month = func.substr(sa.cast(Sighting.at, sa.String), 1, 7)
+    kinds = list(ranking.KIND_POINTS)
+
+    def tally(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return func.sum(sa.case((condition, 1), else_=0))
+
+    known = select(Identity.value).where(Identity.kind == "email")
+    rows = session.execute(
+        sa.select(
+            col(Sighting.email),
+            func.min(col(Sighting.at)),
+            func.max(col(Sighting.at)),
+            func.count(sa.distinct(month)),
+            tally(col(Sighting.direction).in_(("in", "both"))),
+            tally(col(Sighting.direction).in_(("out", "both"))),
+            *(tally(col(Sighting.kind) == kind) for kind in kinds),
+        )
+        .where(col(Sighting.at) >= since, col(Sighting.at) <= now, col(Sighting.email).not_in(known))
+        .group_by(col(Sighting.email))
+        .having(func.count(sa.distinct(col(Sighting.external_id))) >= SIGHTED_AT_LEAST)
+    )
+    out = []
+    for email, first, last, months, inbound, outbound, *per_kind in rows:
+        if email in me:
+            continue
+        counts = {kind: int(n) for kind, n in zip(kinds, per_kind, strict=True) if n}
+        out.append(
+            ranking.Evidence(
+                id=0,
+                name=email,
+                tier=None,
+                counts=counts,
+                last_at=_aware(last),
+                months=int(months),
+                inbound=int(inbound),
+                outbound=int(outbound),
+                referrals=0,
+                email=email,
+                first_at=_aware(first),
             )
         )
     return out

@@ -435,6 +435,25 @@ def m0017_follow_ups(conn: Connection) -> None:
     md.create_all(conn, tables=[md.tables["followup"]])
 
 
+def m0015_merges(conn: Connection) -> None:
+    """Contacts the user merged (`nudge merge`), so the next sync does not split them again."""
+    md = sa.MetaData()
+    sa.Table("contact", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "merge",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("absorbed_id", sa.Integer, nullable=False),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("name", sa.String, nullable=False),
+        sa.Column("cards", sa.Text, nullable=False),
+        sa.Column("absorbed", sa.Text, nullable=False),
+        sa.Index("ix_merge_contact_id", "contact_id"),
+    )
+    md.create_all(conn, tables=[md.tables["merge"]])
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -449,6 +468,7 @@ MIGRATIONS: list[Migration] = [
     ("0011_card_aliases", m0011_card_aliases),
     ("0012_unread_columns", m0012_unread_columns),
     ("0013_channel_deliveries", m0013_channel_deliveries),
+    ("0015_merges", m0015_merges),
     ("0016_cadence_and_mail_addresses", m0016_cadence_and_mail_addresses),
     ("0017_follow_ups", m0017_follow_ups),
 ]

@@ -299,6 +299,24 @@ class FollowUp(SQLModel, table=True):
     how: str = ""  # cli | reply | touch, once done
 
 
+class Merge(SQLModel, table=True):
+    """Two contacts the user said are one person (`nudge merge`), remembered so sync keeps them one.
+
+    `contact_id` is the one kept; `absorbed` (JSON) holds what the other one was and
+    brought (its row, identities, cards and moved entries), so `nudge split` and `nudge
+    undo` can take it back out. `cards` ("source uid" lines) and `name` (folded) let a
+    card of the other one that sync meets afresh find the kept contact.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    absorbed_id: int  # the other contact's id, free again until a split restores it
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    name: str = ""
+    cards: str = Field(default="", sa_type=sa.Text())
+    absorbed: str = Field(default="{}", sa_type=sa.Text())
+
+
 TABLES: list[type[SQLModel]] = [
     Contact,
     Identity,
@@ -318,4 +336,5 @@ TABLES: list[type[SQLModel]] = [
     UserAction,
     MailAddress,
     FollowUp,
+    Merge,
 ]
