@@ -137,12 +137,12 @@ def show(
 def undo() -> None:
     """Take back the last change you made by hand (a touch, note, outcome, snooze, tier, referral,
     rm, or a reply to the digest); repeat to go further back."""
-    from nudge import actions
+    from nudge import undo
     from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
-        undone = actions.undo_last(s, cfg.touches.half_life_days, now(), cfg)
+        undone = undo.undo_last(s, cfg.touches.half_life_days, now(), cfg)
     via = " (from your reply to the digest)" if undone[0].via == "reply" else ""
     if len(undone) == 1:
         typer.echo(f"Undid{via}: {undone[0].summary}")
@@ -160,12 +160,12 @@ def rm(
     ],
 ) -> None:
     """Delete one touch, note or referral you entered by hand (`nudge undo` brings it back)."""
-    from nudge import actions
+    from nudge import undo
     from nudge.store.db import atomic
 
     cfg = settings()
     with atomic(store(cfg)) as s:
-        what = actions.remove(s, entry, cfg.touches.half_life_days, now())
+        what = undo.remove(s, entry, cfg.touches.half_life_days, now())
     typer.echo(f"Removed {what}.")
 
 

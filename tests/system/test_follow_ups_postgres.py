@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from nudge import actions, follow, service
+from nudge import actions, follow, service, undo
 from nudge.config import Settings
 from nudge.reports.follow_ups import open_follow_ups
 from nudge.sources.memory import MemoryOptions, MemorySource
@@ -43,7 +43,7 @@ def test_follow_ups_on_postgresql(
         with Session(engine) as s:
             assert open_follow_ups(s, now.date()) == []
         with atomic(engine) as s:
-            actions.undo_last(s, settings.touches.half_life_days, later)
+            undo.undo_last(s, settings.touches.half_life_days, later)
         with Session(engine) as s:
             assert [r.name for r in open_follow_ups(s, now.date())] == ["Ben Ott"]
     finally:
