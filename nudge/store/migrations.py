@@ -10,12 +10,13 @@ splitting them would hide their order.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from nudge.store import dialect
 
 log = logging.getLogger(__name__)
 
@@ -324,46 +325,10 @@ def m0011_card_aliases(conn: Connection) -> None:
     conn.execute(sa.text(f"UPDATE syncstate SET token = NULL WHERE source IN ({grouped})"))
 
 
-def _drop_column(conn: Connection, table: str, column: str) -> None:
-    """Drop a column that nothing reads: ALTER TABLE where the database can, else a table rebuild.
-
-    SQLite gained DROP COLUMN only in 3.35 (2021), and Python's sqlite3 uses the
-    system's library, so on SQLite the table is rebuilt the documented way: a new
-    table without the column, the rows copied, the old one dropped, the new one
-    renamed, its indexes made again. No table refers to the ones rebuilt here.
-    """
-    if conn.dialect.name != "sqlite":
-        conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-        return
-    create = conn.execute(
-        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
-    ).scalar_one()
-    indexes = (
-        conn.execute(
-            sa.text(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
-            ),
-            {"t": table},
-        )
-        .scalars()
-        .all()
-    )
-    columns = [row[1] for row in conn.execute(sa.text(f"PRAGMA table_info({table})")) if row[1] != column]
-    without = re.sub(rf"\s*\b{column}\b [^,]*,", "", create, count=1)
-    assert without != create, f"{table}.{column} not found in its CREATE TABLE"
-    conn.execute(sa.text(without.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}__new (", 1)))
-    names = ", ".join(columns)
-    conn.execute(sa.text(f"INSERT INTO {table}__new ({names}) SELECT {names} FROM {table}"))
-    conn.execute(sa.text(f"DROP TABLE {table}"))
-    conn.execute(sa.text(f"ALTER TABLE {table}__new RENAME TO {table}"))
-    for index in indexes:
-        conn.execute(sa.text(index))
-
-
 def m0012_unread_columns(conn: Connection) -> None:
     """Columns written but never read: a source record's raw hash, a sync state's last summary."""
-    _drop_column(conn, "sourcerecord", "raw_hash")
-    _drop_column(conn, "syncstate", "last_summary")
+    dialect.drop_column(conn, "sourcerecord", "raw_hash")
+    dialect.drop_column(conn, "syncstate", "last_summary")
 
 
 def m0013_channel_deliveries(conn: Connection) -> None:
@@ -391,6 +356,18 @@ def m0013_channel_deliveries(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0018_keys_in_byte_order(conn: Connection) -> None:
+    """Event keys (`uid|start`) compare byte by byte on every store: they are matched by prefix.
+
+    ingest.events finds an event's touches as the range `uid|` .. `uid}`, which holds
+    only where '|' sorts before '}' (byte order). SQLite compares text that way; a
+    PostgreSQL database usually has ICU's or libc's order, in which '}' comes first,
+    so the range was empty and a synced event's touches were never found again.
+    """
+    dialect.byte_order(conn, "touch", "external_id")
+    dialect.byte_order(conn, "planned", "external_id")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -405,6 +382,7 @@ MIGRATIONS: list[Migration] = [
     ("0011_card_aliases", m0011_card_aliases),
     ("0012_unread_columns", m0012_unread_columns),
     ("0013_channel_deliveries", m0013_channel_deliveries),
+    ("0018_keys_in_byte_order", m0018_keys_in_byte_order),
 ]
 
 _applied = sa.Table(
