@@ -56,6 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "both_stores: runs once on SQLite and once on a real PostgreSQL (store_kind)"
     )
+    config.addinivalue_line(
+        "markers", "sqlite_only: SQLite by nature (its files, its locks): never on PostgreSQL"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -63,7 +66,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_kind" not in metafunc.fixturenames:
         return
     forced = os.environ.get(STORE_ENV)
-    if forced:
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        metafunc.parametrize("store_kind", ["sqlite"], indirect=True, ids=["sqlite"])
+    elif forced:
         metafunc.parametrize("store_kind", [forced], indirect=True, ids=[forced])
     elif metafunc.definition.get_closest_marker("both_stores") is not None:
         metafunc.parametrize("store_kind", STORES, indirect=True, ids=STORES)

@@ -125,6 +125,7 @@ def test_send_digest_through_the_lease_sends_once(lease_settings: Settings, now:
     assert row is not None and row.claimed_by is None
 
 
+@pytest.mark.sqlite_only
 def test_a_writer_waits_for_another_instead_of_failing_with_database_is_locked(
     make_settings: Callable[..., Settings],
 ) -> None:
