@@ -139,14 +139,11 @@ def test_contacts_are_listed_in_the_same_order_on_every_store(
     assert listed == sorted(names, key=lambda n: n.encode())
 
 
-def test_a_time_bound_with_its_zone_in_a_typed_query_means_that_instant(
-    settings: Settings, store_kind: str
-) -> None:
+def test_a_time_bound_with_its_zone_in_a_typed_query_means_that_instant(postgres_store_url: str) -> None:
     """A timestamp column has no zone: PostgreSQL reads an aware value in the session's zone,
-    which nudge sets to UTC, so the server's own zone (not UTC here) never shifts an hour."""
-    if store_kind == "sqlite":
-        pytest.skip("SQLite has no session zone: an aware value is stored as the text it is")
-    engine = open_db(settings.database)
+    which nudge sets to UTC, so the server's own zone (not UTC here) never shifts an hour.
+    (PostgreSQL only: SQLite has no session zone.)"""
+    engine = open_db(postgres_store_url)
     at = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
     with atomic(engine) as s:
         s.add(DigestRun(date=at.date()))
