@@ -201,6 +201,32 @@ def demo(
     typer.echo(f"Try: nudge --config {result.config} contacts --tier top100")
 
 
+@handled
+def migrate_store(
+    source: Annotated[
+        str, typer.Argument(help="The store to copy, e.g. sqlite:///~/.local/share/nudge/nudge.db.")
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(help="An empty database to copy it into, e.g. postgresql+psycopg://nudge@db/nudge."),
+    ],
+) -> None:
+    """Copy a whole store into an empty database (SQLite to PostgreSQL): every row, ids kept.
+
+    Stop `nudge run` first. The source is left as it is; point database_url at the
+    target afterwards. A URL without a password takes it from ~/.pgpass (PGPASSFILE).
+    """
+    from nudge import config
+    from nudge.store import locks, transfer
+
+    with locks.single_instance(source, config.data_dir() / "run.lock"):
+        copied = transfer.copy_store(source, target)
+    typer.echo(f"Copied {copied.total} rows from {copied.source} to {copied.target}:")
+    for table, count in copied.rows.items():
+        typer.echo(f"  {table:<14} {count:>8}")
+    typer.echo(f'Next: set database_url = "{copied.target}" in your config, then start nudge again.')
+
+
 def completion(
     ctx: typer.Context,
     shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
@@ -220,6 +246,7 @@ def register(app: typer.Typer, referral: typer.Typer) -> None:
     """Add this group's commands to `app` (and to the shared `referral` group)."""
     for command in (init, run, doctor, demo, completion):
         app.command()(command)
+    app.command("migrate-store")(migrate_store)
     auth = typer.Typer(help="Grant nudge read-only access to an online account.")
     app.add_typer(auth, name="auth")
     auth.command("google")(auth_google)

@@ -16,7 +16,6 @@ delivers a day inside it, so two processes can never both move it to `sending`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import socket
@@ -32,6 +31,7 @@ from sqlmodel import col
 
 from nudge.errors import Busy
 from nudge.store.db import atomic
+from nudge.store.dialect import insert_or_skip
 from nudge.store.locks import POLL, file_lock, lock_path
 from nudge.store.models import DigestRun
 
@@ -111,8 +111,8 @@ def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
         row = sa.select(col(DigestRun.id), col(DigestRun.claimed_by)).where(col(DigestRun.date) == day)
         found = s.execute(row).first()
         if found is None:
-            with contextlib.suppress(sa.exc.IntegrityError), s.begin_nested():
-                s.add(DigestRun(date=day))
+            fresh = DigestRun(date=day).model_dump(exclude={"id"})
+            s.execute(insert_or_skip(s, DigestRun).values(**fresh))
             found = s.execute(row).first()
         current = found[1] if found else None
         free = sa.or_(

@@ -19,6 +19,7 @@ from nudge.core.warmth import label, roll_forward, score
 from nudge.digest.plan import load_people
 from nudge.ingest.tiers import named_tiers
 from nudge.store import journal
+from nudge.store.dialect import bytewise
 from nudge.store.models import Contact, Identity, Moment, Note, Planned, Referral, Touch
 from nudge.store.query import chunks
 
@@ -49,7 +50,7 @@ def rows(session: Session, settings: Settings, now: datetime, archived: bool = F
     stmt = select(Contact)
     if not archived:
         stmt = stmt.where(col(Contact.archived_at).is_(None))
-    for c in session.exec(stmt.order_by(col(Contact.name))):
+    for c in session.exec(stmt.order_by(bytewise(col(Contact.name)))):
         assert c.id is not None
         warmth = score(roll_forward(c.warmth_sum, c.warmth_at, now, half)) if c.warmth_at else 0.0
         person = planned.get(c.id)

@@ -1,17 +1,18 @@
-"""Engine and sessions. SQLite gets WAL and foreign keys; any SQLAlchemy URL works.
+"""Engine and sessions: an SQLite file (WAL, foreign keys) or a PostgreSQL server.
 
-Writers wait their turn: `atomic` starts SQLite transactions with BEGIN
-IMMEDIATE, so two processes (the daemon's sync, a CLI digest) queue on the
-write lock for up to `database_wait` seconds instead of failing half-way, and
-every store error SQLite can give (locked, not a database, damaged, read-only,
-disk full) becomes one StoreError line that names the file and the fix.
+Writers wait their turn: `atomic` takes the store's write lock up front (SQLite:
+BEGIN IMMEDIATE; PostgreSQL: an advisory lock; dialect.py has every difference),
+so two processes (the daemon's sync, a CLI digest) queue on it for up to
+`database_wait` seconds instead of failing half-way, and every store error SQLite
+can give (locked, not a database, damaged, read-only, disk full) becomes one
+StoreError line that names the file and the fix.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from nudge.errors import StoreError, UserError
-from nudge.store import migrations
+from nudge.store import dialect, migrations
 from nudge.store.locks import file_lock, lock_path
 
 WAIT = 60.0  # seconds a writer waits for another process's transaction, unless configured
-_WRITE = "nudge_write"  # execution option: this transaction will write (BEGIN IMMEDIATE)
 
 # (SQLite primary error name, what it means for the user and what to do); {path} is the file.
 _PROBLEMS: dict[str, str] = {
@@ -57,6 +57,19 @@ def store_problem(error: BaseException, path: str, wait: float = WAIT) -> str | 
     return None
 
 
+def _server_translator(url: str, wait: float) -> Any:
+    def translate(context: sa.engine.ExceptionContext) -> None:
+        """handle_error: a database server's lock wait that ran out becomes one StoreError line."""
+        if getattr(context.original_exception, "sqlstate", None) == "55P03":  # lock_not_available
+            raise StoreError(
+                f"the database {shown_url(url)} stayed locked by another nudge process for more than "
+                f"{wait:g} s (a long nudge sync?); run the command again when it is done, "
+                "or raise database_wait"
+            ) from context.original_exception
+
+    return translate
+
+
 def _translator(path: str, wait: float) -> Any:
     def translate(context: sa.engine.ExceptionContext) -> None:
         """handle_error: SQLite errors the user can act on become one StoreError line."""
@@ -65,29 +78,6 @@ def _translator(path: str, wait: float) -> Any:
             raise StoreError(problem) from context.original_exception
 
     return translate
-
-
-def _on_connect(wait: float) -> Any:
-    def connect(dbapi_conn: Any, _record: Any) -> None:
-        # pysqlite commits on its own before DDL; take transactions over so that a
-        # migration really is all-or-nothing (SQLAlchemy's documented recipe).
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    return connect
-
-
-def _sqlite_begin(conn: Any) -> None:
-    # A writer takes the write lock up front: SQLite then waits busy_timeout for it.
-    # A deferred transaction that reads and later writes fails at once, without
-    # waiting, when another process committed in between (SQLITE_BUSY_SNAPSHOT).
-    write = conn.get_execution_options().get(_WRITE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def shown_url(url: str) -> str:
@@ -122,12 +112,11 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
                 ) from None
         engine = sa.create_engine(parsed)
         path = str(Path(parsed.database or ":memory:").expanduser())
-        sa.event.listen(engine, "connect", _on_connect(wait))
-        sa.event.listen(engine, "begin", _sqlite_begin)
+        dialect.configure(engine, wait)
         sa.event.listen(engine, "handle_error", _translator(path, wait))
         return engine
     try:
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
     except ImportError as e:
         driver = e.name or "its driver"
         package = {"psycopg2": "psycopg2-binary"}.get(driver, driver)
@@ -139,6 +128,9 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
         raise UserError(
             f"database_url: {shown_url(url)} needs the Python package {driver}, which is not installed: {how}"
         ) from None
+    dialect.configure(engine, wait)
+    sa.event.listen(engine, "handle_error", _server_translator(url, wait))
+    return engine
 
 
 def open_db(url: str, migrate: bool = True, wait: float = WAIT) -> Engine:
@@ -147,7 +139,11 @@ def open_db(url: str, migrate: bool = True, wait: float = WAIT) -> Engine:
     path = lock_path(engine.url, "migrate")
     # Two processes opening a new store at once (the daemon, a CLI command) would both
     # apply the same migration; the second waits for the first and then finds nothing to do.
-    held = file_lock(path, wait, "the database is being upgraded by PID {pid}") if path else nullcontext()
+    held = (
+        file_lock(path, wait, "the database is being upgraded by PID {pid}")
+        if path
+        else dialect.migration_lock(engine)
+    )
     try:
         if migrate:
             with held:
@@ -163,12 +159,13 @@ def open_db(url: str, migrate: bool = True, wait: float = WAIT) -> Engine:
 def atomic(engine: Engine) -> Iterator[Session]:
     """One write transaction: committed on success, rolled back on any exception.
 
-    On SQLite it holds the write lock from the start (BEGIN IMMEDIATE), so it
-    waits for another writer's transaction rather than failing in the middle.
+    It holds the store's write lock from the start (SQLite: BEGIN IMMEDIATE;
+    PostgreSQL: an advisory lock, see dialect.py), so it waits for another
+    writer's transaction rather than failing in the middle or interleaving with it.
     """
     with Session(engine, expire_on_commit=False) as session:
         try:
-            session.connection(execution_options={_WRITE: True})
+            session.connection(execution_options={dialect.WRITE: True})
             yield session
             session.commit()
         except BaseException:

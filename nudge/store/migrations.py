@@ -10,12 +10,13 @@ splitting them would hide their order.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from nudge.store import dialect
 
 log = logging.getLogger(__name__)
 
@@ -324,46 +325,10 @@ def m0011_card_aliases(conn: Connection) -> None:
     conn.execute(sa.text(f"UPDATE syncstate SET token = NULL WHERE source IN ({grouped})"))
 
 
-def _drop_column(conn: Connection, table: str, column: str) -> None:
-    """Drop a column that nothing reads: ALTER TABLE where the database can, else a table rebuild.
-
-    SQLite gained DROP COLUMN only in 3.35 (2021), and Python's sqlite3 uses the
-    system's library, so on SQLite the table is rebuilt the documented way: a new
-    table without the column, the rows copied, the old one dropped, the new one
-    renamed, its indexes made again. No table refers to the ones rebuilt here.
-    """
-    if conn.dialect.name != "sqlite":
-        conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-        return
-    create = conn.execute(
-        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
-    ).scalar_one()
-    indexes = (
-        conn.execute(
-            sa.text(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
-            ),
-            {"t": table},
-        )
-        .scalars()
-        .all()
-    )
-    columns = [row[1] for row in conn.execute(sa.text(f"PRAGMA table_info({table})")) if row[1] != column]
-    without = re.sub(rf"\s*\b{column}\b [^,]*,", "", create, count=1)
-    assert without != create, f"{table}.{column} not found in its CREATE TABLE"
-    conn.execute(sa.text(without.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}__new (", 1)))
-    names = ", ".join(columns)
-    conn.execute(sa.text(f"INSERT INTO {table}__new ({names}) SELECT {names} FROM {table}"))
-    conn.execute(sa.text(f"DROP TABLE {table}"))
-    conn.execute(sa.text(f"ALTER TABLE {table}__new RENAME TO {table}"))
-    for index in indexes:
-        conn.execute(sa.text(index))
-
-
 def m0012_unread_columns(conn: Connection) -> None:
     """Columns written but never read: a source record's raw hash, a sync state's last summary."""
-    _drop_column(conn, "sourcerecord", "raw_hash")
-    _drop_column(conn, "syncstate", "last_summary")
+    dialect.drop_column(conn, "sourcerecord", "raw_hash")
+    dialect.drop_column(conn, "syncstate", "last_summary")
 
 
 def m0013_channel_deliveries(conn: Connection) -> None:
@@ -389,6 +354,25 @@ def m0013_channel_deliveries(conn: Connection) -> None:
         sa.Index("ix_delivery_date", "date"),
     )
     md.create_all(conn)
+
+
+def m0015_merges(conn: Connection) -> None:
+    """Contacts the user merged (`nudge merge`), so the next sync does not split them again."""
+    md = sa.MetaData()
+    sa.Table("contact", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "merge",
+        md,
+        _id(),
+        _fk("contact"),
+        sa.Column("absorbed_id", sa.Integer, nullable=False),
+        sa.Column("at", _TS, nullable=False),
+        sa.Column("name", sa.String, nullable=False),
+        sa.Column("cards", sa.Text, nullable=False),
+        sa.Column("absorbed", sa.Text, nullable=False),
+        sa.Index("ix_merge_contact_id", "contact_id"),
+    )
+    md.create_all(conn, tables=[md.tables["merge"]])
 
 
 def m0016_cadence_and_mail_addresses(conn: Connection) -> None:
@@ -435,23 +419,16 @@ def m0017_follow_ups(conn: Connection) -> None:
     md.create_all(conn, tables=[md.tables["followup"]])
 
 
-def m0015_merges(conn: Connection) -> None:
-    """Contacts the user merged (`nudge merge`), so the next sync does not split them again."""
-    md = sa.MetaData()
-    sa.Table("contact", md, sa.Column("id", sa.Integer, primary_key=True))
-    sa.Table(
-        "merge",
-        md,
-        _id(),
-        _fk("contact"),
-        sa.Column("absorbed_id", sa.Integer, nullable=False),
-        sa.Column("at", _TS, nullable=False),
-        sa.Column("name", sa.String, nullable=False),
-        sa.Column("cards", sa.Text, nullable=False),
-        sa.Column("absorbed", sa.Text, nullable=False),
-        sa.Index("ix_merge_contact_id", "contact_id"),
-    )
-    md.create_all(conn, tables=[md.tables["merge"]])
+def m0018_keys_in_byte_order(conn: Connection) -> None:
+    """Event keys (`uid|start`) compare byte by byte on every store: they are matched by prefix.
+
+    ingest.events finds an event's touches as the range `uid|` .. `uid}`, which holds
+    only where '|' sorts before '}' (byte order). SQLite compares text that way; a
+    PostgreSQL database usually has ICU's or libc's order, in which '}' comes first,
+    so the range was empty and a synced event's touches were never found again.
+    """
+    dialect.byte_order(conn, "touch", "external_id")
+    dialect.byte_order(conn, "planned", "external_id")
 
 
 MIGRATIONS: list[Migration] = [
@@ -471,6 +448,7 @@ MIGRATIONS: list[Migration] = [
     ("0015_merges", m0015_merges),
     ("0016_cadence_and_mail_addresses", m0016_cadence_and_mail_addresses),
     ("0017_follow_ups", m0017_follow_ups),
+    ("0018_keys_in_byte_order", m0018_keys_in_byte_order),
 ]
 
 _applied = sa.Table(

@@ -1,7 +1,7 @@
-"""The day's claim and the write lock, on a real SQLite store.
+"""The day's claim and the write lock, on a real SQLite store and on a real PostgreSQL.
 
-The lease in the database (what a PostgreSQL store uses) is exercised on SQLite
-through a `file:` URI, for which there is no lock file beside the store.
+The lease in the database (what a PostgreSQL store uses) is exercised on PostgreSQL
+and on SQLite through a `file:` URI, for which there is no lock file beside the store.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def lease_settings(make_settings: Callable[..., Settings], tmp_path: Path) -> Settings:
-    """A store reached through a `file:` URI: no lock file, so the day's claim is a lease."""
+def lease_settings(
+    make_settings: Callable[..., Settings], tmp_path: Path, store_kind: str, store_url: str
+) -> Settings:
+    """A store without a lock file beside it (PostgreSQL, or SQLite by a `file:` URI): a lease."""
     store = MemorySource.store("book")
     store.put(
         "contacts",
@@ -43,10 +45,8 @@ def lease_settings(make_settings: Callable[..., Settings], tmp_path: Path) -> Se
         "ana",
         vcard("ana", "Ana Ruiz", emails=("a@example.org",), categories=("top100",)),
     )
-    return make_settings(
-        database_url=f"sqlite:///file:{tmp_path / 'nudge.db'}?uri=true",
-        sources=[{"type": "memory", "name": "book"}],
-    )
+    url = store_url if store_kind == "postgresql" else f"sqlite:///file:{tmp_path / 'nudge.db'}?uri=true"
+    return make_settings(database_url=url, sources=[{"type": "memory", "name": "book"}])
 
 
 def run_row(engine: sa.Engine, day: date = DAY) -> DigestRun | None:
@@ -54,6 +54,7 @@ def run_row(engine: sa.Engine, day: date = DAY) -> DigestRun | None:
         return s.exec(select(DigestRun).where(DigestRun.date == day)).first()
 
 
+@pytest.mark.both_stores
 def test_a_lease_is_exclusive_names_its_holder_and_is_released(lease_settings: Settings) -> None:
     engine = open_db(lease_settings.database)
     assert claim.lock_path(engine.url, "send") is None
@@ -68,6 +69,7 @@ def test_a_lease_is_exclusive_names_its_holder_and_is_released(lease_settings: S
         pass
 
 
+@pytest.mark.both_stores
 def test_a_lease_of_a_dead_process_is_taken_over_at_once_and_a_lapsed_one_too(
     lease_settings: Settings,
 ) -> None:
@@ -96,6 +98,7 @@ def test_a_lease_of_a_dead_process_is_taken_over_at_once_and_a_lapsed_one_too(
         pass
 
 
+@pytest.mark.both_stores
 def test_a_lapsed_lease_stops_before_sending(lease_settings: Settings, now: datetime) -> None:
     """planned -> sending is conditional on the lease: a holder that lost it sends nothing."""
     engine = open_db(lease_settings.database)
@@ -111,6 +114,7 @@ def test_a_lapsed_lease_stops_before_sending(lease_settings: Settings, now: date
     assert row is not None and row.state == "planned"
 
 
+@pytest.mark.both_stores
 def test_send_digest_through_the_lease_sends_once(lease_settings: Settings, now: datetime) -> None:
     engine = open_db(lease_settings.database)
     service.sync_all(engine, lease_settings, now)
@@ -121,6 +125,7 @@ def test_send_digest_through_the_lease_sends_once(lease_settings: Settings, now:
     assert row is not None and row.claimed_by is None
 
 
+@pytest.mark.sqlite_only
 def test_a_writer_waits_for_another_instead_of_failing_with_database_is_locked(
     make_settings: Callable[..., Settings],
 ) -> None:

@@ -36,7 +36,7 @@ def clock() -> Iterator[time_machine.Coordinates]:
 
 
 @pytest.fixture
-def cfg(tmp_path: Path, clock: time_machine.Coordinates) -> Path:
+def cfg(tmp_path: Path, clock: time_machine.Coordinates, store_url: str) -> Path:
     people = [
         vcard(
             "ana", "Ana Ruiz", emails=("ana@example.org",), phones=("+49 30 1234567",), categories=("top100",)
@@ -52,7 +52,7 @@ def cfg(tmp_path: Path, clock: time_machine.Coordinates) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f"""timezone = "Europe/Berlin"
-database_url = "sqlite:///{tmp_path / "nudge.db"}"
+database_url = "{store_url}"
 maildir = "{tmp_path / "Maildir"}"
 [me]
 emails = ["{ME}"]
@@ -147,6 +147,7 @@ def test_sync_prints_a_line_per_source_and_fails_when_one_does(cfg: Path, tmp_pa
     assert code == 1 and "FAILED" in out and "calendar.ics" in out
 
 
+@pytest.mark.both_stores
 def test_digest_dry_run_json_and_send_once(cfg: Path, tmp_path: Path) -> None:
     code, out = nudge("digest", "--dry-run", config=cfg)
     assert code == 0 and out.startswith("Be curious today:")
@@ -180,6 +181,7 @@ def test_digest_preview_of_another_day(cfg: Path) -> None:
     assert code == 1 and "--date: use YYYY-MM-DD" in out
 
 
+@pytest.mark.both_stores
 def test_log_with_forgiving_names(cfg: Path) -> None:
     code, out = nudge("log", "zoe", "call: new job at Acme, wants intro to a CFO", config=cfg)
     assert code == 0 and "Logged call with Zoë Çelik" in out
@@ -193,6 +195,7 @@ def test_log_with_forgiving_names(cfg: Path) -> None:
     assert info["touches"][0]["kind"] == "message" and info["touches"][0]["at"].startswith("2026-11-20")
 
 
+@pytest.mark.both_stores
 def test_unknown_or_ambiguous_name_changes_nothing(cfg: Path) -> None:
     before = nudge("contacts", "--json", config=cfg)[1]
     code, out = nudge("log", "an", "call: hi", config=cfg)
@@ -209,6 +212,7 @@ def test_log_rejects_future_and_bad_kinds(cfg: Path) -> None:
     assert code == 1 and "kind must be one of" in out
 
 
+@pytest.mark.both_stores
 def test_snooze_tier_and_referrals(cfg: Path) -> None:
     code, out = nudge("snooze", "ana r", "2w", config=cfg)
     assert code == 0 and "snoozed until" in out
@@ -234,6 +238,7 @@ def test_snooze_tier_and_referrals(cfg: Path) -> None:
     assert "think of one introduction you can make for Ben" in text
 
 
+@pytest.mark.both_stores
 def test_contacts_table_and_json(cfg: Path) -> None:
     code, out = nudge("contacts", config=cfg)
     assert code == 0 and "Ana Ruiz" in out and "4 contacts" in out
@@ -243,6 +248,7 @@ def test_contacts_table_and_json(cfg: Path) -> None:
     assert ana["due"] == 1.5 and ana["last_touch_at"].startswith("2026-10-09")
 
 
+@pytest.mark.both_stores
 def test_show_text(cfg: Path) -> None:
     code, out = nudge("show", "ana ruiz", config=cfg)
     assert code == 0

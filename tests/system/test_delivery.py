@@ -35,7 +35,10 @@ from tests.builders import ME, vcard
 from tests.servers.smtp import HOST, PASSWORD, USERNAME, Cert, StartServer, free_port, smtp_cert, smtp_server
 
 # aiosmtpd sets its own deprecated Session.login_data after every AUTH; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Session.login_data is deprecated"),
+    pytest.mark.both_stores,  # the day's and each channel's claims are conditional writes: run on both stores
+]
 
 __all__ = ["smtp_cert", "smtp_server"]  # pytest fixtures: imported to be requested by name
 
@@ -493,10 +496,12 @@ def test_html_in_names_is_escaped_in_the_html_part(
     "name", ["Ada\r\nBcc: eve@evil.example", "Ada\nLovelace", "Ada\x00\x1b[31m Lovelace\u2028"]
 )
 def test_control_characters_in_a_name_never_block_the_digest(
-    book: Book, smtp_server: StartServer, now: datetime, name: str
+    book: Book, smtp_server: StartServer, now: datetime, name: str, store_kind: str
 ) -> None:
     """A name that heads the digest lands in the Subject: whatever it holds, the digest goes out
     with one clean Subject line and no header of the name's making."""
+    if "\x00" in name and store_kind == "postgresql":
+        pytest.skip("PostgreSQL's text cannot hold NUL (core.records drops it before the store)")
     with atomic(book.engine) as s:
         s.execute(sa.update(Contact).values(name=name))  # every contact: whoever is first heads it
     server = smtp_server("starttls")

@@ -23,6 +23,8 @@ from nudge.sources.memory import MemorySource
 from nudge.store.models import Contact, DigestRun, Note, Reply, Suggestion, Touch
 from tests.builders import ME, vcard
 
+pytestmark = pytest.mark.both_stores  # the dialect matters here: run on SQLite and PostgreSQL
+
 NAMES = ("Ana Ruiz", "Ben Ott", "Cleo Diaz", "Dev Patel", "Eve Stone", "Finn Berg")
 
 

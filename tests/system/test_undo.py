@@ -7,19 +7,23 @@ compared with what it was before, through `show --json`: the user's view.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nudge.config import Settings
+from nudge.store.db import make_engine
 from nudge.store.models import DigestRun
 from tests.builders import ME
 from tests.conftest import NOW
 from tests.system.test_cli import cfg, clock, nudge
 from tests.system.test_replies import apply, numbered, reply_bytes, sent
+
+pytestmark = pytest.mark.both_stores  # the dialect matters here: run on SQLite and PostgreSQL
 
 __all__ = ["cfg", "clock", "sent"]
 
@@ -137,12 +141,18 @@ def test_rm_refuses_a_touch_a_sync_made(cfg: Path) -> None:
     assert code == 1 and "nothing to undo" in out  # the refusal journaled nothing
 
 
-def test_undo_of_a_call_clears_the_suggestion_it_answered(cfg: Path, clock: Any, tmp_path: Path) -> None:
+def test_undo_of_a_call_clears_the_suggestion_it_answered(cfg: Path, clock: Any, store_url: str) -> None:
     """A touch undone no longer marks the digest's suggestion as acted on."""
 
     def acted() -> list[Any]:
-        with sqlite3.connect(tmp_path / "nudge.db") as db:
-            return [row[0] for row in db.execute("SELECT acted_at FROM suggestion WHERE slot = 'call'")]
+        engine = make_engine(store_url)
+        try:
+            with engine.connect() as db:
+                return list(
+                    db.execute(sa.text("SELECT acted_at FROM suggestion WHERE slot = 'call'")).scalars()
+                )
+        finally:
+            engine.dispose()
 
     assert nudge("digest", config=cfg)[0] == 0
     clock.move_to(NOW + timedelta(hours=2))

@@ -39,6 +39,8 @@ from tests.profiles import scaled
 from tests.system.test_cli import nudge
 from tests.system.test_sync_properties import cards, events, fresh, load, snapshot
 
+pytestmark = pytest.mark.both_stores  # the dialect matters here: run on SQLite and PostgreSQL
+
 ANA = "ana.ruiz@example.org"
 BEN = "ben.ott@example.net"
 T0 = NOW - timedelta(days=10)  # when Ana, Ben and the user had coffee

@@ -1,4 +1,4 @@
-"""Migrations: ordered, recorded, idempotent, and upgrading keeps the data."""
+"""Migrations: ordered, recorded, idempotent, and upgrading keeps the data, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ from sqlmodel import SQLModel
 from nudge.store import migrations, models
 from nudge.store.db import make_engine, open_db
 
+pytestmark = pytest.mark.both_stores
 
-def test_fresh_database_gets_every_migration_once(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+
+def test_fresh_database_gets_every_migration_once(blank_store_url: str) -> None:
+    engine = make_engine(blank_store_url)
     applied = migrations.migrate(engine)
     assert applied == [name for name, _ in migrations.MIGRATIONS]
     assert migrations.migrate(engine) == []
     assert migrations.applied(engine) == applied
 
 
-def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
-    engine = open_db(f"sqlite:///{tmp_path / 'a.db'}")
+def test_migrated_schema_matches_the_models(blank_store_url: str) -> None:
+    engine = open_db(blank_store_url)
     inspector = sa.inspect(engine)
     for table in SQLModel.metadata.sorted_tables:
         assert table in [t.__table__ for t in models.TABLES]  # type: ignore[attr-defined]
@@ -38,8 +40,8 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
                 assert tuple(c.name for c in constraint.columns) in uniques, table.name
 
 
-def test_upgrade_from_first_migration_keeps_data(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_upgrade_from_first_migration_keeps_data(blank_store_url: str) -> None:
+    url = blank_store_url
     engine = make_engine(url)
     assert migrations.migrate(engine, upto="0001_initial") == ["0001_initial"]
     with engine.begin() as conn:
@@ -65,9 +67,9 @@ def test_upgrade_from_first_migration_keeps_data(tmp_path: Path) -> None:
 
 
 def test_failed_migration_rolls_back_and_is_not_recorded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blank_store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    engine = make_engine(blank_store_url)
     migrations.migrate(engine, upto="0001_initial")
 
     def broken(conn: sa.Connection) -> None:
@@ -89,18 +91,18 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
     assert (tmp_path / "sub").stat().st_mode & 0o777 == 0o700
 
 
-def test_naive_datetimes_are_refused(tmp_path: Path) -> None:
+def test_naive_datetimes_are_refused(blank_store_url: str) -> None:
     from sqlmodel import Session
 
-    engine = open_db(f"sqlite:///{tmp_path / 'a.db'}")
+    engine = open_db(blank_store_url)
     with Session(engine) as s, pytest.raises(sa.exc.StatementError, match="naive datetime"):
         s.add(models.Contact(name="x", created_at=datetime(2026, 1, 1)))
         s.commit()
 
 
-def test_card_aliases_have_grouped_sources_read_their_cards_again(tmp_path: Path) -> None:
+def test_card_aliases_have_grouped_sources_read_their_cards_again(blank_store_url: str) -> None:
     """0011: cards stored before aliases existed are fetched once more where groups may need them."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = blank_store_url
     engine = make_engine(url)
     migrations.migrate(engine, upto="0009_first_sync_tiers")
     with engine.begin() as conn:
@@ -142,3 +144,30 @@ def test_card_aliases_have_grouped_sources_read_their_cards_again(tmp_path: Path
     }
     assert tokens == {"book": None, "plain": "t-1"}
     assert aliases == {""}
+
+
+def test_event_keys_are_found_by_their_prefix_range(blank_store_url: str) -> None:
+    """0018: `uid|...` lies between `uid|` and `uid}` only in byte order, which PostgreSQL's
+    usual collations are not ('}' sorts before '|' there): the range must still find it."""
+    engine = open_db(blank_store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO contact (id, name, warmth_sum) VALUES (1, 'Ana Ruiz', 0)"))
+        for table, extra in (
+            ("touch", ", kind, direction, weight, source"),
+            ("planned", ", source, event_uid, summary"),
+        ):
+            values = ", 'call', 'out', 1, 'cal'" if table == "touch" else ", 'cal', 'e1', 'Coffee'"
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {table} (contact_id, at, external_id{extra}) "
+                    f"VALUES (1, '2026-11-02 09:00:00', 'e1|20261102T090000Z'{values})"
+                )
+            )
+    with engine.connect() as conn:
+        for table in ("touch", "planned"):
+            found = conn.execute(
+                sa.text(
+                    f"SELECT external_id FROM {table} WHERE external_id >= 'e1|' AND external_id < 'e1}}'"
+                )
+            ).scalars()
+            assert list(found) == ["e1|20261102T090000Z"], table
