@@ -31,7 +31,36 @@ def digest_time(settings: Settings, day: date) -> datetime:
     return datetime.combine(day, parse_hhmm(settings.digest.time), tzinfo=settings.tz)
 
 
-def plan_rules(settings: Settings, force_day: date | None = None) -> planner.Rules:
+FOLLOW_WEEKS = 8  # how far back the follow-through is read
+FOLLOW_DAYS = 7  # a suggestion counts as acted on when a touch came within a week
+FOLLOW_MIN = 20  # fewer call suggestions than this say nothing yet
+
+
+def follow_through(session: Session, settings: Settings, day: date) -> float | None:
+    """The share of the call suggestions of the last weeks' delivered digests that the user acted
+    on within a week; None while there are too few (a new install) or none was acted on."""
+    since, until = day - timedelta(weeks=FOLLOW_WEEKS), day - timedelta(days=FOLLOW_DAYS)
+    rows = session.exec(
+        select(Suggestion.digest_date, Suggestion.acted_at).where(
+            Suggestion.slot == "call",
+            col(Suggestion.digest_date) >= since,
+            col(Suggestion.digest_date) <= until,
+            col(Suggestion.digest_date).in_(delivered_days()),
+        )
+    ).all()
+    if len(rows) < FOLLOW_MIN:
+        return None
+    acted = sum(
+        1
+        for shown, at in rows
+        if at is not None and at.astimezone(settings.tz).date() <= shown + timedelta(days=FOLLOW_DAYS)
+    )
+    return acted / len(rows) if acted else None
+
+
+def plan_rules(
+    settings: Settings, force_day: date | None = None, follow: float | None = None
+) -> planner.Rules:
     days = {WEEKDAYS.index(d) for d in settings.digest.workdays}
     if force_day is not None:
         days.add(force_day.weekday())
@@ -40,6 +69,7 @@ def plan_rules(settings: Settings, force_day: date | None = None) -> planner.Rul
         partner_count=settings.digest.partner_count,
         workdays=frozenset(days),
         cooldown_workdays=settings.digest.cooldown_workdays,
+        follow_through=follow,
     )
 
 
@@ -145,5 +175,6 @@ def make_plan(
     with Session(engine) as s:
         people = load_people(s, settings, now, day)
         follow_ups = load_follow_ups(s, settings, people, now)
-    rules = plan_rules(settings, day if force else None)
+        follow = follow_through(s, settings, day)
+    rules = plan_rules(settings, day if force else None, follow)
     return planner.plan_day(people, day, now, rules, follow_ups), people

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from nudge.config import Settings, parse_hhmm
 from nudge.core import metrics, planner, ranking
 from nudge.digest.facts import funnel
-from nudge.digest.plan import load_follow_ups, load_people, plan_rules
+from nudge.digest.plan import follow_through, load_follow_ups, load_people, plan_rules
 from nudge.store.models import Contact, Identity, Referral, Sighting, Touch
 
 CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
@@ -177,7 +177,8 @@ def forecast(session: Session, settings: Settings, now: datetime, days: int) -> 
     at = parse_hhmm(settings.digest.time)
     first = today if now.astimezone(settings.tz).time() < at else today + timedelta(days=1)
     follow_ups = load_follow_ups(session, settings, people, now)
-    return planner.forecast(people, first, days, plan_rules(settings), at, settings.tz, follow_ups)
+    rules = plan_rules(settings, follow=follow_through(session, settings, today))
+    return planner.forecast(people, first, days, rules, at, settings.tz, follow_ups)
 
 
 @dataclass(frozen=True)

@@ -457,6 +457,21 @@ def test_capacity_advice_longer_cadence_is_the_shortest_that_fits() -> None:
     assert "21 to 28 days" in cap.advice
 
 
+def test_capacity_counts_only_the_suggestions_the_user_acts_on() -> None:
+    """100 people on 30 days need 4.7 calls a workday: five suggestions fit when all are acted on,
+    not when 70 % are (3.5 reached), and the advice's fixes are the ones that fit."""
+    assert capacity(top100(), Rules(daily_size=5), at(MONDAY)).ok
+    cap = capacity(top100(), Rules(daily_size=5, follow_through=0.7), at(MONDAY))
+    assert not cap.ok
+    assert "you acted on 70% of the call suggestions" in cap.advice
+    assert "reach about 3.5 people" in cap.advice
+    assert "daily_size to 7," in cap.advice  # 4.67 / 0.7 = 6.7
+    assert "30 to 40 days" in cap.advice  # 30 * 4.67 / 3.5
+    assert capacity(top100(), Rules(daily_size=7, follow_through=0.7), at(MONDAY)).ok
+    assert capacity(top100(cadence=40), Rules(daily_size=5, follow_through=0.7), at(MONDAY)).ok
+    assert capacity(top100(), Rules(daily_size=5, follow_through=0.95), at(MONDAY)).ok
+
+
 def test_capacity_counts_only_call_slots_and_overdue_touched() -> None:
     people = [person(i, touched_days_ago=10 + 10 * i) for i in range(1, 6)]  # 20 .. 60 days: due 0.67 .. 2.0
     people += [person(50 + i, slot="partner", cadence=1) for i in range(10)]
