@@ -41,7 +41,7 @@ def follow_through(session: Session, settings: Settings, day: date) -> float | N
     on within a week; None while there are too few (a new install) or none was acted on."""
     since, until = day - timedelta(weeks=FOLLOW_WEEKS), day - timedelta(days=FOLLOW_DAYS)
     rows = session.exec(
-        select(Suggestion.digest_date, Suggestion.acted_at).where(
+        select(col(Suggestion.digest_date), col(Suggestion.acted_at)).where(
             Suggestion.slot == "call",
             col(Suggestion.digest_date) >= since,
             col(Suggestion.digest_date) <= until,
