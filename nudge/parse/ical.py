@@ -2,7 +2,9 @@
 
 Recurring series go through `parse.recurrence` (bounded work); a plain one-off
 event skips that machinery (`one_off_record`), and the fast path (`parse.fast`)
-builds the same record without icalendar's parser.
+builds the same record without icalendar's parser. Zones named by IANA or
+Windows names come from the zone database, never from the object's VTIMEZONE
+(`parse.zones`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from nudge.core.records import Attendee, EventRecord, Occurrence, clean_line
 from nudge.parse import recurrence
 from nudge.parse.base import ParseError, short_reason
 from nudge.parse.text import block_uid, event_key
+from nudge.parse.zones import drop_known_timezones
 
 MAX_OCCURRENCES = recurrence.MAX_OCCURRENCES
 
@@ -69,7 +72,7 @@ def _occurrence(event: Mapping[str, Any], tz: tzinfo) -> Occurrence:
 def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
     """One calendar object (all VEVENTs of one UID) expanded within the window."""
     try:
-        cal = icalendar.Calendar.from_ical(text)
+        cal = icalendar.Calendar.from_ical(drop_known_timezones(text))
     except Exception as e:
         raise ParseError(
             f"unreadable iCalendar: {short_reason(e)}", block_uid(text) or event_key(text)
