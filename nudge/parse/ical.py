@@ -103,8 +103,22 @@ def _expand(
     recurring = any(e.get("RRULE") is not None or e.get("RDATE") is not None for e in events)
     if len(events) == 1 and not recurring and events[0].get("RECURRENCE-ID") is None:
         return one_off_record(events[0], uid, tz, window_start, window_end)
-    inside, after = recurrence.expand(cal, tz, window_start, window_end)
-    occurrences = tuple(sorted((_occurrence(e, tz) for e in inside), key=lambda o: o.start))
+    inside, after = recurrence.occurrences(cal, tz, window_start, window_end)
+    one_master = sum(1 for e in events if e.get("RECURRENCE-ID") is None) == 1
+    master: Occurrence | None = None
+    found = []
+    for occ in inside:
+        if one_master and not occ.recurrence_ids:
+            # An instance of the one series: the component recurring-ical-events would copy for it
+            # differs from the series' first only in DTSTART/DTEND and a RECURRENCE-ID equal to
+            # DTSTART, so its record is the first's with the start (and the key) moved.
+            if master is None:
+                master = _occurrence(occ.as_component(False), tz)
+            start = as_utc(occ.start, tz)
+            found.append(replace(master, start=start, recurrence_id=start.strftime("%Y%m%dT%H%M%SZ")))
+        else:
+            found.append(_occurrence(occ.as_component(False), tz))
+    occurrences = tuple(sorted(found, key=lambda o: o.start))
     return EventRecord(uid=uid, occurrences=occurrences, next_after_window=after, recurring=recurring)
 
 
