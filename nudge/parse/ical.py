@@ -9,6 +9,7 @@ Windows names come from the zone database, never from the object's VTIMEZONE
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, tzinfo
@@ -69,10 +70,61 @@ def _occurrence(event: Mapping[str, Any], tz: tzinfo) -> Occurrence:
     )
 
 
+# What nudge (`_occurrence`, `one_off_record`) and recurring-ical-events read of a VEVENT.
+_READ = frozenset(
+    {"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID"}
+    | {"SEQUENCE", "SUMMARY", "STATUS", "ORGANIZER", "ATTENDEE"}
+)
+_TOKEN = re.compile(r"[A-Za-z0-9-]+")
+
+
+def trimmable(text: str) -> bool:
+    """Whether `trim` may cut lines: no blank lines (icalendar unfolds across them), no lone CR."""
+    return not ("\n\n" in text or "\n\r\n" in text or "\r" in text.replace("\r\n", ""))
+
+
+def trim(text: str) -> str:
+    """`text` without what no reader of an event looks at: VALARMs and the VEVENT properties not in _READ.
+
+    Real events carry long folded DESCRIPTIONs (meeting links), alarms and
+    vendor properties; icalendar would build objects for all of them. Whatever
+    is not plainly one of those (blank lines, which icalendar unfolds across; an
+    alarm left open) keeps the text as it is.
+    """
+    if not trimmable(text):
+        return text
+    out: list[str] = []
+    stack: list[str] = []
+    dropping = False
+    for line in text.split("\n"):
+        if line[:1] in (" ", "\t"):  # a folded line's continuation goes where its line went
+            if not dropping:
+                out.append(line)
+            continue
+        head, _, value = line.partition(":")
+        name, value = head.split(";", 1)[0].upper(), value.strip().upper()
+        if name == "BEGIN":
+            stack.append(value)
+        in_alarm = stack[:3] == ["VCALENDAR", "VEVENT", "VALARM"]
+        dropping = in_alarm or (
+            stack == ["VCALENDAR", "VEVENT"]
+            and name not in _READ
+            and name not in ("BEGIN", "END")
+            and _TOKEN.fullmatch(name) is not None
+        )
+        if name == "END":
+            if not stack or stack[-1] != value:
+                return text
+            stack.pop()
+        if not dropping:
+            out.append(line)
+    return text if stack else "\n".join(out)
+
+
 def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
     """One calendar object (all VEVENTs of one UID) expanded within the window."""
     try:
-        cal = icalendar.Calendar.from_ical(drop_known_timezones(text))
+        cal = icalendar.Calendar.from_ical(trim(drop_known_timezones(text)))
     except Exception as e:
         raise ParseError(
             f"unreadable iCalendar: {short_reason(e)}", block_uid(text) or event_key(text)
