@@ -34,7 +34,7 @@ from nudge.parse.text import card_key
 from nudge.parse.vcard import contact_from
 from nudge.parse.zones import drop_known_timezones, known_zone
 
-_NAME = re.compile(r"[A-Za-z0-9-]+")
+_NAME_AT = re.compile(r"([A-Za-z0-9-]+)[;:]")  # a token followed by the first ';' or ':'
 # One content line: name, parameters with one plain or quoted value each, value.
 _LINE = re.compile(r'([A-Za-z0-9-]+)((?:;[A-Za-z0-9-]+=(?:"[^"^\\]*"|[^";:,^\\]*))*):(.*)', re.DOTALL)
 _PARAM = re.compile(r';([A-Za-z0-9-]+)=("[^"^\\]*"|[^";:,^\\]*)')
@@ -161,10 +161,10 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
 
 def _name_of(line: str) -> str:
     """The property name the library sees: up to the first ';' or ':' (it must be a plain token)."""
-    end = min((i for i in (line.find(";"), line.find(":")) if i >= 0), default=-1)
-    if end <= 0 or not _NAME.fullmatch(line, 0, end):
+    m = _NAME_AT.match(line)
+    if m is None:
         raise _Decline
-    return line[:end].upper()
+    return m.group(1).upper()
 
 
 def _nest(where: list[str], name: str, params: dict[str, str], raw: str) -> list[str]:
