@@ -29,7 +29,7 @@ from vobject.icalendar import stringToTextValues
 from vobject.vcard import NAME_ORDER, Name, splitFields
 
 from nudge.core.records import ContactRecord, EventRecord
-from nudge.parse.ical import one_off_record, trimmable
+from nudge.parse.ical import one_off_record
 from nudge.parse.text import card_key
 from nudge.parse.vcard import contact_from
 from nudge.parse.zones import drop_known_timezones, known_zone
@@ -130,7 +130,6 @@ def fast_event(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
 
 def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
     text = drop_known_timezones(text)  # as the library path does; a zone it keeps is declined below
-    alarms_cut = trimmable(text)
     lines = [line for line in _NEWLINE.split(_UNFOLD.sub("", text)) if line]
     if len(lines) < 2 or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
         raise _Decline
@@ -144,9 +143,9 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
             events += name == "BEGIN" and where[-1] == "VEVENT"
         elif where[-1] == "VEVENT":
             _event_line(event, name, line)
-        elif where[-1] == "VCALENDAR" or not alarms_cut:  # the library raises on a bad value there
+        elif where[-1] == "VCALENDAR":  # the library raises on a bad value there
             _check(*_strict(line))
-        # VALARM lines: neither path reads them, once `parse.ical.trim` cuts them
+        # VALARM lines: neither path reads them (`parse.ical.trim` cuts them)
     if where != ["VCALENDAR"] or events != 1 or "DTSTART" not in event:
         raise _Decline
     uid = str(event.get("UID", "")).strip()

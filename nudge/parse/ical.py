@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 import icalendar
+from icalendar.parser.content_line import NEWLINE, UFOLD
 
 from nudge.core.identity import normalise_email
 from nudge.core.records import Attendee, EventRecord, Occurrence, clean_line
@@ -76,37 +77,27 @@ _READ = frozenset(
     | {"SEQUENCE", "SUMMARY", "STATUS", "ORGANIZER", "ATTENDEE"}
 )
 _TOKEN = re.compile(r"[A-Za-z0-9-]+")
-
-
-def trimmable(text: str) -> bool:
-    """Whether `trim` may cut lines: no blank lines (icalendar unfolds across them), no lone CR."""
-    return not ("\n\n" in text or "\n\r\n" in text or "\r" in text.replace("\r\n", ""))
+_UNFOLD, _NEWLINE = UFOLD, NEWLINE  # icalendar's own unfolding and line splitting
 
 
 def trim(text: str) -> str:
     """`text` without what no reader of an event looks at: VALARMs and the VEVENT properties not in _READ.
 
     Real events carry long folded DESCRIPTIONs (meeting links), alarms and
-    vendor properties; icalendar would build objects for all of them. Whatever
-    is not plainly one of those (blank lines, which icalendar unfolds across; an
-    alarm left open) keeps the text as it is.
+    vendor properties; icalendar would build objects for all of them. Lines are
+    unfolded and split as icalendar itself does (so what it reads of the rest is
+    unchanged); an object whose BEGIN and END lines do not pair up is left as it is.
     """
-    if not trimmable(text):
-        return text
     out: list[str] = []
     stack: list[str] = []
-    dropping = False
-    for line in text.split("\n"):
-        if line[:1] in (" ", "\t"):  # a folded line's continuation goes where its line went
-            if not dropping:
-                out.append(line)
+    for line in _NEWLINE.split(_UNFOLD.sub("", text)):
+        if not line:
             continue
         head, _, value = line.partition(":")
-        name, value = head.split(";", 1)[0].upper(), value.strip().upper()
+        name, value = head.split(";", 1)[0].upper(), value.upper()
         if name == "BEGIN":
             stack.append(value)
-        in_alarm = stack[:3] == ["VCALENDAR", "VEVENT", "VALARM"]
-        dropping = in_alarm or (
+        dropping = stack[:3] == ["VCALENDAR", "VEVENT", "VALARM"] or (
             stack == ["VCALENDAR", "VEVENT"]
             and name not in _READ
             and name not in ("BEGIN", "END")
@@ -118,7 +109,7 @@ def trim(text: str) -> str:
             stack.pop()
         if not dropping:
             out.append(line)
-    return text if stack else "\n".join(out)
+    return text if stack else "\r\n".join(out) + "\r\n"
 
 
 def parse_ical(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
