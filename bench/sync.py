@@ -333,6 +333,15 @@ def print_acceptance(label: str, result: dict[str, Any]) -> None:
     print(f"fast-path acceptance, {label}: " + "; ".join(parts))
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM. `ru_maxrss` is not it: Linux carries it across fork+exec,
+    so a child of this (large: it holds the generated and served data) bench reports the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(url: str, db: Path, phase: str) -> dict[str, Any]:
     """One nudge sync in this process, as `nudge sync` runs it: figures as JSON."""
     t0 = time.perf_counter()
@@ -382,7 +391,7 @@ def child(url: str, db: Path, phase: str) -> dict[str, Any]:
         "ok": all(r.ok for r in reports),
         "requests": methods,
         "reports_sync": sum(1 for s in sources for m, _ in getattr(s, "requests", []) if m == "REPORT"),
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": peak_rss_mb(),
         "cpu_s": cpu,
     }
 
@@ -498,14 +507,14 @@ def main() -> None:
     floor_noop = fl["floor_noop_stock_s"]
     print(f"floor no-op REPORTs on the stock server: {floor_noop:.2f} s (median of 3)")
     print(f"no-op again in the same process (daemon), median of 3: {noop['again_s']:.2f} s")
-    print(f"first sync / floor = {first['sync_s'] / fl['floor_full_s']:.2f} (target <= 1.5)")
+    print(f"first sync / floor = {first['sync_s'] / fl['floor_full_s']:.2f} (target <= 2.5)")
     print(
         f"no-op sync, fresh process (median of 3) / floor no-op = {noop['sync_s'] / floor_noop:.2f}"
-        " (target <= 1.2)"
+        " (target <= 1.5)"
     )
-    print(f"no-op sync, daemon / floor no-op = {noop['again_s'] / floor_noop:.2f} (target <= 1.2)")
+    print(f"no-op sync, daemon / floor no-op = {noop['again_s'] / floor_noop:.2f} (target <= 1.1)")
     print(f"no-op REPORTs: {noop['reports_sync']} (target: one per collection, 2)")
-    print(f"peak RSS (first sync process): {first['rss_mb']:.0f} MB")
+    print(f"peak RSS (first sync process, VmHWM): {first['rss_mb']:.0f} MB (target <= 150)")
     print_acceptance("as generated", accepted["generated"])
     print_acceptance("as Radicale serves them (what nudge parses)", accepted["served"])
     print(
