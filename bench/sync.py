@@ -1,8 +1,9 @@
 """Benchmark: CardDAV + CalDAV sync against Radicale on loopback (not a test).
 
-bench/README.md: 5,000 contacts + 20,000 events; first sync within 1.5x the floor (one
+bench/README.md: 5,000 contacts + 20,000 events; first sync within 2.5x the floor (one
 raw sync-collection REPORT with the data, per collection, over one connection);
-a no-op re-sync within 1.2x the floor's no-op REPORTs, one REPORT per collection.
+a no-op re-sync within 1.5x the floor's no-op REPORTs from a fresh process and 1.1x
+inside the daemon, one REPORT per collection; peak RSS 150 MB (issue 17).
 
     .venv/bin/python bench/sync.py                 # store seeded once into bench/out/
     .venv/bin/python bench/sync.py --contacts 1000 --events 3000 --profile /tmp/first.prof
