@@ -32,7 +32,6 @@ import os
 import pstats
 import random
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -242,11 +241,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def floor(srv: Radicale, served: list[bytes]) -> dict[str, float]:
     """One raw sync-collection REPORT with the data per collection, then the no-op REPORTs with its tokens.
 
@@ -334,74 +328,11 @@ def print_acceptance(label: str, result: dict[str, Any]) -> None:
     print(f"fast-path acceptance, {label}: " + "; ".join(parts))
 
 
-def peak_rss_mb() -> float:
-    """This process's own peak RSS: VmHWM. `ru_maxrss` is not it: Linux carries it across fork+exec,
-    so a child of this (large: it holds the generated and served data) bench reports the parent's."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def child(url: str, db: Path, phase: str) -> dict[str, Any]:
-    """One nudge sync in this process, as `nudge sync` runs it: figures as JSON."""
-    t0 = time.perf_counter()
-    from nudge import config, service
-    from nudge.sources import load_source
-
-    settings = config.validate(
-        {
-            "timezone": "Europe/Berlin",
-            "database_url": f"sqlite:///{db}",
-            "maildir": str(db.parent / "Maildir"),
-            "me": {"name": realistic.ME_NAME, "emails": list(realistic.ME_EMAILS), "region": "DE"},
-            "sources": [
-                {
-                    "type": t,
-                    "name": t,
-                    "url": url + "/",
-                    "username": USER,
-                    "password": PASSWORD,
-                    "timeout": 600,
-                }
-                for t in ("carddav", "caldav")
-            ],
-        }
-    )
-    engine = service.open_store(settings)
-    sources = [load_source(cfg) for cfg in settings.sources]
-    imported = time.perf_counter() - t0
-    t, cpu = time.perf_counter(), own_cpu()
-    reports = service.sync_all(engine, settings, NOW, sources=sources)
-    took, cpu = time.perf_counter() - t, own_cpu() - cpu
-    again = []  # the daemon's case: same process, discovery remembered
-    for _ in range(3 if phase == "noop" else 0):
-        t = time.perf_counter()
-        service.sync_all(engine, settings, NOW)
-        again.append(time.perf_counter() - t)
-    methods: dict[str, int] = {}
-    for src in sources:
-        for method, _ in getattr(src, "requests", []):
-            methods[method] = methods.get(method, 0) + 1
-    return {
-        "phase": phase,
-        "sync_s": took,
-        "again_s": sorted(again)[len(again) // 2] if again else None,
-        "import_s": imported,
-        "lines": [r.line() for r in reports],
-        "ok": all(r.ok for r in reports),
-        "requests": methods,
-        "reports_sync": sum(1 for s in sources for m, _ in getattr(s, "requests", []) if m == "REPORT"),
-        "rss_mb": peak_rss_mb(),
-        "cpu_s": cpu,
-    }
-
-
 def run_child(url: str, db: Path, phase: str, profile: Path | None = None) -> dict[str, Any]:
     """`phase` in a fresh process; under cProfile (imports included) when `profile` is given."""
     wrap = ["-m", "cProfile", "-o", str(profile)] if profile else []
     out = subprocess.run(
-        [sys.executable, *wrap, __file__, "--child", url, str(db), phase],
+        [sys.executable, *wrap, str(HERE / "sync_child.py"), url, str(db), phase, USER, PASSWORD],
         capture_output=True,
         text=True,
         check=False,
@@ -428,11 +359,7 @@ def main() -> None:
         help="seed the realistic calendar by one PUT per object (hours at 20,000), not radicale_files.py",
     )
     p.add_argument("--seed-only", action="store_true", help="seed the store and stop")
-    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child[0], Path(args.child[1]), args.child[2])))
-        return
     name = (
         f"{args.contacts}-{args.events}"
         if args.mix == "plain"
