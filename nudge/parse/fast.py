@@ -186,8 +186,11 @@ def _event_line(event: dict[str, Any], name: str, line: str) -> None:
         return  # the library keeps it (or drops it, if broken) and nudge never reads it
     name, params, raw = _strict(line, escapes=name == "SUMMARY")
     tzid = params.get("TZID")
-    if tzid is not None and (name not in ("DTSTART", "DTEND") or known_zone(tzid) is None):
-        raise _Decline  # zones outside the database, and zones where nudge reads none
+    if tzid is not None:
+        zone = known_zone(tzid)
+        if zone is None or name not in ("DTSTART", "DTEND"):
+            raise _Decline  # zones outside the database, and zones where nudge reads none
+        tzid = zone.key  # by its IANA name, as `parse.ical.trim` rewrites it
     if "VALUE" in params and name not in ("DTSTART", "DTEND"):
         raise _Decline  # value types other than a property's usual one
     value: Any = raw  # TEXT: what icalendar's vText holds, there being no escapes

@@ -23,7 +23,7 @@ from nudge.core.records import Attendee, EventRecord, Occurrence, clean_line
 from nudge.parse import recurrence
 from nudge.parse.base import ParseError, short_reason
 from nudge.parse.text import block_uid, event_key
-from nudge.parse.zones import drop_known_timezones
+from nudge.parse.zones import by_iana_name, drop_known_timezones
 
 MAX_OCCURRENCES = recurrence.MAX_OCCURRENCES
 
@@ -108,7 +108,7 @@ def trim(text: str) -> str:
                 return text
             stack.pop()
         if not dropping:
-            out.append(line)
+            out.append(by_iana_name(line))
     return text if stack else "\r\n".join(out) + "\r\n"
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import icalendar
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -476,10 +477,11 @@ def test_exported_one_off_events_with_zones_take_the_fast_path() -> None:
                 taken += 1
     assert taken >= 5
     outlook = vcalendar(
-        "BEGIN:VEVENT\r\nUID:o\r\nDTSTART;TZID=W. Europe Standard Time:19900401T100000\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:o\r\nDTSTART;TZID=W. Europe Standard Time:19901010T100000\r\nEND:VEVENT\r\n"
     ).replace("BEGIN:VEVENT", OUTLOOK_ZONES + "BEGIN:VEVENT", 1)
     wide = (datetime(1989, 1, 1, tzinfo=UTC), WINDOW[1])
-    expected = datetime(1990, 4, 1, 10, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    icalendar.Calendar.from_ical(outlook)  # icalendar now caches the 1601 zone under the Windows name
+    expected = datetime(1990, 10, 10, 10, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
     for record in (fast_event(outlook, TZ, *wide), parse_ical(outlook, TZ, *wide)):
         assert record is not None
-        assert record.occurrences[0].start == expected  # 08:00 UTC; the 1601 rules say 09:00
+        assert record.occurrences[0].start == expected  # 09:00 UTC; the 1601 rules say 08:00 (DST)

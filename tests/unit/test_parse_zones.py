@@ -36,3 +36,21 @@ def test_only_blocks_of_known_names_are_dropped() -> None:
     assert drop_known_timezones(lf) == f"BEGIN:VCALENDAR\n{CUSTOM}{event}END:VCALENDAR\n".replace(
         "\r\n", "\n"
     )
+
+
+def test_tzid_parameters_are_rewritten_to_their_iana_names() -> None:
+    from nudge.parse.zones import by_iana_name
+
+    assert by_iana_name('DTSTART;TZID="W. Europe Standard Time":20261120T090000') == (
+        "DTSTART;TZID=Europe/Berlin:20261120T090000"
+    )
+    assert by_iana_name("DTEND;TZID=/Europe/London;X-A=1:20261120T090000") == (
+        "DTEND;TZID=Europe/London;X-A=1:20261120T090000"
+    )
+    kept_as_written = (
+        "DTSTART;TZID=Custom:20261120T090000",
+        "SUMMARY:a;TZID=W. Europe Standard Time",
+        'SUMMARY;X-A="b:c":d;TZID=W. Europe Standard Time',
+    )
+    for kept in kept_as_written:
+        assert by_iana_name(kept) == kept
