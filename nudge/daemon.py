@@ -37,6 +37,7 @@ from nudge.store.models import DigestRun
 
 if TYPE_CHECKING:
     from nudge.digest.replies import PollReport
+    from nudge.digest.send import DigestResult
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def catch_up_due(settings: Settings, now: datetime, state: str | None) -> bool:
     return not not_due(settings, now, state)
 
 
-def describe_plan(result: service.DigestResult) -> str:
+def describe_plan(result: DigestResult) -> str:
     """'3 calls (Ana Ruiz, Ben Ott, Zoë Çelik) and partner Lee Chan', or why nobody."""
     plan, view = result.plan, result.view
     if plan is None:
@@ -391,7 +392,7 @@ class Daemon:
         return stopped
 
 
-def report_digest(result: service.DigestResult) -> None:
+def report_digest(result: DigestResult) -> None:
     """One line for the journal: what was planned and where it went, or why it was not sent."""
     if result.state == "sent":
         log.info(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -20,8 +21,6 @@ from nudge.core.identity import normalise_email
 from nudge.core.phone import PhoneRules
 from nudge.core.touches import MailRules, Rules
 from nudge.digest.plan import digest_time, load_people, local_now, make_plan, plan_rules
-from nudge.digest.replies import PollReport
-from nudge.digest.send import DigestResult, render_day, send_digest
 from nudge.errors import Interrupted, SourceError, UserError
 from nudge.ingest import Context
 from nudge.ingest.mail import note_unanswered
@@ -33,8 +32,13 @@ from nudge.store.db import atomic, open_db
 from nudge.store.derived import mark_acted
 from nudge.sync import Report, plan_source, refresh_events, sync_source
 
+if TYPE_CHECKING:  # imported where used: `nudge sync` loads neither jinja2 nor the mail machinery
+    from datetime import date
+
+    from nudge.digest.replies import PollReport
+    from nudge.digest.send import DigestResult
+
 __all__ = [
-    "DigestResult",
     "digest_time",
     "load_people",
     "local_now",
@@ -45,6 +49,31 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def render_day(
+    engine: Engine, settings: Settings, now: datetime, day: date, force: bool = False
+) -> DigestResult:
+    """`digest.send.render_day`, imported on first use."""
+    from nudge.digest import send
+
+    return send.render_day(engine, settings, now, day, force)
+
+
+def send_digest(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    *,
+    day: date | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    wait: float = 0.0,
+) -> DigestResult:
+    """`digest.send.send_digest`, imported on first use."""
+    from nudge.digest import send
+
+    return send.send_digest(engine, settings, now, day=day, force=force, dry_run=dry_run, wait=wait)
 
 
 def open_store(settings: Settings) -> Engine:
@@ -176,6 +205,7 @@ def poll_replies(engine: Engine, settings: Settings, now: datetime) -> PollRepor
     if src is None:
         return None
     from nudge.digest import replies  # only for those who use it: the daemon at rest stays small
+    from nudge.digest.replies import PollReport
     from nudge.sources.imap import ImapOptions, find_folders, imap_errors, session
 
     try:

@@ -16,20 +16,25 @@ answers exactly what the library path does.
 
 from __future__ import annotations
 
+import binascii
+import codecs
 import re
 from datetime import datetime, tzinfo
 from typing import Any
 
 import icalendar
+from icalendar.parser import Contentline
 from icalendar.prop import vDDDTypes
-from vobject.vcard import NAME_ORDER, Name
+from vobject.icalendar import stringToTextValues
+from vobject.vcard import NAME_ORDER, Name, splitFields
 
 from nudge.core.records import ContactRecord, EventRecord
 from nudge.parse.ical import one_off_record
 from nudge.parse.text import card_key
 from nudge.parse.vcard import contact_from
+from nudge.parse.zones import drop_known_timezones, known_zone
 
-_NAME = re.compile(r"[A-Za-z0-9-]+")
+_NAME_AT = re.compile(r"([A-Za-z0-9-]+)[;:]")  # a token followed by the first ';' or ':'
 # One content line: name, parameters with one plain or quoted value each, value.
 _LINE = re.compile(r'([A-Za-z0-9-]+)((?:;[A-Za-z0-9-]+=(?:"[^"^\\]*"|[^";:,^\\]*))*):(.*)', re.DOTALL)
 _PARAM = re.compile(r';([A-Za-z0-9-]+)=("[^"^\\]*"|[^";:,^\\]*)')
@@ -48,19 +53,22 @@ _NEWLINE = re.compile(r"\r?\n")
 _TYPES = icalendar.Event.types_factory
 _PARSE_TIME: Any = vDDDTypes.from_ical  # untyped in icalendar
 
-_READ = frozenset({"UID", "DTSTART", "DTEND", "SUMMARY", "ORGANIZER", "ATTENDEE", "STATUS"})
-# Recurrence and DURATION take the library path (recurring_ical_events).
-_REFUSED = frozenset({"RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID", "DURATION"})
+_READ = frozenset({"UID", "DTSTART", "DTEND", "DURATION", "SUMMARY", "ORGANIZER", "ATTENDEE", "STATUS"})
+# Recurrence takes the library path (recurring_ical_events).
+_REFUSED = frozenset({"RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID"})
 
 
 class _Decline(Exception):
     """Not plain enough: the library path decides."""
 
 
-def _strict(line: str) -> tuple[str, dict[str, str], str]:
-    """(NAME, PARAMETERS, value) of a line the library reads the same way, or _Decline."""
+def _strict(line: str, escapes: bool = False) -> tuple[str, dict[str, str], str]:
+    """(NAME, PARAMETERS, value) of a line the library reads the same way, or _Decline.
+
+    With `escapes`, the value may hold backslash escapes (the caller decodes them).
+    """
     m = _LINE.fullmatch(line)
-    if m is None or "\\" in m.group(3) or _CONTROL.search(line):
+    if m is None or ("\\" in m.group(3) and not escapes) or _CONTROL.search(line):
         raise _Decline
     params: dict[str, str] = {}
     for key, value in _PARAM.findall(m.group(2)):
@@ -80,15 +88,29 @@ def _check(name: str, params: dict[str, str], raw: str) -> None:
 
 
 class _Time:
-    """DTSTART / DTEND as the record code reads icalendar's: `.dt`."""
+    """DTSTART / DTEND as the record code reads icalendar's: `.dt` (in its TZID's zone, if named)."""
 
     __slots__ = ("dt",)
 
-    def __init__(self, raw: str) -> None:
+    def __init__(self, raw: str, tzid: str | None = None) -> None:
         try:
-            self.dt = _PARSE_TIME(raw)
+            self.dt = _PARSE_TIME(raw, tzid) if tzid else _PARSE_TIME(raw)
         except (ValueError, TypeError) as e:
             raise _Decline from e
+
+
+def _text(line: str) -> Any:
+    """A TEXT property with backslash escapes, decoded by icalendar's own steps for it."""
+    content = Contentline(line)  # type: ignore[no-untyped-call]
+    _, params, value = content.parts()
+    factory: Any = _TYPES.for_property(_name_of(line), params.value)
+    from_line = getattr(factory, "get_value_from_content_line", None)
+    if from_line is not None:
+        value = from_line(content)
+    try:
+        return factory(factory.from_ical(value))
+    except (ValueError, TypeError) as e:
+        raise _Decline from e
 
 
 class _Address(str):
@@ -107,6 +129,7 @@ def fast_event(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
 
 
 def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
+    text = drop_known_timezones(text)  # as the library path does; a zone it keeps is declined below
     lines = [line for line in _NEWLINE.split(_UNFOLD.sub("", text)) if line]
     if len(lines) < 2 or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
         raise _Decline
@@ -120,8 +143,9 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
             events += name == "BEGIN" and where[-1] == "VEVENT"
         elif where[-1] == "VEVENT":
             _event_line(event, name, line)
-        else:  # VCALENDAR and VALARM lines: the library raises on a bad value there
+        elif where[-1] == "VCALENDAR":  # the library raises on a bad value there
             _check(*_strict(line))
+        # VALARM lines: neither path reads them (`parse.ical.trim` cuts them)
     if where != ["VCALENDAR"] or events != 1 or "DTSTART" not in event:
         raise _Decline
     uid = str(event.get("UID", "")).strip()
@@ -136,10 +160,10 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
 
 def _name_of(line: str) -> str:
     """The property name the library sees: up to the first ';' or ':' (it must be a plain token)."""
-    end = min((i for i in (line.find(";"), line.find(":")) if i >= 0), default=-1)
-    if end <= 0 or not _NAME.fullmatch(line, 0, end):
+    m = _NAME_AT.match(line)
+    if m is None:
         raise _Decline
-    return line[:end].upper()
+    return m.group(1).upper()
 
 
 def _nest(where: list[str], name: str, params: dict[str, str], raw: str) -> list[str]:
@@ -160,11 +184,23 @@ def _event_line(event: dict[str, Any], name: str, line: str) -> None:
         raise _Decline
     if name not in _READ:
         return  # the library keeps it (or drops it, if broken) and nudge never reads it
-    name, params, raw = _strict(line)
-    if "TZID" in params or ("VALUE" in params and name not in ("DTSTART", "DTEND")):
-        raise _Decline  # zones, and value types other than a property's usual one
+    name, params, raw = _strict(line, escapes=name == "SUMMARY")
+    tzid = params.get("TZID")
+    if tzid is not None:
+        zone = known_zone(tzid)
+        if zone is None or name not in ("DTSTART", "DTEND"):
+            raise _Decline  # zones outside the database, and zones where nudge reads none
+        tzid = zone.key  # by its IANA name, as `parse.ical.trim` rewrites it
+    if "VALUE" in params and name not in ("DTSTART", "DTEND"):
+        raise _Decline  # value types other than a property's usual one
     value: Any = raw  # TEXT: what icalendar's vText holds, there being no escapes
-    if name in ("DTSTART", "DTEND"):
+    if "\\" in raw:
+        value = _text(line)
+    elif name in ("DTSTART", "DTEND"):
+        value = _Time(raw, tzid)
+    elif name == "DURATION":
+        if not raw.upper().startswith(("P", "-P", "+P")) or params:
+            raise _Decline  # read as a duration by both paths, nothing else
         value = _Time(raw)
     elif name in ("ATTENDEE", "ORGANIZER"):
         value = _Address(raw)
@@ -199,12 +235,27 @@ _CARD_NAMES = frozenset(
         "NICKNAME",
         "ROLE",
         "KIND",
+        "PHOTO",
+        "LABEL",
+        "IMPP",
+        "ANNIVERSARY",
+        "GENDER",
+        "LANG",
+        "TZ",
+        "SORT-STRING",
     }
 )
-# Values that must hold no comma: vobject keeps only the part before it.
-_SINGLE = frozenset({"UID", "FN", "EMAIL", "TEL", "TITLE", "BDAY", "NOTE", "N", "ORG"})
 _KINDS = frozenset({"KIND", "X-ADDRESSBOOKSERVER-KIND"})
 _GROUP_PREFIX = re.compile(r"[A-Za-z0-9-]+\.")
+# What `_card` and `contact_from` read; other lines are checked, never decoded.
+_CARD_READ = (
+    frozenset(
+        {"VERSION", "UID", "FN", "N", "EMAIL", "TEL", "ORG", "TITLE", "BDAY", "CATEGORIES", "NOTE", "X-ABUID"}
+    )
+    | _KINDS
+)
+# vobject's unfolding (vobject.base's `wrap` pattern): a line break followed by one space or tab.
+_CARD_UNFOLD = re.compile(r"(?:\r\n|\r|\n)[\t ]")
 
 
 def fast_card(text: str) -> ContactRecord | None:
@@ -216,9 +267,10 @@ def fast_card(text: str) -> ContactRecord | None:
 
 
 def _card(text: str) -> ContactRecord:
-    if "\\" in text or "\r" in text.replace("\r\n", ""):
+    if "\r" in text.replace("\r\n", ""):
         raise _Decline
-    lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
+    unfolded = _CARD_UNFOLD.sub("", text)
+    lines = unfolded.split("\r\n") if "\r\n" in unfolded else unfolded.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if len(lines) < 3 or lines[0] != "BEGIN:VCARD" or lines[-1] != "END:VCARD":
@@ -233,12 +285,11 @@ def _card(text: str) -> ContactRecord:
             raise _Decline
         name, params, raw = m.group(1).upper(), m.group(2).upper(), m.group(3)
         if ";ENCODING=" in params or ";CHARSET=" in params:
-            raise _Decline
+            _inline_photo(name, params, raw)
         if name not in _CARD_NAMES and not name.startswith("X-"):
             raise _Decline
-        if name in _SINGLE and "," in raw:
-            raise _Decline
-        values.setdefault(name.lower(), []).append(_card_value(name, raw))
+        if name in _CARD_READ:
+            values.setdefault(name.lower(), []).append(_card_value(name, raw))
     if values.get("version") not in (["3.0"], ["4.0"]):
         raise _Decline
     for kind in _KINDS:
@@ -251,12 +302,27 @@ def _card(text: str) -> ContactRecord:
         raise _Decline from e
 
 
+def _inline_photo(name: str, params: str, raw: str) -> None:
+    """Decline an encoded line other than a PHOTO whose base64 vobject decodes (it raises otherwise)."""
+    if name != "PHOTO" or ";CHARSET=" in params or not re.fullmatch(r"(;[A-Z0-9-]+=[^;]*)*", params):
+        raise _Decline
+    encoding = re.search(r";ENCODING=([^;]*)", params)
+    if encoding is None or encoding.group(1) not in ("B", "BASE64"):
+        raise _Decline
+    try:
+        codecs.decode(raw.encode("utf-8"), "base64")
+    except (ValueError, binascii.Error) as e:
+        raise _Decline from e
+
+
 def _card_value(name: str, raw: str) -> Any:
-    """The value as vobject's behaviour for `name` decodes it, for text without escapes or commas."""
+    """The value as vobject's behaviour for `name` decodes it (its own functions, escapes and all)."""
     if name == "N":
-        return Name(**dict(zip(NAME_ORDER, raw.split(";"), strict=False)))
+        return Name(**dict(zip(NAME_ORDER, splitFields(raw), strict=False)))
     if name == "ORG":
-        return raw.split(";")
+        return splitFields(raw)
     if name == "CATEGORIES":
-        return raw.split(",")
-    return raw
+        return stringToTextValues(raw, listSeparator=",")
+    if "\\" not in raw and "," not in raw:
+        return raw
+    return stringToTextValues(raw)[0]

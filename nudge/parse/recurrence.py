@@ -56,6 +56,19 @@ def expand(
     `cal` is an icalendar Calendar holding one UID's VEVENTs; its series are
     rewritten in place (see the module docstring).
     """
+    inside, after = occurrences(cal, tz, window_start, window_end)
+    return [o.as_component(False) for o in inside], after
+
+
+def occurrences(
+    cal: Any, tz: tzinfo, window_start: datetime, window_end: datetime
+) -> tuple[list[Any], datetime | None]:
+    """As `expand`, but recurring-ical-events' occurrences, not yet copied into components.
+
+    Copying the VEVENT for each occurrence is most of the cost of a long series;
+    a caller that reads the same properties of every occurrence of one VEVENT
+    copies one (`parse.ical`).
+    """
     cap = window_end + HORIZON
     for event in cal.walk("VEVENT"):
         if event.get("RRULE") is not None and event.get("RECURRENCE-ID") is None:
@@ -68,7 +81,7 @@ def expand(
             inside.append(occ)
             if len(inside) > MAX_OCCURRENCES:
                 raise TooManyOccurrences(f"too many occurrences: more than {MAX_OCCURRENCES} in the window")
-    return [o.as_component(False) for o in inside], _first_after(query, tz, window_end, cap)
+    return inside, _first_after(query, tz, window_end, cap)
 
 
 def _between(query: Any, start: datetime, end: datetime) -> Iterator[Any]:

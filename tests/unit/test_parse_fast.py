@@ -8,8 +8,10 @@ alarms, structure mistakes); the library parser is the reference.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import icalendar
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -24,6 +26,7 @@ from tests.profiles import scaled
 TZ = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 WINDOW = (NOW - timedelta(days=730), NOW + timedelta(days=14))
+EXPORTS = Path(__file__).resolve().parents[1] / "data" / "exports"
 
 # Each list: lines a fast path should read, then (after BAD) lines it must decline or get right.
 BAD = "--- bad ---"
@@ -47,11 +50,21 @@ STARTS = [
     "DTSTART:20261118",
     "DTSTART;VALUE=DATE-TIME:20261118T100000Z",
     "DTSTART;X-FOO=bar:20261120T090000Z",
+    # Zones by IANA or Windows name (Outlook, Exchange), quoted or not, in DST gaps and overlaps
+    "DTSTART;TZID=Europe/Berlin:20261120T090000",
+    "DTSTART;TZID=W. Europe Standard Time:20261120T090000",
+    'DTSTART;TZID="Eastern Standard Time":20261120T090000',
+    "DTSTART;TZID=America/New_York:20260308T023000",
+    "DTSTART;TZID=Europe/Berlin:20261025T023000",
+    "DTSTART;TZID=/Europe/London:20261120T090000",
+    "DTSTART;TZID=Asia/Tokyo;VALUE=DATE:20261118",
+    "DTSTART;TZID=GMT Standard Time:20250101T090000",
     BAD,
     "DTSTART;VALUE=DATE:20261118T100000Z",
     "DTSTART:notadate",
-    "DTSTART;TZID=Europe/Berlin:20261120T090000",
-    "DTSTART;TZID=W. Europe Standard Time:20261120T090000",
+    "DTSTART;TZID=Custom Zone:20261120T090000",
+    "DTSTART;TZID=Mars/Olympus_Mons:20261120T090000",
+    "DTSTART;TZID=Europe/Berlin:20261120T090000Z",
 ]
 ENDS = [
     "DTEND:20261120T100000Z",
@@ -59,9 +72,16 @@ ENDS = [
     "DTEND;VALUE=DATE:20261119",
     "DTEND:20250101T000000Z",
     "DTEND:20261201T100000",
-    BAD,
-    "DTEND:garbage",
+    "DTEND;TZID=Europe/Berlin:20261120T100000",
+    "DTEND;TZID=Pacific Standard Time:20261120T100000",
     "DURATION:PT1H",
+    "DURATION:P1D",
+    "DURATION:-PT5M",
+    BAD,
+    "DTEND;TZID=Custom Zone:20261120T100000",
+    "DTEND:garbage",
+    "DURATION:20261120T100000Z",
+    "DURATION;VALUE=DURATION:PT1H",
 ]
 SUMMARIES = [
     "SUMMARY:Coffee",
@@ -71,9 +91,13 @@ SUMMARIES = [
     "SUMMARY:Zoë 李",
     "SUMMARY;LANGUAGE=de:Kaffee",
     "SUMMARY:two\tTabs",
-    BAD,
     "SUMMARY:Lunch\\, Berlin",
+    "SUMMARY:Sync\\; notes\\nsecond line \\\\ done",
+    BAD,
     "SUMMARY;VALUE=TEXT:typed",
+    "SUMMARY:dangling\\",
+    "SUMMARY:odd \\q escape",
+    "SUMMARY;LANGUAGE=de:a\\,b",
 ]
 ORGANIZERS = [
     f"ORGANIZER:mailto:{ME}",
@@ -141,7 +165,23 @@ OTHERS = [
     "END:VEVENT",
     "BEGIN:VTODO\r\nUID:t\r\nEND:VTODO",
 ]
-WRAPPERS = ["plain", "lf", "folded", BAD, "second-event", "timezone", "junk-after", "no-end"]
+WRAPPERS = ["plain", "lf", "folded", "timezone", "outlook-zones", BAD, "second-event", "unknown-zone"]
+WRAPPERS += ["junk-after", "no-end"]
+# Outlook's VTIMEZONEs (tests/data/exports/outlook/calendar.ics): one rule from 1601 each
+OUTLOOK_ZONES = (
+    "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\nBEGIN:STANDARD\r\nDTSTART:16011028T030000\r\n"
+    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\n"
+    "BEGIN:DAYLIGHT\r\nDTSTART:16010325T020000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\n"
+    "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+    "BEGIN:VTIMEZONE\r\nTZID:Pacific Standard Time\r\nBEGIN:STANDARD\r\nDTSTART:16011104T020000\r\n"
+    "RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11\r\nTZOFFSETFROM:-0700\r\nTZOFFSETTO:-0800\r\nEND:STANDARD\r\n"
+    "BEGIN:DAYLIGHT\r\nDTSTART:16010311T020000\r\nRRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3\r\n"
+    "TZOFFSETFROM:-0800\r\nTZOFFSETTO:-0700\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+)
+UNKNOWN_ZONE = (
+    "BEGIN:VTIMEZONE\r\nTZID:Custom Zone\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+    "TZOFFSETFROM:+0300\r\nTZOFFSETTO:+0300\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+)
 
 
 def good(lines: list[str]) -> st.SearchStrategy[str]:
@@ -179,6 +219,10 @@ def calendars(draw: st.DrawFn, bad: bool) -> str:
         body += "\r\nBEGIN:VEVENT\r\nUID:other\r\nDTSTART:20261120T090000Z\r\nEND:VEVENT"
     if wrapper == "timezone":
         body = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\n" + body
+    elif wrapper == "outlook-zones":
+        body = OUTLOOK_ZONES + body
+    elif wrapper == "unknown-zone":
+        body = UNKNOWN_ZONE + body
     text = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", *cal_lines, body, "END:VCALENDAR"]) + "\r\n"
     if wrapper == "lf":
         text = text.replace("\r\n", "\n")
@@ -289,18 +333,41 @@ CARD_OTHERS = [
     "item1.X-ABLabel:_$!<Other>!$_",
     "X-SOCIALPROFILE;type=twitter:https://x.example/ana",
     "PRODID:-//Apple Inc.//iPhone OS 17//EN",
-    BAD,
+    # what real address books hold beside (issue 17): escapes, inline and linked photos, more properties
     "ORG:Acme\\, Inc.;Sales",
     "ORG:Acme,Inc",
     "TITLE:CEO\\; boss",
     "NOTE:two\\nlines",
+    "NOTE:Met at FOSDEM\\, Brussels\\nlikes tea\\; not coffee",
+    "NOTE:a, b",
     "CATEGORIES:a\\,b,c",
+    "ADR;TYPE=work:;;Straße 1\\, Hof;Köln;;50667;",
+    "item2.ADR;type=HOME;type=pref:;;1 Main St\\nApt 2;Springfield;IL;62701;USA",
+    "PHOTO;ENCODING=b;TYPE=JPEG:aGVsbG8=",
+    "PHOTO;ENCODING=BASE64;TYPE=JPEG:/9j/4AAQSkZJRg==",
+    "PHOTO;VALUE=uri:https://example.org/ana.jpg",
+    "PHOTO:data:image/jpeg;base64",
+    "LABEL;TYPE=HOME:1 Main St\\nSpringfield",
+    "IMPP;X-SERVICE-TYPE=Skype:skype:ana.ruiz",
+    "ANNIVERSARY:20100612",
+    "GENDER:F",
+    "TZ:Europe/Berlin",
+    "EMAIL;TYPE=work:ana\\,x@example.org",
+    "TEL;VALUE=uri;TYPE=cell:tel:+49-30-1234567",
+    "FN:Ruiz\\, Ana",
+    "N:Ruiz,Lopez;Ana;;;",
+    "N:Ruiz\\;Lopez;Ana;;;",
+    BAD,
     "KIND:group",
     "KIND:org",
     "X-ADDRESSBOOKSERVER-KIND:group",
     "MEMBER:urn:uuid:b2",
-    "PHOTO;ENCODING=b;TYPE=JPEG:aGVsbG8=",
     "PHOTO;ENCODING=BASE64;TYPE=JPEG:!!notbase64",
+    "PHOTO;ENCODING=b:aGVsbG8",
+    "PHOTO;BASE64:aGVsbG8=",
+    "PHOTO;ENCODING=QUOTED-PRINTABLE:x",
+    "NOTE:dangling\\",
+    "CATEGORIES:a\\\\,b",
     "NOTE;ENCODING=QUOTED-PRINTABLE:caf=C3=A9",
     "X_UNDERSCORE:x",
     "GEO:geo:52.5,13.4",
@@ -311,7 +378,7 @@ CARD_OTHERS = [
     "BEGIN:VCARD",
     "END:VCARD",
 ]
-CARD_WRAPPERS = ["plain", "lf", "no-newline", BAD, "junk-after", "lower-begin", "cr-inside"]
+CARD_WRAPPERS = ["plain", "lf", "no-newline", "folded", BAD, "junk-after", "lower-begin", "cr-inside"]
 CARD_LISTS = [VERSIONS, CARD_UIDS, NAMES, NS, EMAILS, TELS, CARD_OTHERS]
 CARD_BAD = [x for lines in CARD_LISTS for x in lines[lines.index(BAD) + 1 :]]
 
@@ -328,6 +395,9 @@ def cards(draw: st.DrawFn, bad: bool) -> str:
             lines.insert(draw(st.integers(0, len(lines))), x)
         wrapper = draw(st.sampled_from([w for w in CARD_WRAPPERS if w != BAD]))
     lines = draw(st.permutations(lines))
+    if wrapper == "folded":  # at 75 octets or anywhere, with a space or a tab, as exporters do
+        width, tab = draw(st.sampled_from([75, 20, 3])), draw(st.booleans())
+        lines = [fold_line(line, width, "\t" if tab else " ") for line in lines]
     text = "\r\n".join(["BEGIN:VCARD", *lines, "END:VCARD"]) + "\r\n"
     if wrapper == "lf":
         text = text.replace("\r\n", "\n")
@@ -340,6 +410,12 @@ def cards(draw: st.DrawFn, bad: bool) -> str:
     elif wrapper == "cr-inside":
         text = text.replace("END:VCARD", "X-CR:a\rb\r\nEND:VCARD")
     return text
+
+
+def fold_line(line: str, width: int, space: str) -> str:
+    """`line` folded every `width` characters (never inside a character)."""
+    parts = [line[i : i + width] for i in range(0, len(line), width)]
+    return ("\r\n" + space).join(parts)
 
 
 def library_card(text: str) -> ContactRecord | GroupRecord | ParseError:
@@ -382,3 +458,30 @@ def test_typical_cards_take_the_fast_path() -> None:
         assert isinstance(fast, ContactRecord), text
         assert fast == parse_vcard(text)
         assert parse_object("vcard", text, TZ, *WINDOW) == fast
+
+
+def test_exported_one_off_events_with_zones_take_the_fast_path() -> None:
+    """Outlook's, Google's and Apple's exports: every one-off object, zones and all, is read fast and
+    equals the library; a Windows zone name reads as its IANA zone, not as the 1601 rules written in."""
+    from nudge.parse.formats import split_events
+
+    taken = 0
+    for name in ("outlook", "google", "apple"):
+        for path in sorted(EXPORTS.glob(f"{name}*/*.ics")):
+            for _, text in split_events(path.read_text(encoding="utf-8")):
+                if any(k in text for k in ("RRULE", "RDATE", "RECURRENCE-ID")) or "\r\nUID" not in text:
+                    continue
+                fast = fast_event(text, TZ, *WINDOW)
+                assert fast is not None, text
+                assert fast == library(text)
+                taken += 1
+    assert taken >= 5
+    outlook = vcalendar(
+        "BEGIN:VEVENT\r\nUID:o\r\nDTSTART;TZID=W. Europe Standard Time:19901010T100000\r\nEND:VEVENT\r\n"
+    ).replace("BEGIN:VEVENT", OUTLOOK_ZONES + "BEGIN:VEVENT", 1)
+    wide = (datetime(1989, 1, 1, tzinfo=UTC), WINDOW[1])
+    icalendar.Calendar.from_ical(outlook)  # icalendar now caches the 1601 zone under the Windows name
+    expected = datetime(1990, 10, 10, 10, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    for record in (fast_event(outlook, TZ, *wide), parse_ical(outlook, TZ, *wide)):
+        assert record is not None
+        assert record.occurrences[0].start == expected  # 09:00 UTC; the 1601 rules say 08:00 (DST)
