@@ -266,3 +266,26 @@ def test_csv_export_has_google_contacts_header_and_reads_back(tmp_path: Path, cf
     assert ana["Organization Name"] == "Ruiz Consulting"
     ben = next(r for r in rows if r["Last Name"] == "Okafor")
     assert "daughter starts university in October" in ben["Notes"]
+
+
+def test_csv_export_reimports_through_the_google_dialect_as_the_same_people(
+    tmp_path: Path, cfg: Path
+) -> None:
+    """The CSV is for other tools, and for nudge: a fresh store reading it as a files source finds
+    every contact with their address, company, birthday and tier."""
+    path = tmp_path / "out" / "contacts.csv"
+    path.parent.mkdir()
+    ok("export", "--format", "csv", "-o", str(path), config=cfg)
+    fresh = write_config(tmp_path, "fresh.db", [path])
+    synced = ok("sync", config=fresh)
+    assert "skipped" not in synced.replace("0 skipped", ""), synced
+
+    def people(config: Path) -> dict[str, tuple[object, ...]]:
+        rows = json.loads(ok("contacts", "--json", config=config))
+        return {r["name"]: (r["tier"], r["org"], sorted(r["emails"]), sorted(r["phones"])) for r in rows}
+
+    before, after = people(cfg), people(fresh)
+    assert len(before) >= 5 and any(tier for tier, *_ in before.values())
+    assert after == before
+    shown = json.dumps(json.loads(ok("show", "ana ruiz", "--json", config=fresh)))
+    assert "1984-02-29" in shown
