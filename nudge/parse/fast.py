@@ -250,7 +250,21 @@ _GROUP_PREFIX = re.compile(r"[A-Za-z0-9-]+\.")
 # What `_card` and `contact_from` read; other lines are checked, never decoded.
 _CARD_READ = (
     frozenset(
-        {"VERSION", "UID", "FN", "N", "EMAIL", "TEL", "ORG", "TITLE", "BDAY", "CATEGORIES", "NOTE", "X-ABUID"}
+        {
+            "VERSION",
+            "UID",
+            "FN",
+            "N",
+            "EMAIL",
+            "TEL",
+            "ORG",
+            "TITLE",
+            "BDAY",
+            "CATEGORIES",
+            "NOTE",
+            "X-ABUID",
+            "X-NUDGE-CADENCE",
+        }
     )
     | _KINDS
 )

@@ -452,12 +452,15 @@ def test_typical_cards_take_the_fast_path() -> None:
         "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:c\r\nFN:Cem\r\nN:Kaya;Cem;;;\r\nitem1.EMAIL;type=INTERNET:"
         "cem@example.com\r\nitem1.X-ABLabel:_$!<Home>!$_\r\nKIND:individual\r\nREV:2026-01-01T00:00:00Z\r\n"
         "END:VCARD\r\n",
+        # nudge's own convention for a person's cadence: read on both paths alike
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:d\r\nFN:Dana Lee\r\nX-NUDGE-CADENCE:14d\r\nEND:VCARD\r\n",
     ]
     for text in cards:
         fast = fast_card(text)
         assert isinstance(fast, ContactRecord), text
         assert fast == parse_vcard(text)
         assert parse_object("vcard", text, TZ, *WINDOW) == fast
+    assert fast_card(cards[-1]) is not None and fast_card(cards[-1]).cadence == "14d"  # type: ignore[union-attr]
 
 
 def test_exported_one_off_events_with_zones_take_the_fast_path() -> None:
