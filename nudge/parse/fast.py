@@ -248,26 +248,8 @@ _CARD_NAMES = frozenset(
 _KINDS = frozenset({"KIND", "X-ADDRESSBOOKSERVER-KIND"})
 _GROUP_PREFIX = re.compile(r"[A-Za-z0-9-]+\.")
 # What `_card` and `contact_from` read; other lines are checked, never decoded.
-_CARD_READ = (
-    frozenset(
-        {
-            "VERSION",
-            "UID",
-            "FN",
-            "N",
-            "EMAIL",
-            "TEL",
-            "ORG",
-            "TITLE",
-            "BDAY",
-            "CATEGORIES",
-            "NOTE",
-            "X-ABUID",
-            "X-NUDGE-CADENCE",
-        }
-    )
-    | _KINDS
-)
+_STANDARD_READ = {"VERSION", "UID", "FN", "N", "EMAIL", "TEL", "ORG", "TITLE", "BDAY", "CATEGORIES", "NOTE"}
+_CARD_READ = frozenset(_STANDARD_READ | {"X-ABUID", "X-NUDGE-CADENCE"}) | _KINDS
 # vobject's unfolding (vobject.base's `wrap` pattern): a line break followed by one space or tab.
 _CARD_UNFOLD = re.compile(r"(?:\r\n|\r|\n)[\t ]")
 
