@@ -100,14 +100,19 @@ def show(
     from nudge import actions
     from nudge.reports import contacts as reports
     from nudge.reports.cadence import cadence_of
+    from nudge.reports.follow_ups import open_follow_ups
 
     cfg = settings()
     with Session(store(cfg)) as s:
         contact = actions.find(s, name, include_archived=True)
         info = reports.detail(s, cfg, contact, now())
         cadence = cadence_of(s, cfg, contact, cfg.tz)
+        promised = open_follow_ups(s, now().astimezone(cfg.tz).date(), info.id)
     data = info.as_json()
     data["cadence"] = {"days": cadence.days, "why": cadence.why}
+    data["follow_ups"] = [
+        {"id": f.id, "due": f.due.isoformat(), "text": f.text, "late_days": f.late_days} for f in promised
+    ]
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -127,6 +132,8 @@ def show(
             typer.echo(f"  {key}: {', '.join(values)}")
     for p in data["planned"]:
         typer.echo(f"  planned {p['at'][:16]}: {p['summary']}")
+    for f in promised:
+        typer.echo(f"  follow-up {f.id}, {f.when}{': ' + f.text if f.text else ''}")
     typer.echo("  timeline, newest first (ids for `nudge rm`):")
     for event in info.timeline:
         ref = f"  [{event.id}]" if event.id else ""

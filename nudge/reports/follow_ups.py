@@ -24,14 +24,16 @@ class OpenFollowUp:
     archived: bool = False  # gone from the address book: kept, but on no list until they are back
 
 
-def open_follow_ups(session: Session, today: date) -> list[OpenFollowUp]:
-    """Every open follow-up, the most overdue first."""
-    rows = session.exec(
+def open_follow_ups(session: Session, today: date, contact_id: int | None = None) -> list[OpenFollowUp]:
+    """Every open follow-up (or one person's), the most overdue first."""
+    query = (
         select(FollowUp, Contact)
         .join(Contact, col(Contact.id) == col(FollowUp.contact_id))
         .where(col(FollowUp.done_at).is_(None))
-        .order_by(col(FollowUp.due), col(FollowUp.id))
-    ).all()
+    )
+    if contact_id is not None:
+        query = query.where(col(FollowUp.contact_id) == contact_id)
+    rows = session.exec(query.order_by(col(FollowUp.due), col(FollowUp.id))).all()
     return [
         OpenFollowUp(
             id=f"f{f.id}",

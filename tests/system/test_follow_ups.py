@@ -102,3 +102,20 @@ def test_a_promise_to_someone_archived_is_kept_and_said_so(
     assert "Zoë" not in nudge("digest", "--dry-run", config=cfg)[1].split("Top 100 at a glance")[0]
     [row] = json.loads(nudge("follow-ups", "--json", config=cfg)[1])
     assert row["archived"] is True
+
+
+def test_show_lists_the_open_promises_to_that_person(
+    cfg: Path,  # noqa: F811
+    clock: time_machine.Coordinates,  # noqa: F811
+) -> None:
+    assert nudge("follow-up", "Ana", "fri", "send", "the", "deck", config=cfg)[0] == 0
+    assert nudge("follow-up", "Ben", "2w", config=cfg)[0] == 0
+    code, out = nudge("show", "Ana", config=cfg)
+    assert code == 0, out
+    assert "  follow-up f1, due Fri 27 Nov: send the deck" in out.splitlines()
+    assert "f2" not in out  # Ben's
+    data = json.loads(nudge("show", "Ana", "--json", config=cfg)[1])
+    assert data["follow_ups"] == [{"id": "f1", "due": "2026-11-27", "text": "send the deck", "late_days": -4}]
+    assert nudge("follow-up", "--done", "f1", config=cfg)[0] == 0
+    assert "follow-up" not in nudge("show", "Ana", config=cfg)[1]
+    assert json.loads(nudge("show", "Ana", "--json", config=cfg)[1])["follow_ups"] == []
