@@ -76,6 +76,7 @@ def _reverse(session: Session, action: UserAction) -> None:
         model = journal.ENTRY_TABLES[action.target[0]]
         if session.get(model, int(action.target[1:])) is None:
             session.add(model.model_validate(before["row"]))
+        _close_again(session, before.get("reopened", []))
     else:
         contact = session.get(Contact, action.contact_id)
         assert contact is not None
@@ -126,17 +127,64 @@ def remove(session: Session, target: str, half_life_days: float, now: datetime, 
             "entered by hand; change or delete it at the source and the next sync follows"
         )
     data = row.model_dump(mode="json")
+    reopened = _reopen_closed_by(session, name, now) if isinstance(row, Touch) else []
     journal.record(
         session,
         "rm",
         contact,
         now,
-        f"removed {name}: {what}",
+        f"removed {name}: {what}"
+        + (f" (reopened {len(reopened)} follow-up(s) it closed)" if reopened else ""),
         target=name,
-        before={"row": data},
+        before={"row": data, "reopened": reopened},
         via=via,
     )
     session.delete(row)
     session.flush()
     _recompute(session, [contact.id] if contact.id is not None else [], half_life_days, now)
     return f"{name}: {what}"
+
+
+def _reopen_closed_by(session: Session, touch_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Reopen the follow-ups that logging `touch_id` closed: without the touch, the promise is open again.
+
+    The closings are the `follow_up_done` entries journaled in the same batch as the touch.
+    What is returned goes into the `rm` entry, so undoing the `rm` closes them again.
+    """
+    logged = session.exec(
+        select(UserAction).where(
+            UserAction.kind == "touch", UserAction.target == touch_id, col(UserAction.undone_at).is_(None)
+        )
+    ).first()
+    if logged is None:
+        return []
+    closings = session.exec(
+        select(UserAction).where(
+            UserAction.batch == logged.batch,
+            UserAction.kind == "follow_up_done",
+            col(UserAction.undone_at).is_(None),
+        )
+    ).all()
+    reopened: list[dict[str, Any]] = []
+    for closing in closings:
+        follow = session.get(FollowUp, int(closing.target.lstrip("f")))
+        if follow is None or follow.done_at is None or follow.how != "touch":
+            continue
+        reopened.append({"action": closing.id, "done_at": follow.done_at.isoformat()})
+        follow.done_at, follow.how = None, ""
+        closing.undone_at = now
+        session.add_all([follow, closing])
+    return reopened
+
+
+def _close_again(session: Session, reopened: list[dict[str, Any]]) -> None:
+    """Undo of an `rm`: the follow-ups the removed touch had closed are closed again, as they were."""
+    for item in reopened:
+        closing = session.get(UserAction, item["action"])
+        if closing is None:
+            continue
+        follow = session.get(FollowUp, int(closing.target.lstrip("f")))
+        if follow is not None and follow.done_at is None:
+            follow.done_at, follow.how = datetime.fromisoformat(item["done_at"]), "touch"
+            closing.undone_at = None
+            session.add_all([follow, closing])

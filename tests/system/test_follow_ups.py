@@ -119,3 +119,27 @@ def test_show_lists_the_open_promises_to_that_person(
     assert nudge("follow-up", "--done", "f1", config=cfg)[0] == 0
     assert "follow-up" not in nudge("show", "Ana", config=cfg)[1]
     assert json.loads(nudge("show", "Ana", "--json", config=cfg)[1])["follow_ups"] == []
+
+
+def test_removing_the_touch_that_closed_a_promise_reopens_it_and_undo_closes_it_again(
+    cfg: Path,  # noqa: F811
+    clock: time_machine.Coordinates,  # noqa: F811
+) -> None:
+    assert nudge("follow-up", "Ben", "2w", "send", "the", "intro", config=cfg)[0] == 0
+    clock.move_to(NOW + timedelta(hours=2))
+    assert nudge("log", "Ben", "email: sent the intro", config=cfg)[0] == 0
+    assert nudge("follow-ups", config=cfg)[1].startswith("No open follow-ups")
+    [touch] = [
+        e
+        for e in json.loads(nudge("log", "--list", "--json", config=cfg)[1])
+        if "sent the intro" in e["what"]
+    ]
+    code, out = nudge("rm", touch["id"], config=cfg)
+    assert code == 0, out
+    code, out = nudge("follow-ups", "--json", config=cfg)
+    [row] = json.loads(out)
+    assert (row["name"], row["text"]) == ("Ben Ott", "send the intro")
+    assert nudge("undo", config=cfg)[0] == 0  # takes back the rm: the touch is back, the promise kept
+    assert nudge("follow-ups", config=cfg)[1].startswith("No open follow-ups")
+    assert nudge("undo", config=cfg)[0] == 0  # takes back the logged touch: the promise is open
+    assert "Ben Ott" in nudge("follow-ups", config=cfg)[1]
