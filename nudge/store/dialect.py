@@ -4,7 +4,8 @@ The rest of nudge writes portable SQLAlchemy and gets the same guarantees on bot
 
 - One writer at a time. SQLite's BEGIN IMMEDIATE takes the database's write lock
   up front; on PostgreSQL every write transaction takes one transaction-level
-  advisory lock first (`pg_advisory_xact_lock`), released at COMMIT or ROLLBACK,
+  advisory lock first (`pg_advisory_xact_lock`), its user's (one per user of the
+  store, store/owner.py), released at COMMIT or ROLLBACK,
   kill -9 included (the server ends the dead client's session). Readers never wait.
   So a read-then-write (a sync batch, the day's lease) sees no other writer between
   its read and its write on either store.
@@ -40,9 +41,15 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 WRITE = "nudge_write"  # execution option: this transaction will write
-# pg_advisory locks take a bigint key; these spell "nudge:w" and "nudge:m" in ASCII.
+# Execution options of store/owner.py, named here so that the write lock can be per user.
+OWNER = "nudge_owner"  # the user whose rows an engine or connection reads and writes
+TEAM = "nudge_team"  # an engine of many users, which has no default owner
+ALL = "nudge_all_owners"  # the whole store, every user's rows as they are (copy, migrate)
+# pg_advisory locks take a bigint key, or two int keys (a separate key space); these spell
+# "nudge:w" and "nudge:m" in ASCII, and "nudw" (the class of the per-user write locks).
 WRITE_LOCK = int.from_bytes(b"nudge:w", "big")
 MIGRATE_LOCK = int.from_bytes(b"nudge:m", "big")
+USER_WRITE_LOCK = int.from_bytes(b"nudw", "big")
 
 
 def is_sqlite(bind: Engine | Connection | sa.URL) -> bool:
@@ -87,8 +94,17 @@ def _postgres_connect(wait: float) -> Any:
 
 
 def _postgres_begin(conn: Any) -> None:
-    if conn.get_execution_options().get(WRITE, False):
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    """A writer takes its user's write lock: one user's sync never waits for another's.
+
+    A store-wide writer (no user: adding one, a copy) takes the store's own lock.
+    """
+    options = conn.get_execution_options()
+    if options.get(WRITE, False):
+        owner = options.get(OWNER)
+        if owner is None and not options.get(TEAM) and not options.get(ALL):
+            owner = 1  # the personal install's only user
+        key = f"{USER_WRITE_LOCK}, {int(owner)}" if owner is not None else f"{WRITE_LOCK}"
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
 
 
 def configure(engine: Engine, wait: float) -> None:
@@ -207,5 +223,65 @@ def drop_column(conn: Connection, table: str, column: str) -> None:
     conn.execute(sa.text(f"INSERT INTO {table}__new ({names}) SELECT {names} FROM {table}"))
     conn.execute(sa.text(f"DROP TABLE {table}"))
     conn.execute(sa.text(f"ALTER TABLE {table}__new RENAME TO {table}"))
+    for index in indexes:
+        conn.execute(sa.text(index))
+
+
+_OWNER_COLUMN = "owner_id INTEGER NOT NULL DEFAULT 1 REFERENCES nudge_user (id)"
+
+
+def add_owner(conn: Connection, tables: list[str], per_owner: dict[str, tuple[str, ...]]) -> None:
+    """Give each table (parents first) `owner_id` = 1; the unique keys of `per_owner` end with it.
+
+    PostgreSQL: ALTER TABLE, and each unique key dropped (found by its columns) and made
+    again. SQLite refuses ADD COLUMN with a REFERENCES clause and a default while foreign keys
+    are on, and cannot change a constraint, so every table is rebuilt the documented way: all
+    new tables made (referring to each other's new names) and filled, parents first; the old
+    ones dropped, children first, so no row ever points at a missing parent; the new ones
+    renamed (SQLite renames the references with them) and their indexes made again.
+    """
+    if not is_sqlite(conn):
+        inspector = sa.inspect(conn)
+        for table in tables:
+            name = conn.dialect.identifier_preparer.quote(table)
+            conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {_OWNER_COLUMN}"))
+            if table in per_owner:
+                columns = list(per_owner[table])
+                old = next(u for u in inspector.get_unique_constraints(table) if u["column_names"] == columns)
+                conn.execute(sa.text(f'ALTER TABLE {name} DROP CONSTRAINT "{old["name"]}"'))
+                listed = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in [*columns, "owner_id"])
+                conn.execute(sa.text(f"ALTER TABLE {name} ADD UNIQUE ({listed})"))
+        return
+    indexes: list[str] = []
+    for table in tables:
+        create = conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
+        ).scalar_one()
+        indexes += (
+            conn.execute(
+                sa.text(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
+                ),
+                {"t": table},
+            )
+            .scalars()
+            .all()
+        )
+        names = ", ".join(f'"{row[1]}"' for row in conn.execute(sa.text(f'PRAGMA table_info("{table}")')))
+        new = re.sub(rf'^CREATE TABLE "?{table}"? \(', f"CREATE TABLE {table}__new (", create, count=1)
+        for parent in tables:
+            new = new.replace(f"REFERENCES {parent} (", f"REFERENCES {parent}__new (")
+        new = new.replace("PRIMARY KEY (id)", f"{_OWNER_COLUMN}, \n\tPRIMARY KEY (id)", 1)
+        if table in per_owner:
+            key = ", ".join(per_owner[table])
+            assert f"UNIQUE ({key})" in new, f"{table}: no UNIQUE ({key}) in its CREATE TABLE"
+            new = new.replace(f"UNIQUE ({key})", f"UNIQUE ({key}, owner_id)", 1)
+        assert new.startswith(f"CREATE TABLE {table}__new (") and "owner_id" in new, table
+        conn.execute(sa.text(new))
+        conn.execute(sa.text(f'INSERT INTO "{table}__new" ({names}) SELECT {names} FROM "{table}"'))
+    for table in reversed(tables):
+        conn.execute(sa.text(f'DROP TABLE "{table}"'))
+    for table in tables:
+        conn.execute(sa.text(f'ALTER TABLE "{table}__new" RENAME TO "{table}"'))
     for index in indexes:
         conn.execute(sa.text(index))
