@@ -149,11 +149,14 @@ def service_install(
     enable: Annotated[
         bool, typer.Option("--enable", help="Also run `systemctl --user enable --now nudge`.")
     ] = False,
+    team: Annotated[
+        bool, typer.Option("--team", help="The unit runs `nudge run --team` (every user of the team folder).")
+    ] = False,
 ) -> None:
     """Write the user unit with this installation's `nudge run`, and say how to start it."""
     from nudge import unit
 
-    exec_start = unit.installed_exec(State.config)
+    exec_start = unit.installed_exec(State.config) + (" --team" if team else "")
     path = unit.unit_dir() / unit.UNIT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(unit.unit_text(exec_start), encoding="utf-8")

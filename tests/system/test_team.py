@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +15,7 @@ import sqlalchemy as sa
 import time_machine
 from typer.testing import CliRunner
 
+from nudge import unit
 from nudge.cli import app
 from tests.builders import vcalendar, vcard, vevent
 from tests.conftest import NOW
@@ -105,3 +109,47 @@ def test_add_list_and_remove_a_user(main: Path, tmp_path: Path, store_url: str) 
     assert not path.exists() and path.with_name("ana.toml.removed").exists()
     code, out = nudge(main, "team", "remove", "me", "--yes")
     assert code == 1 and "personal" in out
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_doctor_lists_a_bad_user_file_and_counts_the_good_ones(main: Path) -> None:
+    folder = main.parent / "users.d"
+    folder.mkdir()
+    (folder / "ana.toml").write_text('[me]\nemails = ["ana@example.com"]\n')
+    (folder / "ben.toml").write_text('[me]\nemails = ["not-an-address"]\n')
+    code, out = nudge(main, "doctor")
+    assert code == 1
+    assert f"[ok  ] team: {folder}: 1 users" in out
+    assert (
+        f"[FAIL] user ben: {folder / 'ben.toml'}: me.emails" in out and f"edit {folder / 'ben.toml'}" in out
+    )
+    code, out = nudge(main, "--user", "ana", "doctor")
+    assert "user ben" not in out and "team:" not in out
+
+
+def test_service_install_team_runs_the_team_daemon(main: Path) -> None:
+    result = runner.invoke(app, ["--config", str(main), "service", "install", "--team"])
+    assert result.exit_code == 0, result.output
+    text = (unit.unit_dir() / unit.UNIT_NAME).read_text()
+    assert f"ExecStart={unit.installed_exec(str(main))} --team\n" in text
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_the_two_server_unit_verifies(tmp_path: Path) -> None:
+    """systemd/nudge-team.service, as docs/deployment.md shows it, with this installation's nudge."""
+    text = (ROOT / "systemd" / "nudge-team.service").read_text()
+    assert "ExecStart=/opt/nudge/bin/nudge --config /etc/nudge/config.toml run --team\n" in text
+    assert f"```ini\n{text}```" in (ROOT / "docs" / "deployment.md").read_text()
+    path = tmp_path / "nudge-team.service"
+    path.write_text(text.replace("/opt/nudge/bin/nudge", unit.installed_exec().removesuffix(" run")))
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ""
