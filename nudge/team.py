@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -28,8 +30,28 @@ log = logging.getLogger(__name__)
 
 
 def open_team(main: Settings) -> Engine:
-    """The store as a team's: an engine that must be bound to a user before it reads anyone's rows."""
-    return owner.team_engine(open_db(main.database, wait=main.database_wait))
+    """The store as a team's: an engine that must be bound to a user before it reads anyone's rows.
+
+    On PostgreSQL its sessions give up a transaction left idle for `sync.lease` seconds: a
+    daemon frozen (SIGSTOP, a paused VM) inside one would otherwise hold the store's write
+    lock, and every other daemon would wait for it instead of taking its work over.
+    """
+    engine = open_db(main.database, wait=main.database_wait)
+    if engine.dialect.name == "postgresql":
+        sa.event.listen(engine, "connect", _abandon_idle(main.sync.lease))
+        engine.dispose()  # the connections the migrations opened lack the setting
+    return owner.team_engine(engine)
+
+
+def _abandon_idle(seconds: float) -> Callable[[Any, Any], None]:
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True  # a session setting, outside a transaction so that it lasts
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET idle_in_transaction_session_timeout = {int(max(seconds, 1.0) * 1000)}")
+        dbapi_conn.autocommit = autocommit
+
+    return connect
 
 
 def ensure_user(engine: Engine, name: str) -> int:

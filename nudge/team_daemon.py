@@ -73,6 +73,7 @@ class Day:
     finished: date | None = None  # the local day that needs nothing more from this daemon
     attempts: int = 0
     again_at: float = 0.0  # monotonic time before which the user is not looked at
+    busy: date | None = None  # the day another daemon's claim was last logged
 
 
 @dataclass
@@ -169,8 +170,11 @@ class TeamDaemon:
             return
         try:
             result = service.send_digest(user.engine, s, now)
-        except Busy:
+        except Busy as e:
             counts.busy += 1
+            if state.busy != day:  # once a day: in a team most mornings see another daemon at work
+                log.info("user %s: %s", user.name, e)
+                state.busy = day
             state.again_at = time.monotonic() + BUSY_AGAIN
             return
         except Exception as e:
