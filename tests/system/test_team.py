@@ -196,8 +196,8 @@ def test_on_sqlite_each_users_day_has_a_lock_file_of_its_own(tmp_path: Path) -> 
     with hold_day(ana, day), hold_day(ben, day), hold_day(engine, day):
         assert {p.name for p in tmp_path.glob("*.send*.lock")} == {
             "nudge.db.send.lock",
-            "nudge.db.send-2.lock",
-            "nudge.db.send-3.lock",
+            "nudge.db.send-user2.lock",
+            "nudge.db.send-user3.lock",
         }
         with pytest.raises(Busy), hold_day(ana, day):
             pass
