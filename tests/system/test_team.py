@@ -202,3 +202,14 @@ def test_on_sqlite_each_users_day_has_a_lock_file_of_its_own(tmp_path: Path) -> 
         with pytest.raises(Busy), hold_day(ana, day):
             pass
     engine.dispose()
+
+
+def test_team_commands_need_a_team_folder(tmp_path: Path, store_url: str) -> None:
+    alone = tmp_path / "alone.toml"
+    alone.write_text(f'database_url = "{store_url}"\n')
+    code, out = nudge(alone, "team", "add", "ana")
+    assert code == 1 and f'no team folder: add team = "~/.config/nudge/users.d" to {alone}' in out
+    code, out = nudge(alone, "--user", "ana", "contacts")
+    assert code == 1 and "no team folder" in out
+    code, out = nudge(alone, "run", "--team")
+    assert code == 1 and "no team folder" in out

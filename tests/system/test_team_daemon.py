@@ -391,3 +391,23 @@ def test_a_daemon_frozen_past_its_sync_lease_writes_nothing_when_woken(
     assert held in contacts
     assert "taken over from" in pg_team.log(second)
     assert inbox.received == []
+
+
+def test_a_user_added_while_it_runs_is_served_after_sighup(
+    team: Team, smtp: Callable[..., tuple[Inbox, int]]
+) -> None:
+    inbox, port = smtp(Inbox())
+    team.write(port)
+    folder = team.root / "users.d"
+    later = folder / "cy.toml"
+    held = later.read_text()
+    later.unlink()
+    proc = team.start()
+    wait_for(lambda: len(inbox.received) == 2, timeout=60, what="ana's and ben's digests")
+    later.write_text(held)
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(inbox.received) == 3, timeout=60, what="cy's digest after the reload")
+    time.sleep(2)
+    assert stop(proc) == 0
+    assert recipients(inbox) == ONE_EACH
+    assert "config reloaded: 3 users" in team.log(proc)
