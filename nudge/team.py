@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,30 @@ from nudge.store.db import open_db, shown_url
 from nudge.store.models import OWNED, PERSONAL
 
 log = logging.getLogger(__name__)
+
+_working = threading.local()  # the user a thread works for now, for the log
+
+
+class ForUser(logging.Filter):
+    """A line logged for a user's sync, replies or digest (by sync, send, ...) names that user,
+    in a team daemon's log (a line that already starts with `user ` does itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = getattr(_working, "user", None)
+        if name and not str(record.msg).startswith("user ") and not hasattr(record, "nudge_user"):
+            record.nudge_user = name
+            record.msg = f"user {name}: {record.msg}"
+        return True
+
+
+@contextmanager
+def working_for(name: str) -> Iterator[None]:
+    """What this thread logs in the block is for user `name` (ForUser)."""
+    _working.user = name
+    try:
+        yield
+    finally:
+        _working.user = None
 
 
 def open_team(main: Settings) -> Engine:

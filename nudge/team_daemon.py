@@ -35,7 +35,6 @@ from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -47,6 +46,7 @@ from nudge.errors import Busy, ConfigError, NudgeError
 from nudge.sources import load_source
 from nudge.store.models import DigestRun
 from nudge.store.owner import owner_of
+from nudge.team import ForUser, working_for
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,8 @@ class TeamDaemon:
             state.finished = day
             return
         try:
-            result = service.send_digest(user.engine, s, now)
+            with working_for(user.name):
+                result = service.send_digest(user.engine, s, now)
         except Busy as e:
             counts.busy += 1
             if state.busy != day:  # once a day: in a team most mornings see another daemon at work
@@ -212,43 +213,18 @@ class TeamDaemon:
     def sync_pass(self) -> Counts:
         """Sync every (user, source) that is due and free, and read each user's replies when due."""
         counts = Counts()
-        taken = self._lease_rows()
+        taken = leases.rows(self.engine)
         for user in self.order():
             s = user.settings
             for src in s.sources:
                 if self.stopping.is_set():
                     return counts
-                if src.enabled and self._may_take(taken, user, src.name, s.sync.interval * 60):
+                if src.enabled and leases.looks_free(taken, user.owner_id, src.name, s.sync.interval * 60):
                     self.sync_one(user, src, counts)
-            if s.reply_source is not None and self._may_take(taken, user, REPLIES, s.replies.interval * 60):
+            due = leases.looks_free(taken, user.owner_id, REPLIES, s.replies.interval * 60)
+            if s.reply_source is not None and due:
                 self.replies_of(user)
         return counts
-
-    def _lease_rows(self) -> dict[tuple[int, str], tuple[str | None, datetime | None, datetime | None]]:
-        """Every lease row, read at once: most passes find nothing due and write nothing."""
-        t = leases.synclease
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.c.owner_id, t.c.source, t.c.holder, t.c.lease_until, t.c.synced_at)
-            )
-            return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
-
-    def _may_take(
-        self,
-        rows: dict[tuple[int, str], tuple[str | None, datetime | None, datetime | None]],
-        user: Served,
-        name: str,
-        every: float,
-    ) -> bool:
-        """Whether the lease looks free and due (the compare-and-set decides)."""
-        found = rows.get((user.owner_id, name))
-        if found is None:
-            return True
-        holder, until, synced = found
-        now = utcnow()
-        if synced is not None and (now - synced).total_seconds() < every:
-            return False
-        return holder is None or until is None or until <= now or not leases.alive(holder)
 
     def sync_one(self, user: Served, src: SourceConfig, counts: Counts) -> None:
         s = user.settings
@@ -264,7 +240,8 @@ class TeamDaemon:
                 engine = leases.fenced(user.engine, user.owner_id, src.name, self.holder)
                 source = load_source(src)
                 stop = self._stop_sync
-                reports = service.sync_all(engine, s, utcnow(), sources=[source], stop=stop)
+                with working_for(user.name):
+                    reports = service.sync_all(engine, s, utcnow(), sources=[source], stop=stop)
                 if reports and not self.lost.is_set() and not self.stopping.is_set():
                     finished = utcnow()
                     counts.synced += 1
@@ -296,7 +273,8 @@ class TeamDaemon:
         finished: datetime | None = None
         try:
             engine = leases.fenced(user.engine, user.owner_id, REPLIES, self.holder)
-            service.poll_replies(engine, s, utcnow())
+            with working_for(user.name):
+                service.poll_replies(engine, s, utcnow())
             finished = utcnow()
         except leases.LeaseLost as e:
             log.warning("user %s: %s", user.name, e)
@@ -355,6 +333,8 @@ class TeamDaemon:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(ForUser())
         self.load_users()
         log.info(
             "nudge team daemon started (config: %s, %d users: %s)",

@@ -202,6 +202,8 @@ def test_two_team_daemons_started_together_send_each_user_one_digest(
         assert recipients(inbox) == Counter({k: v * (morning + 1) for k, v in ONE_EACH.items()})
         logs = [team.log(p) for p in procs]
         assert sum(log.count(SENT) for log in logs) == 3, logs
+        if morning == 0:  # each user's book synced once, by either, and the line names its user
+            assert all(sum(log.count(f"user {u}: book: ") for log in logs) == 1 for u in USERS), logs
     per_owner = team.rows(
         "SELECT u.name, count(*) FROM contact c JOIN nudge_user u ON u.id = c.owner_id "
         "GROUP BY u.name ORDER BY u.name"
