@@ -160,12 +160,22 @@ def _check_fence(session: orm.Session) -> None:
 Row = tuple[str | None, datetime | None, datetime | None]  # holder, lease_until, synced_at
 
 
-def rows(engine: Engine) -> dict[tuple[int, str], Row]:
-    """Every lease of the store by (user, source), read at once: most looks find nothing due."""
+def rows(engine: Engine, owner_id: int | None = None) -> dict[tuple[int, str], Row]:
+    """Every lease of the store (or of one user) by (user, source), read at once: most looks
+    find nothing due."""
     t = synclease
+    query = sa.select(t.c.owner_id, t.c.source, t.c.holder, t.c.lease_until, t.c.synced_at)
+    if owner_id is not None:
+        query = query.where(t.c.owner_id == owner_id)
     with engine.connect() as conn:
-        found = conn.execute(sa.select(t.c.owner_id, t.c.source, t.c.holder, t.c.lease_until, t.c.synced_at))
-        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in found}
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in conn.execute(query)}
+
+
+def stale(rows: dict[tuple[int, str], Row], owner_id: int, source: str, every: float) -> bool:
+    """Whether (user, source) was not synced, by any daemon, in the last `every` seconds."""
+    found = rows.get((owner_id, source))
+    synced = found[2] if found else None
+    return synced is None or (datetime.now(UTC) - synced).total_seconds() >= every
 
 
 def looks_free(rows: dict[tuple[int, str], Row], owner_id: int, source: str, every: float) -> bool:

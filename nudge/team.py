@@ -102,6 +102,16 @@ def bind(engine: Engine, name: str) -> Engine:
     return owner.as_owner(owner.team_engine(engine), ensure_user(engine, name))
 
 
+@dataclass
+class Served:
+    """A user a team daemon serves: their settings and the engine bound to their rows."""
+
+    name: str
+    settings: Settings
+    engine: Engine
+    owner_id: int
+
+
 @dataclass(frozen=True)
 class Added:
     name: str

@@ -35,18 +35,26 @@ from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from nudge import config, leases, service, team
 from nudge.config import Settings, SourceConfig
 from nudge.config import team as team_config
-from nudge.daemon import STOP_GRACE, Notifier, catch_up_due, describe_plan, not_due, retry_delay, utcnow
+from nudge.daemon import (
+    FIRST_SYNC_WAIT,
+    STOP_GRACE,
+    Notifier,
+    catch_up_due,
+    describe_plan,
+    not_due,
+    retry_delay,
+    utcnow,
+)
 from nudge.errors import Busy, ConfigError, NudgeError
 from nudge.sources import load_source
 from nudge.store.models import DigestRun
 from nudge.store.owner import owner_of
-from nudge.team import ForUser, working_for
+from nudge.team import ForUser, Served, working_for
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +65,13 @@ REPLIES = "(replies)"  # the lease name of a user's reading of replies
 
 
 @dataclass
-class Served:
-    """A user this daemon serves: their settings and the engine bound to their rows."""
-
-    name: str
-    settings: Settings
-    engine: Engine
-    owner_id: int
-
-
-@dataclass
 class Day:
     """This daemon's view of one user's digest today."""
 
     finished: date | None = None  # the local day that needs nothing more from this daemon
     attempts: int = 0
     again_at: float = 0.0  # monotonic time before which the user is not looked at
+    seen: float = field(default_factory=time.monotonic)  # when this daemon began to serve the user
     busy: date | None = None  # the day another daemon's claim was last logged
 
 
@@ -161,6 +160,8 @@ class TeamDaemon:
         state = self.days.setdefault(user.name, Day())
         if state.finished == day or state.again_at > time.monotonic() or not catch_up_due(s, now, None):
             return
+        if time.monotonic() - state.seen < FIRST_SYNC_WAIT and self._stale(user):
+            return  # as one daemon does at start: a caught-up digest waits a little for fresh data
         with Session(user.engine) as session:
             run = session.exec(select(DigestRun).where(DigestRun.date == day)).first()
         if run is not None and run.state in ("sent", "sending"):
@@ -208,6 +209,16 @@ class TeamDaemon:
                 result.day,
             )
 
+    def _stale(self, user: Served) -> bool:
+        """Whether one of the user's sources has not been synced (by any daemon) this interval."""
+        found = leases.rows(self.engine, user.owner_id)
+        every = user.settings.sync.interval * 60
+        return any(
+            leases.stale(found, user.owner_id, src.name, every)
+            for src in user.settings.sources
+            if src.enabled
+        )
+
     # --- syncs ------------------------------------------------------------------------
 
     def sync_pass(self) -> Counts:
@@ -239,7 +250,7 @@ class TeamDaemon:
             try:
                 engine = leases.fenced(user.engine, user.owner_id, src.name, self.holder)
                 source = load_source(src)
-                stop = self._stop_sync
+                stop = lambda: self.stopping.is_set() or self.lost.is_set()  # noqa: E731
                 with working_for(user.name):
                     reports = service.sync_all(engine, s, utcnow(), sources=[source], stop=stop)
                 if reports and not self.lost.is_set() and not self.stopping.is_set():
@@ -260,9 +271,6 @@ class TeamDaemon:
             log.warning(
                 "user %s: the sync of %s was taken over by another daemon; stopped", user.name, src.name
             )
-
-    def _stop_sync(self) -> bool:
-        return self.stopping.is_set() or self.lost.is_set()
 
     def replies_of(self, user: Served) -> None:
         s = user.settings
@@ -342,16 +350,11 @@ class TeamDaemon:
             len(self.users),
             ", ".join(u.name for u in self.users) or "none",
         )
-        threads = [
-            threading.Thread(
-                target=self._loop, args=("sync", self.sync_pass), name="nudge-sync", daemon=True
-            ),
-            threading.Thread(
-                target=self._loop, args=("digest", self.digest_pass), name="nudge-mail", daemon=True
-            ),
-            threading.Thread(target=self.heartbeat, name="nudge-lease", daemon=True),
-        ]
+        jobs = [("sync", self.sync_pass), ("digest", self.digest_pass)]
+        threads = [threading.Thread(target=self._loop, args=job, name=f"nudge-{job[0]}") for job in jobs]
+        threads.append(threading.Thread(target=self.heartbeat, name="nudge-lease"))
         for thread in threads:
+            thread.daemon = True
             thread.start()
         self.notify("READY=1")
         tick = min(TICK, (self.notify.watchdog_seconds or TICK * 2) / 2)

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,9 @@ def test_two_team_daemons_started_together_send_each_user_one_digest(
         assert sum(log.count(SENT) for log in logs) == 3, logs
         if morning == 0:  # each user's book synced once, by either, and the line names its user
             assert all(sum(log.count(f"user {u}: book: ") for log in logs) == 1 for u in USERS), logs
+            # and each digest waited for it: it names the friend met 40 days ago
+            subjects = [str(email.message_from_bytes(m, policy=default)["Subject"]) for m in inbox.received]
+            assert all("Fran Kay" in subject for subject in subjects), subjects
     per_owner = team.rows(
         "SELECT u.name, count(*) FROM contact c JOIN nudge_user u ON u.id = c.owner_id "
         "GROUP BY u.name ORDER BY u.name"
