@@ -9,7 +9,8 @@ by side with nothing but the store between them:
   claimed does not wait for it: it moves on to the next user, so the morning's
   users spread over the daemons instead of queueing. Each daemon walks the users
   from its own starting point, so two started together begin apart. The
-  daemon's rules apply per user: its workdays, time, cutoff and retry backoff.
+  daemon's rules apply per user: its workdays, time, cutoff and retry backoff,
+  and the wait of up to FIRST_SYNC_WAIT for fresh data before a caught-up digest.
 - Each (user, source) sync, and each user's reading of replies, is taken with a
   lease that expires (nudge/leases.py), at most once per sync.interval (or
   replies.interval) across all daemons. The holder renews it while it works;
