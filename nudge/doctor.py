@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from nudge import config, secrets, unit
+from nudge.config import team
 from nudge.errors import ConfigError, NudgeError
 from nudge.store import migrations
 from nudge.store.models import Contact, SyncState
@@ -39,11 +41,13 @@ def _ago(when: datetime | None, now: datetime) -> str:
     return f"{minutes // 1440} days ago"
 
 
-def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator[Check]:
+def run_checks(
+    config_path: str | None, now: datetime | None = None, user: str | None = None
+) -> Iterator[Check]:
     now = now or datetime.now(UTC)
     where = config.find_config(config_path)
     try:
-        settings = config.load(config_path)
+        settings = team.load(config_path, user)
     except ConfigError as e:
         from nudge.extras import install_fix
 
@@ -57,6 +61,8 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
         f"{where or 'no file, built-in defaults'} "
         f"({len(settings.sources)} sources, time zone {settings.tz.key})",
     )
+    if settings.team and not user:
+        yield from _team(settings)
     if not settings.me.emails:
         yield Check(
             "me",
@@ -73,6 +79,28 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
     yield _service()
 
 
+def _team(settings: config.Settings) -> Iterator[Check]:
+    """The team folder: how many users it holds, and each user file that cannot be used."""
+    path = team.folder(settings)
+    if path is None or not path.is_dir():
+        yield Check("team", False, f"the team folder {path} does not exist", "nudge team add NAME makes it")
+        return
+    members = team.load_team(settings)
+    yield Check("team", True, f"{path}: {sum(m.error is None for m in members)} users")
+    for m in members:
+        if m.error is not None:
+            problems = "; ".join(m.error.problems)
+            yield Check(f"user {m.name}", False, f"{m.path}: {problems}", f"edit {m.path}")
+
+
+def _as_user(engine: Engine, settings: config.Settings) -> Engine:
+    """`engine` bound to the team member the settings are for (`nudge --user`), if they have a row."""
+    from nudge.store import owner
+
+    found = owner.user_id(engine, settings.user) if settings.user else None
+    return engine if found is None else owner.as_owner(owner.team_engine(engine), found)
+
+
 def _database(settings: config.Settings) -> Iterator[Check]:
     from nudge.store.db import make_engine, shown_url
 
@@ -81,7 +109,7 @@ def _database(settings: config.Settings) -> Iterator[Check]:
         engine = make_engine(settings.database, settings.database_wait)
         done = migrations.applied(engine)
         missing = [name for name, _ in migrations.MIGRATIONS if name not in done]
-        with Session(engine) as s:
+        with Session(_as_user(engine, settings)) as s:
             count = s.exec(select(func.count()).select_from(Contact)).one() if not missing else 0
     except NudgeError as e:
         yield Check("database", False, str(e), "check database_url")
@@ -101,7 +129,7 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
 
     states: dict[str, SyncState] = {}
     try:
-        with Session(make_engine(settings.database, settings.database_wait)) as s:
+        with Session(_as_user(make_engine(settings.database, settings.database_wait), settings)) as s:
             states = {st.source: st for st in s.exec(select(SyncState).where(SyncState.collection == ""))}
     except Exception:  # a fresh or broken database: reported above
         states = {}

@@ -5,7 +5,7 @@ here in this order: `everyday` (sync, digest, log, snooze, tier, note, outcome,
 referral given/received), `follow` (follow-up, follow-ups), `people` (contacts, show, undo, rm), `method`
 (top100, plan, stats, referral list, replies), `data` (export, import, merge, split,
 duplicates, add) and `admin` (init, run, doctor,
-auth, service, demo, completion). No module registers anything by
+auth, service, demo, completion), then `team` (add, list, remove). No module registers anything by
 being imported. Heavy modules are imported inside the commands, so that
 `nudge --help` stays fast.
 """
@@ -18,10 +18,10 @@ from typing import Annotated
 import typer
 
 from nudge import __version__
-from nudge.cli import admin, data, everyday, follow, method, people
+from nudge.cli import admin, data, everyday, follow, method, people, team
 from nudge.cli.common import COMPLETE_VAR, EXIT_CODES, SHELLS, State
 
-GROUPS = (everyday, follow, people, method, data, admin)
+GROUPS = (everyday, follow, people, method, data, admin, team)
 
 
 def version_cb(value: bool) -> None:
@@ -38,6 +38,12 @@ def main_options(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", "-u", help="Run the command as this member of the team folder (users.d/NAME.toml)."
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=version_cb, is_eager=True, help="Print the version."),
@@ -48,6 +54,7 @@ def main_options(
 
     State.config = config
     State.verbose = verbose
+    State.user = user
     log.setup(verbose)
 
 

@@ -89,9 +89,14 @@ def hold_day(engine: Engine, day: date, wait: float = 0.0, use_lease: bool | Non
         with atomic(engine) as s:
             s.execute(
                 sa.update(DigestRun)
-                .where(col(DigestRun.date) == day, col(DigestRun.claimed_by) == owner)
+                .where(_mine(user, day), col(DigestRun.claimed_by) == owner)
                 .values(claimed_by=None, claimed_until=None)
             )
+
+
+def _mine(user: int, day: date) -> sa.ColumnElement[bool]:
+    """The user's row of `day` (the store's owner filter says so too; a claim says it itself)."""
+    return sa.and_(col(DigestRun.owner_id) == user, col(DigestRun.date) == day)
 
 
 def _alive_here(holder: str) -> bool:
@@ -112,11 +117,12 @@ def _alive_here(holder: str) -> bool:
 def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
     """Compare-and-set the day's lease to `owner`; None when taken, else who holds it."""
     now = datetime.now(UTC)
+    user = owner_of(engine)
     with atomic(engine) as s:
-        row = sa.select(col(DigestRun.id), col(DigestRun.claimed_by)).where(col(DigestRun.date) == day)
+        row = sa.select(col(DigestRun.id), col(DigestRun.claimed_by)).where(_mine(user, day))
         found = s.execute(row).first()
         if found is None:
-            fresh = DigestRun(date=day).model_dump(exclude={"id"})
+            fresh = DigestRun(date=day, owner_id=user).model_dump(exclude={"id"})
             s.execute(insert_or_skip(s, DigestRun).values(**fresh))
             found = s.execute(row).first()
         current = found[1] if found else None
@@ -129,7 +135,7 @@ def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
             free = sa.or_(free, col(DigestRun.claimed_by) == current)
         done = s.execute(
             sa.update(DigestRun)
-            .where(col(DigestRun.date) == day, free)
+            .where(_mine(user, day), free)
             .values(claimed_by=owner, claimed_until=now + LEASE)
         )
         if done.rowcount == 1:  # type: ignore[attr-defined]
