@@ -130,7 +130,7 @@ def fast_event(text: str, tz: tzinfo, window_start: datetime, window_end: dateti
 
 def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) -> EventRecord:
     text = drop_known_timezones(text)  # as the library path does; a zone it keeps is declined below
-    lines = [line for line in _NEWLINE.split(_UNFOLD.sub("", text)) if line]
+    lines = [line for line in _unfolded(text) if line]
     if len(lines) < 2 or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
         raise _Decline
     events: list[dict[str, Any]] = []
@@ -165,6 +165,18 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
         raise
     except Exception as e:  # the library path then says what is wrong
         raise _Decline from e
+
+
+def _unfolded(text: str) -> list[str]:
+    """icalendar's unfolding and line splitting; by plain string operations when every break is CRLF.
+
+    Then the two are the same (no bare CR or LF, no blank line for the pattern's lookbehinds
+    to see), and four times faster: a third of a plain event's parse went to the pattern.
+    """
+    crlf = text.count("\r\n")
+    if text.count("\n") == crlf == text.count("\r") and "\r\n\r\n" not in text:
+        return text.replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")
+    return _NEWLINE.split(_UNFOLD.sub("", text))
 
 
 def _name_of(line: str) -> str:

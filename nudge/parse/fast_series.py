@@ -278,7 +278,7 @@ class _Series:
             key = self._key(moment)
             if key > window_end + HORIZON + _MARGIN:
                 break
-            if checks and (self._excluded(moment) or self._overridden(moment)):
+            if checks and self._skipped(moment):
                 continue  # an excluded or moved instance: never yielded as the rule's
             self.instances.append(moment)
             self.keys.append(key)
@@ -288,11 +288,14 @@ class _Series:
     def _key(self, moment: datetime) -> datetime:
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
-    def _excluded(self, moment: datetime) -> bool:
-        return moment.date() in self.check_date or bool(self.check_dt.intersection(to_recurrence_ids(moment)))
-
-    def _overridden(self, moment: datetime) -> bool:
-        return any(i in self.moved for i in to_recurrence_ids(moment))
+    def _skipped(self, moment: datetime) -> bool:
+        """Excluded (by an EXDATE, as a date or a time) or moved (a RECURRENCE-ID names it)."""
+        ids = to_recurrence_ids(moment)
+        return (
+            moment.date() in self.check_date
+            or any(i in self.check_dt for i in ids)
+            or any(i in self.moved for i in ids)
+        )
 
     def _original(self, moment: datetime) -> date | datetime:
         return moment.date() if self.all_day else moment
