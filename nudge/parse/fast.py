@@ -21,6 +21,7 @@ import binascii
 import codecs
 import re
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 import icalendar
@@ -87,6 +88,15 @@ def _check(name: str, params: dict[str, str], raw: str) -> None:
         raise _Decline from e
 
 
+_PLAIN_NEST = frozenset(f"{b}:{c}" for b in ("BEGIN", "END") for c in ("VEVENT", "VALARM"))
+
+
+@lru_cache(maxsize=256)
+def _calendar_line(line: str) -> None:
+    """`_check` of a VCALENDAR property line: the same few (VERSION, PRODID, METHOD) in every object."""
+    _check(*_strict(line))
+
+
 class _Time:
     """DTSTART / DTEND as the record code reads icalendar's: `.dt` (in its TZID's zone, if named)."""
 
@@ -136,6 +146,12 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
     events: list[dict[str, Any]] = []
     where = ["VCALENDAR"]  # then VEVENT, VALARM
     for line in lines[1:-1]:
+        if line in _PLAIN_NEST:  # what `_strict` makes of these lines
+            name, raw = line.split(":")
+            where = _nest(where, name, {}, raw)
+            if name == "BEGIN" and raw == "VEVENT":
+                events.append({})
+            continue
         name = _name_of(line)
         if name in ("BEGIN", "END"):
             where = _nest(where, *_strict(line))
@@ -144,7 +160,7 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
         elif where[-1] == "VEVENT":
             _event_line(events[-1], name, line)
         elif where[-1] == "VCALENDAR":  # the library raises on a bad value there
-            _check(*_strict(line))
+            _calendar_line(line)
         # VALARM lines: neither path reads them (`parse.ical.trim` cuts them)
     if where != ["VCALENDAR"] or not events or any("DTSTART" not in e for e in events):
         raise _Decline
