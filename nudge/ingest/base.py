@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from nudge.core.phone import PhoneRules
 from nudge.core.touches import Effect, MailRules, Rules
+from nudge.store.bulk import insert_rows
 from nudge.store.derived import add_warmth, refresh_contacts
 from nudge.store.models import Identity, Sighting, SourceRecord
 from nudge.store.query import chunks
@@ -113,7 +114,7 @@ class Batch:
         self.session.flush()
         for model, rows in self._rows.items():
             if rows:
-                self.session.connection().execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+                insert_rows(self.session.connection(), model.__table__, rows)  # type: ignore[attr-defined]
         self._rows = {}
 
     # --- warmth ----------------------------------------------------------------------------
