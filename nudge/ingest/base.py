@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from nudge.core.phone import PhoneRules
 from nudge.core.touches import Effect, MailRules, Rules
+from nudge.store.bulk import insert_rows
 from nudge.store.derived import add_warmth, refresh_contacts
 from nudge.store.models import Identity, Sighting, SourceRecord
 from nudge.store.query import chunks
@@ -113,8 +114,7 @@ class Batch:
         self.session.flush()
         for model, rows in self._rows.items():
             if rows:
-                # Core executemany (the ORM's bulk path costs more per row); owner_id: the store stamps it.
-                self.session.connection().execute(sa.insert(model), rows)
+                insert_rows(self.session.connection(), model.__table__, rows)  # type: ignore[attr-defined]
         self._rows = {}
 
     # --- warmth ----------------------------------------------------------------------------

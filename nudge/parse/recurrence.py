@@ -206,7 +206,9 @@ def _bound_end(
             rule["UNTIL"] = [_typed(end, start, tz)]
         last = _nth(rule, start, count)
         if last is not None:
-            rule["UNTIL"] = [last]
+            # in UTC when zoned (RFC 5545 3.3.10): recurring-ical-events reads a zoned UNTIL's
+            # wall time as UTC, which west of Greenwich dropped the last instance
+            rule["UNTIL"] = [last.astimezone(UTC) if isinstance(last, datetime) and last.tzinfo else last]
             end = _utc(last, tz)
     elif until is None or end < _utc(until, tz):
         rule.pop("COUNT", None)  # a COUNT below 1, which the library drops too

@@ -488,3 +488,14 @@ def test_exported_one_off_events_with_zones_take_the_fast_path() -> None:
     for record in (fast_event(outlook, TZ, *wide), parse_ical(outlook, TZ, *wide)):
         assert record is not None
         assert record.occurrences[0].start == expected  # 09:00 UTC; the 1601 rules say 08:00 (DST)
+
+
+@scaled(20 / 3)
+@given(st.lists(st.sampled_from(["\r\n", "\n", "\r", " ", "\t", "A", ":", "\r\n ", "\r\n\t"]), max_size=30))
+def test_unfolding_by_string_operations_equals_icalendars_pattern(pieces: list[str]) -> None:
+    """The fast path's unfolding (plain string operations when every break is CRLF) splits any text
+    into the same lines as icalendar's unfolding pattern."""
+    from nudge.parse.fast import _NEWLINE, _UNFOLD, _unfolded
+
+    text = "".join(pieces)
+    assert _unfolded(text) == _NEWLINE.split(_UNFOLD.sub("", text))
