@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from nudge.core.phone import PhoneRules
@@ -114,7 +113,7 @@ class Batch:
         self.session.flush()
         for model, rows in self._rows.items():
             if rows:
-                insert_rows(self.session.connection(), model.__table__, rows)  # type: ignore[attr-defined]
+                insert_rows(self.session.connection(), model, rows)
         self._rows = {}
 
     # --- warmth ----------------------------------------------------------------------------

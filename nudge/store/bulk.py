@@ -13,19 +13,27 @@ takes SQLAlchemy's own path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from nudge.store.owner import stamped
 
 _Plan = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...], bool] | None
 _plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
 
 
-def insert_rows(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert `rows` into `table`: one executemany per set of columns the rows name."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
+def insert_rows(connection: sa.Connection, model: type[SQLModel], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` into `model`'s table: one executemany per set of columns the rows name.
+
+    The driver-level statement skips the engine's before_execute hook, so the rows of a
+    user's table get the connection's owner here (`owner.stamped`).
+    """
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in stamped(connection, table, rows):
         groups.setdefault(tuple(row), []).append(row)
     for keys, group in groups.items():
         plan = _plan(connection.dialect, table, keys)

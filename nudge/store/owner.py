@@ -17,7 +17,7 @@ dialect.py); `every_owner(engine)` sees the whole store, for `migrate-store` onl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -212,6 +212,20 @@ def _stamp_inserts(
     multiparams = [_with_owner(p, owner) for p in multiparams]
     params = _with_owner(params, owner) if params else params
     return clause, multiparams, params
+
+
+def stamped(
+    connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> Sequence[Mapping[str, Any]]:
+    """`rows` for `table`, each with the connection's owner if it is a user's table: for bulk
+    inserts sent to the driver directly (store.bulk), which `_stamp_inserts` never sees."""
+    options = dict(connection.get_execution_options())
+    if table.name not in _OWNED_TABLES or options.get(ALL):
+        return rows
+    owner = _owner(options)
+    if owner is None:
+        raise NoOwner(f"INSERT into {table.name} through a team engine bound to no user")
+    return [{**row, "owner_id": owner} for row in rows]
 
 
 def install(engine: Engine) -> None:

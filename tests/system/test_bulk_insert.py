@@ -18,6 +18,7 @@ from nudge.config import Settings
 from nudge.store.bulk import insert_rows
 from nudge.store.db import atomic, make_engine, open_db
 from nudge.store.models import Contact, Touch
+from nudge.store.owner import every_owner
 
 pytestmark = pytest.mark.both_stores
 
@@ -48,7 +49,7 @@ def read_back(engine: sa.Engine, prefix: str) -> list[tuple[Any, ...]]:
     t = Touch.__table__  # type: ignore[attr-defined]
     columns = [c for c in t.c if c.name not in ("id", "external_id")]
     query = sa.select(*columns).where(t.c.external_id.like(f"{prefix}%")).order_by(t.c.at)
-    with engine.connect() as connection:
+    with every_owner(engine).connect() as connection:  # a Core read of the whole store
         return [tuple(r) for r in connection.execute(query)]
 
 
@@ -68,9 +69,34 @@ def test_bulk_rows_read_back_like_sqlalchemys(settings: Settings) -> None:
             tuple(r) for r in reference
         }:  # SQLAlchemy takes one executemany's columns from its first row
             connection.execute(table.insert(), [r for r in reference if tuple(r) == keys])
-        insert_rows(connection, table, touch_rows(cid, "bulk-"))
+        insert_rows(connection, Touch, touch_rows(cid, "bulk-"))
     ours, theirs = read_back(engine, "bulk-"), read_back(engine, "sa-")
     assert len(ours) == 40
     assert ours == theirs
     assert ours[0][1] == datetime(2025, 3, 30, 0, 30, tzinfo=UTC)  # 01:30 CET, stored and read as UTC
     assert ours[0][3] == "out" and ours[1][3] == "both"  # a missing column takes the model's default
+
+
+def test_bulk_rows_belong_to_the_connections_user(settings: Settings) -> None:
+    """The driver-level executemany skips the engine's INSERT hook; the rows still get their owner."""
+    from sqlmodel import Session, select
+
+    from nudge.store import owner
+
+    engine = open_db(settings.database)
+    ben = owner.add_user(engine, "ben").id
+    assert ben is not None and ben != owner.PERSONAL
+    bens = owner.as_owner(engine, ben)
+    with atomic(bens) as s:
+        contact = Contact(name="Ana Ruiz")
+        s.add(contact)
+        s.flush()
+        cid = contact.id
+    assert cid is not None
+    with bens.begin() as connection:
+        insert_rows(connection, Touch, touch_rows(cid, "bulk-"))
+    with Session(every_owner(engine)) as s:
+        owners = set(s.exec(select(Touch.owner_id)))  # type: ignore[attr-defined]
+    assert owners == {ben}
+    with Session(engine) as s:  # the personal user sees none of them
+        assert s.exec(select(Touch)).first() is None
