@@ -39,11 +39,13 @@ def _ago(when: datetime | None, now: datetime) -> str:
     return f"{minutes // 1440} days ago"
 
 
-def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator[Check]:
+def run_checks(
+    config_path: str | None, now: datetime | None = None, user: str | None = None
+) -> Iterator[Check]:
     now = now or datetime.now(UTC)
     where = config.find_config(config_path)
     try:
-        settings = config.load(config_path)
+        settings = config.load(config_path, user)
     except ConfigError as e:
         from nudge.extras import install_fix
 
@@ -57,6 +59,8 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
         f"{where or 'no file, built-in defaults'} "
         f"({len(settings.sources)} sources, time zone {settings.tz.key})",
     )
+    if settings.team and not user:
+        yield from _team(settings)
     if not settings.me.emails:
         yield Check(
             "me",
@@ -71,6 +75,22 @@ def run_checks(config_path: str | None, now: datetime | None = None) -> Iterator
     if settings.reply_source is not None:
         yield _replies(settings)
     yield _service()
+
+
+def _team(settings: config.Settings) -> Iterator[Check]:
+    """The team folder: how many users it holds, and each user file that cannot be used."""
+    from nudge.config import team
+
+    path = team.folder(settings)
+    if path is None or not path.is_dir():
+        yield Check("team", False, f"the team folder {path} does not exist", "nudge team add NAME makes it")
+        return
+    members = team.load_team(settings)
+    yield Check("team", True, f"{path}: {sum(m.error is None for m in members)} users")
+    for m in members:
+        if m.error is not None:
+            problems = "; ".join(m.error.problems)
+            yield Check(f"user {m.name}", False, f"{m.path}: {problems}", f"edit {m.path}")
 
 
 def _database(settings: config.Settings) -> Iterator[Check]:

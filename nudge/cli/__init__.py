@@ -38,6 +38,12 @@ def main_options(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", "-u", help="Run the command as this member of the team folder (users.d/NAME.toml)."
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=version_cb, is_eager=True, help="Print the version."),
@@ -48,6 +54,7 @@ def main_options(
 
     State.config = config
     State.verbose = verbose
+    State.user = user
     log.setup(verbose)
 
 

@@ -92,7 +92,7 @@ def doctor(
     if as_json:
         from nudge.secrets import mask
 
-        checks = list(doctor_mod.run_checks(State.config))
+        checks = list(doctor_mod.run_checks(State.config, user=State.user))
         out = {
             "ok": all(c.ok for c in checks),
             "checks": [
@@ -102,7 +102,7 @@ def doctor(
         }
         typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
         raise typer.Exit(0 if out["ok"] else 1)
-    for check in doctor_mod.run_checks(State.config):
+    for check in doctor_mod.run_checks(State.config, user=State.user):
         typer.echo(check.line())
         failed += not check.ok
     if failed:

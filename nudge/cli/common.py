@@ -32,6 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class State:
     config: str | None = None
     verbose: int = 0
+    user: str | None = None  # `--user NAME`: a member of the team folder
 
 
 def handled(fn: F) -> F:
@@ -57,7 +58,7 @@ def now() -> datetime:
 def settings() -> Settings:
     from nudge import config
 
-    return config.load(State.config)
+    return config.load(State.config, State.user)
 
 
 def store(cfg: Settings) -> Engine:

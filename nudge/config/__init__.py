@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -100,6 +101,24 @@ class Settings(_Section):
         description='The old form of a [[channels]] entry with type = "smtp"; still read.',
     )
     replies: Replies = Field(default_factory=Replies, description="Acting on the digest by replying.")
+    team: str = Field(
+        "",
+        description="A team folder (e.g. ~/.config/nudge/users.d): one NAME.toml per user with that "
+        "user's [me], [[sources]], [tiers], [digest] and [[channels]]; `nudge --user NAME` and "
+        "`nudge run --team` read them. Only the main config may name it.",
+    )
+    _user: str = PrivateAttr("")  # the team member these settings are for; "" for the personal install
+    _file: Path | None = PrivateAttr(None)  # the file they were read from (a relative `team` is beside it)
+
+    @property
+    def user(self) -> str:
+        """The team member whose file these settings come from ("" for the personal install)."""
+        return self._user
+
+    @property
+    def file(self) -> Path | None:
+        """The file these settings were read from (None: built-in defaults)."""
+        return self._file
 
     @field_validator("timezone")
     @classmethod
@@ -263,11 +282,23 @@ def find_config(explicit: str | Path | None) -> Path | None:
     return default if default.exists() else None
 
 
-def load(explicit: str | Path | None = None) -> Settings:
-    """Load and validate the config; built-in defaults when there is no file."""
+def load(explicit: str | Path | None = None, user: str | None = None) -> Settings:
+    """Load and validate the config; built-in defaults when there is no file.
+
+    With `user`, the settings of that member of the team folder the config names
+    (`nudge --user NAME`): the member's file over the main config's shared keys.
+    """
     path = find_config(explicit)
-    if path is None:
-        return validate({})
+    settings = validate({}) if path is None else _load_file(path)
+    if user:
+        from nudge.config import team
+
+        return team.load_user(settings, user)
+    return settings
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A config file's tables, or a ConfigError naming the file and what is wrong with it."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -281,11 +312,16 @@ def load(explicit: str | Path | None = None) -> Settings:
             str(path),
         ) from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"not valid TOML: {e}"], str(path)) from e
+
+
+def _load_file(path: Path) -> Settings:
+    data = read_toml(path)
     settings = validate(data, str(path))
-    _refuse_exposed_secret(settings, path)
+    refuse_exposed_secret(settings, path)
+    settings._file = path
     return settings
 
 
@@ -304,7 +340,8 @@ def inline_secrets(settings: Settings) -> list[str]:
     return keys
 
 
-def _refuse_exposed_secret(settings: Settings, path: Path) -> None:
+def refuse_exposed_secret(settings: Settings, path: Path) -> None:
+    """A ConfigError when `path` holds a password and others may read it."""
     inline = inline_secrets(settings)
     if inline and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
