@@ -127,12 +127,13 @@ def _ratio(value: float | None) -> float | None:
 
 
 def week_dict(week: metrics.Week, done: teamstats.Behaviour) -> dict[str, Any]:
-    """One week as `nudge team stats --json` prints it: the behaviour first, then the funnel."""
+    """One week as `nudge team stats --json` prints it: the behaviour first, then the funnel in
+    the keys and values of `nudge stats --json`."""
     return {
         "week": week.start.isoformat(),
         **done.counts,
         **week.counts,
-        **{f"{step}_ratio": _ratio(week.ratio(step)) for step in metrics.STEPS[1:]},
+        **{f"{step}_ratio": week.ratio(step) for step in metrics.STEPS[1:]},
     }
 
 
@@ -188,7 +189,7 @@ def text(t: Team, weeks: int) -> list[str]:
     team_sum = {key: sum(row[key] for row in everyone) for key in everyone[0]} if everyone else {}
     if team_sum:
         out.append(
-            f"Team, last {weeks} weeks, {len(t.reps)} sharing: {team_sum['curious_calls']} curious calls, "
+            f"Team, last {weeks} week{'s' if weeks != 1 else ''}, {len(t.reps)} sharing: {team_sum['curious_calls']} curious calls, "
             f"{team_sum['referrals_given']} referrals given, {team_sum['meeting']} meetings, "
             f"{team_sum['referral']} referrals and opportunities"
         )

@@ -122,7 +122,7 @@ def test_the_report_puts_behaviour_before_results_and_counts_who_does_not_share(
     team = Team([a_rep("ana", 7, 2, 3), a_rep("ben", 1, 0, 2)], not_sharing=1)
     lines = text(team, 1)
     assert lines[0] == (
-        "Team, last 1 weeks, 2 sharing: 8 curious calls, 2 referrals given, 5 meetings, "
+        "Team, last 1 week, 2 sharing: 8 curious calls, 2 referrals given, 5 meetings, "
         "2 referrals and opportunities"
     )
     header = next(line for line in lines if "curious" in line and "sugg" in line)
@@ -137,6 +137,7 @@ def test_the_report_puts_behaviour_before_results_and_counts_who_does_not_share(
     week = data["reps"][0]["weeks"][0]
     assert list(week)[:3] == ["week", "curious_calls", "referrals_given"]
     assert week["contacted_ratio"] == 0.6
+    assert week["conversation_ratio"] == 4 / 6
     assert week["meeting_ratio"] == 0.75
     assert data["reps"][0]["top100"]["overdue_share"] == 0.15
     assert list(totals(team.reps[0]))[:2] == ["curious_calls", "referrals_given"]
