@@ -44,6 +44,7 @@ from nudge.store.models import (
     Suggestion,
     SyncState,
     Touch,
+    User,
     UserAction,
     UTCDateTime,
 )
@@ -80,6 +81,10 @@ DERIVED: dict[type[SQLModel], str] = {
     Sighting: "meetings and mail with addresses in no address book: read again from the sources",
 }
 
+# Not one user's: a backup is one user's rows, without owner_id, imported as the store's bound user.
+STORE_WIDE: dict[type[SQLModel], str] = {User: "the store's users: a backup is one user's rows"}
+OWNER_COLUMN = "owner_id"
+
 
 def schema_version() -> str:
     """The backup's version: the store's newest migration, which fixes every table's columns."""
@@ -99,17 +104,18 @@ def _day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _rows(session: Session, table: sa.Table) -> Iterator[str]:
-    """Each row of `table` by id as one line of JSON, keys sorted; read in batches."""
-    columns = sorted(table.c, key=lambda c: c.name)
+def _rows(session: Session, model: type[SQLModel]) -> Iterator[str]:
+    """Each of the user's rows of `model` by id as one line of JSON, keys sorted; read in batches."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    columns = sorted((c for c in table.c if c.name != OWNER_COLUMN), key=lambda c: c.name)
     convert: list[Callable[[Any], Any] | None] = [
         _time if isinstance(c.type, UTCDateTime) else _day if isinstance(c.type, sa.Date) else None
         for c in columns
     ]
     names = [c.name for c in columns]
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    query = sa.select(*columns).order_by(table.c.id)
-    for row in session.connection().execution_options(yield_per=2000).execute(query):
+    query = sa.select(*(getattr(model, c.name) for c in columns)).order_by(model.id)  # type: ignore[attr-defined]
+    for row in session.execute(query, execution_options={"yield_per": 2000}):
         values = [f(v) if f else v for f, v in zip(convert, row, strict=True)]
         yield encode(dict(zip(names, values, strict=True)))
 
@@ -126,7 +132,7 @@ def write_json(session: Session, out: TextIO) -> None:
         table: sa.Table = model.__table__  # type: ignore[attr-defined]
         out.write(("\n" if n == 0 else ",\n") + f"{json.dumps(table.name)}: [")
         wrote = False
-        for line in _rows(session, table):
+        for line in _rows(session, model):
             out.write((",\n" if wrote else "\n") + line)
             wrote = True
         out.write("\n]" if wrote else "]")
@@ -193,14 +199,16 @@ def import_json(session: Session, text: str, name: str) -> dict[str, int]:
         reader = _reader(model)
         for i, row in enumerate(rows, 1):
             try:
-                values.append(reader.validate_python(row).__dict__)
+                value = reader.validate_python(row).__dict__
+                value.pop(OWNER_COLUMN, None)  # the rows are the importing user's
+                values.append(value)
             except ValidationError as e:
                 err = e.errors()[0]
                 field = ".".join(str(part) for part in err["loc"]) or "the row"
                 raise UserError(f"{name}: {table.name} row {i}: {field}: {err['msg']}") from None
         try:
             for start in range(0, len(values), 2000):
-                session.execute(table.insert(), values[start : start + 2000])
+                session.execute(sa.insert(model), values[start : start + 2000])
         except sa.exc.IntegrityError as e:
             first = str(e.orig).splitlines()[0]
             raise UserError(

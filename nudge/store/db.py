@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from nudge.errors import StoreError, UserError
-from nudge.store import dialect, migrations
+from nudge.store import dialect, migrations, owner
 from nudge.store.locks import file_lock, lock_path
 
 WAIT = 60.0  # seconds a writer waits for another process's transaction, unless configured
@@ -114,6 +114,7 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
         path = str(Path(parsed.database or ":memory:").expanduser())
         dialect.configure(engine, wait)
         sa.event.listen(engine, "handle_error", _translator(path, wait))
+        owner.install(engine)
         return engine
     try:
         engine = sa.create_engine(parsed, pool_pre_ping=True)
@@ -130,6 +131,7 @@ def make_engine(url: str, wait: float = WAIT) -> Engine:
         ) from None
     dialect.configure(engine, wait)
     sa.event.listen(engine, "handle_error", _server_translator(url, wait))
+    owner.install(engine)
     return engine
 
 

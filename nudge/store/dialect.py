@@ -209,3 +209,63 @@ def drop_column(conn: Connection, table: str, column: str) -> None:
     conn.execute(sa.text(f"ALTER TABLE {table}__new RENAME TO {table}"))
     for index in indexes:
         conn.execute(sa.text(index))
+
+
+_OWNER_COLUMN = "owner_id INTEGER NOT NULL DEFAULT 1 REFERENCES nudge_user (id)"
+
+
+def add_owner(conn: Connection, tables: list[str], per_owner: dict[str, tuple[str, ...]]) -> None:
+    """Give each table (parents first) `owner_id` = 1; the unique keys of `per_owner` lead with it.
+
+    PostgreSQL: ALTER TABLE, and each unique key dropped (found by its columns) and made
+    again. SQLite refuses ADD COLUMN with a REFERENCES clause and a default while foreign keys
+    are on, and cannot change a constraint, so every table is rebuilt the documented way: all
+    new tables made (referring to each other's new names) and filled, parents first; the old
+    ones dropped, children first, so no row ever points at a missing parent; the new ones
+    renamed (SQLite renames the references with them) and their indexes made again.
+    """
+    if not is_sqlite(conn):
+        inspector = sa.inspect(conn)
+        for table in tables:
+            name = conn.dialect.identifier_preparer.quote(table)
+            conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {_OWNER_COLUMN}"))
+            if table in per_owner:
+                columns = list(per_owner[table])
+                old = next(u for u in inspector.get_unique_constraints(table) if u["column_names"] == columns)
+                conn.execute(sa.text(f'ALTER TABLE {name} DROP CONSTRAINT "{old["name"]}"'))
+                listed = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in ["owner_id", *columns])
+                conn.execute(sa.text(f"ALTER TABLE {name} ADD UNIQUE ({listed})"))
+        return
+    indexes: list[str] = []
+    for table in tables:
+        create = conn.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
+        ).scalar_one()
+        indexes += (
+            conn.execute(
+                sa.text(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
+                ),
+                {"t": table},
+            )
+            .scalars()
+            .all()
+        )
+        names = ", ".join(f'"{row[1]}"' for row in conn.execute(sa.text(f'PRAGMA table_info("{table}")')))
+        new = re.sub(rf'^CREATE TABLE "?{table}"? \(', f"CREATE TABLE {table}__new (", create, count=1)
+        for parent in tables:
+            new = new.replace(f"REFERENCES {parent} (", f"REFERENCES {parent}__new (")
+        new = new.replace("PRIMARY KEY (id)", f"{_OWNER_COLUMN}, \n\tPRIMARY KEY (id)", 1)
+        if table in per_owner:
+            key = ", ".join(per_owner[table])
+            assert f"UNIQUE ({key})" in new, f"{table}: no UNIQUE ({key}) in its CREATE TABLE"
+            new = new.replace(f"UNIQUE ({key})", f"UNIQUE (owner_id, {key})", 1)
+        assert new.startswith(f"CREATE TABLE {table}__new (") and "owner_id" in new, table
+        conn.execute(sa.text(new))
+        conn.execute(sa.text(f'INSERT INTO "{table}__new" ({names}) SELECT {names} FROM "{table}"'))
+    for table in reversed(tables):
+        conn.execute(sa.text(f'DROP TABLE "{table}"'))
+    for table in tables:
+        conn.execute(sa.text(f'ALTER TABLE "{table}__new" RENAME TO "{table}"'))
+    for index in indexes:
+        conn.execute(sa.text(index))

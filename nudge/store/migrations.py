@@ -431,6 +431,76 @@ def m0018_keys_in_byte_order(conn: Connection) -> None:
     dialect.byte_order(conn, "planned", "external_id")
 
 
+# Every table holding a user's data gets an owner (0019), parents first: a child's foreign key
+# names its parent. The unique keys listed become per owner: two users of one store may sync the
+# same calendar (event UIDs), the same address book and get replies with the same Message-IDs.
+_OWNED = [
+    "contact",
+    "identity",
+    "sourcerecord",
+    "groupmember",
+    "syncstate",
+    "touch",
+    "planned",
+    "sighting",
+    "mailaddress",
+    "moment",
+    "note",
+    "referral",
+    "suggestion",
+    "digestrun",
+    "delivery",
+    "reply",
+    "useraction",
+    "followup",
+    "merge",
+]
+_PER_OWNER = {
+    "identity": ("kind", "value"),
+    "sourcerecord": ("source", "href"),
+    "groupmember": ("source", "group_href", "member"),
+    "syncstate": ("source", "collection"),
+    "sighting": ("email", "external_id"),
+    "digestrun": ("date",),
+    "delivery": ("date", "channel"),
+    "reply": ("message_id",),
+}
+
+
+def m0019_owners(conn: Connection) -> None:
+    """Users: every row belongs to one (`owner_id`), all existing rows to user 1, "me".
+
+    A personal store stays a team of one and nothing changes for it. Each owned table gets
+    an index led by `owner_id` (the owner filter reads by it), and the unique keys above
+    become per owner. PostgreSQL does it with ALTER TABLE; SQLite cannot add a column with a
+    REFERENCES clause and a default while foreign keys are on, nor change a constraint, so
+    there every owned table is rebuilt (`dialect.add_owner`), all in this one transaction.
+    """
+    md = sa.MetaData()
+    users = sa.Table(
+        "nudge_user",
+        md,
+        _id(),
+        sa.Column("name", sa.String, nullable=False, unique=True),
+        sa.Column("created_at", _TS),
+        sa.Column("stats_opt_in", sa.Boolean, nullable=False),
+    )
+    users.create(conn)
+    conn.execute(
+        users.insert().values(
+            id=1, name="me", created_at=datetime.now(UTC).replace(tzinfo=None), stats_opt_in=False
+        )
+    )
+    dialect.reset_ids(conn, users)
+    dialect.add_owner(conn, _OWNED, _PER_OWNER)
+    for table in _OWNED:
+        conn.execute(sa.text(f"CREATE INDEX ix_{table}_owner_id ON {_quoted(conn, table)} (owner_id)"))
+
+
+def _quoted(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -449,6 +519,7 @@ MIGRATIONS: list[Migration] = [
     ("0016_cadence_and_mail_addresses", m0016_cadence_and_mail_addresses),
     ("0017_follow_ups", m0017_follow_ups),
     ("0018_keys_in_byte_order", m0018_keys_in_byte_order),
+    ("0019_owners", m0019_owners),
 ]
 
 _applied = sa.Table(

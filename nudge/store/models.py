@@ -36,7 +36,29 @@ def _ts(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, index=index)
 
 
-class Contact(SQLModel, table=True):
+PERSONAL = 1  # the user of a personal install: every row of a store made before users existed
+
+
+class User(SQLModel, table=True):
+    """One person whose contacts the store holds; a personal store has one, `PERSONAL`."""
+
+    __tablename__ = "nudge_user"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column_kwargs={"unique": True})
+    created_at: datetime | None = _ts()
+    stats_opt_in: bool = False  # whether the team's stats may show this user's figures
+
+
+class Owned(SQLModel):
+    """A table of one user's data. Its `owner_id` (the last column, `_owner()`) is set and filtered by
+    the store (store/owner.py), never by hand."""
+
+
+def _owner() -> Any:
+    return Field(default=None, foreign_key="nudge_user.id", nullable=False, index=True)
+
+
+class Contact(Owned, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = ""
     org: str | None = None
@@ -53,18 +75,20 @@ class Contact(SQLModel, table=True):
     last_touch_at: datetime | None = _ts()
     warmth_sum: float = 0.0
     warmth_at: datetime | None = _ts()
+    owner_id: int | None = _owner()
 
 
-class Identity(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("kind", "value"),)
+class Identity(Owned, table=True):
+    __table_args__ = (sa.UniqueConstraint("owner_id", "kind", "value"),)
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     kind: str  # email | phone
     value: str
+    owner_id: int | None = _owner()
 
 
-class SourceRecord(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("source", "href"),)
+class SourceRecord(Owned, table=True):
+    __table_args__ = (sa.UniqueConstraint("owner_id", "source", "href"),)
     id: int | None = Field(default=None, primary_key=True)
     source: str
     collection: str = ""
@@ -81,23 +105,25 @@ class SourceRecord(SQLModel, table=True):
     raw: str | None = Field(default=None, sa_type=sa.Text())
     format: str = Field(default="", sa_column_kwargs={"server_default": ""})  # of `raw`: ical, google_event
     recheck_at: datetime | None = _ts(index=True)
+    owner_id: int | None = _owner()
 
 
-class GroupMember(SQLModel, table=True):
+class GroupMember(Owned, table=True):
     """A card listed in a group card of the same source, by its `parse.member_key`."""
 
     __table_args__ = (
-        sa.UniqueConstraint("source", "group_href", "member"),
+        sa.UniqueConstraint("owner_id", "source", "group_href", "member"),
         sa.Index("ix_groupmember_source_member", "source", "member"),
     )
     id: int | None = Field(default=None, primary_key=True)
     source: str
     group_href: str
     member: str
+    owner_id: int | None = _owner()
 
 
-class SyncState(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("source", "collection"),)
+class SyncState(Owned, table=True):
+    __table_args__ = (sa.UniqueConstraint("owner_id", "source", "collection"),)
     id: int | None = Field(default=None, primary_key=True)
     source: str
     collection: str = ""
@@ -105,9 +131,10 @@ class SyncState(SQLModel, table=True):
     last_success_at: datetime | None = _ts()
     last_error: str | None = None
     last_error_at: datetime | None = _ts()
+    owner_id: int | None = _owner()
 
 
-class Touch(SQLModel, table=True):
+class Touch(Owned, table=True):
     __table_args__ = (
         sa.UniqueConstraint("contact_id", "external_id"),
         sa.Index("ix_touch_contact_at", "contact_id", "at"),
@@ -127,6 +154,7 @@ class Touch(SQLModel, table=True):
     # The source of a calendar touch whose event went away while it carried something the
     # user added: it is theirs now (source "cli"), and comes back to the event if that returns.
     origin: str | None = None
+    owner_id: int | None = _owner()
 
     @property
     def has_user_data(self) -> bool:
@@ -134,7 +162,7 @@ class Touch(SQLModel, table=True):
         return bool(self.note or self.outcome)
 
 
-class Planned(SQLModel, table=True):
+class Planned(Owned, table=True):
     __table_args__ = (sa.UniqueConstraint("contact_id", "external_id"),)
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
@@ -143,16 +171,17 @@ class Planned(SQLModel, table=True):
     external_id: str
     at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     summary: str = ""
+    owner_id: int | None = _owner()
 
 
-class Sighting(SQLModel, table=True):
+class Sighting(Owned, table=True):
     """A past meeting with an address that is not (yet) a contact's.
 
     Kept so that adding someone to the address book later brings their
     meeting history with them.
     """
 
-    __table_args__ = (sa.UniqueConstraint("email", "external_id"),)
+    __table_args__ = (sa.UniqueConstraint("owner_id", "email", "external_id"),)
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True)
     source: str
@@ -163,9 +192,10 @@ class Sighting(SQLModel, table=True):
     direction: str
     summary: str = ""
     kind: str = Field(default="meeting", sa_column_kwargs={"server_default": "meeting"})  # meeting | email
+    owner_id: int | None = _owner()
 
 
-class MailAddress(SQLModel, table=True):
+class MailAddress(Owned, table=True):
     """A contact's address as mail showed it in use: when they first wrote from it, when the user
     first wrote to it. Job changes from mail read it: a new company domain, a bounce."""
 
@@ -175,36 +205,40 @@ class MailAddress(SQLModel, table=True):
     address: str
     first_in_at: datetime | None = _ts()
     first_out_at: datetime | None = _ts()
+    owner_id: int | None = _owner()
 
 
-class Moment(SQLModel, table=True):
+class Moment(Owned, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     kind: str  # job_change | birthday | inbound
     detail: str = ""
     at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     seen_at: datetime | None = _ts()
+    owner_id: int | None = _owner()
 
 
-class Note(SQLModel, table=True):
+class Note(Owned, table=True):
     """Something the user wants to remember about a person, without a touch."""
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     text: str
+    owner_id: int | None = _owner()
 
 
-class Referral(SQLModel, table=True):
+class Referral(Owned, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     direction: str  # given | received
     at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     note: str = ""
     counterpart: str = ""
+    owner_id: int | None = _owner()
 
 
-class Suggestion(SQLModel, table=True):
+class Suggestion(Owned, table=True):
     __table_args__ = (sa.UniqueConstraint("digest_date", "contact_id"),)
     id: int | None = Field(default=None, primary_key=True)
     digest_date: date = Field(index=True)
@@ -214,11 +248,13 @@ class Suggestion(SQLModel, table=True):
     prompt: str = Field(default="", sa_column_kwargs={"server_default": ""})
     acted_at: datetime | None = _ts()
     position: int | None = None  # the person's number in that digest, for replies ("done 2")
+    owner_id: int | None = _owner()
 
 
-class DigestRun(SQLModel, table=True):
+class DigestRun(Owned, table=True):
+    __table_args__ = (sa.UniqueConstraint("owner_id", "date"),)
     id: int | None = Field(default=None, primary_key=True)
-    date: dt.date = Field(sa_column_kwargs={"unique": True})
+    date: dt.date
     state: str = "planned"  # planned | sending | sent | failed
     message_id: str = ""
     attempts: int = 0
@@ -227,9 +263,10 @@ class DigestRun(SQLModel, table=True):
     updated_at: datetime | None = _ts()
     claimed_by: str | None = None  # host:pid:token of the process sending it (a store without file locks)
     claimed_until: datetime | None = _ts()  # its claim lapses then, should the process hang
+    owner_id: int | None = _owner()
 
 
-class Delivery(SQLModel, table=True):
+class Delivery(Owned, table=True):
     """One channel's delivery of one day's digest: at most one per channel and day.
 
     `sending` is committed before the channel sends, `sent` after it; a day whose
@@ -237,7 +274,7 @@ class Delivery(SQLModel, table=True):
     left alone (SMTP, webhook: it may have arrived).
     """
 
-    __table_args__ = (sa.UniqueConstraint("date", "channel"),)
+    __table_args__ = (sa.UniqueConstraint("owner_id", "date", "channel"),)
     id: int | None = Field(default=None, primary_key=True)
     date: dt.date = Field(index=True)
     channel: str  # the channel's name in the config
@@ -247,22 +284,25 @@ class Delivery(SQLModel, table=True):
     where: str = ""  # where it went, in words
     sent_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+    owner_id: int | None = _owner()
 
 
-class Reply(SQLModel, table=True):
+class Reply(Owned, table=True):
     """A reply to a digest, applied once: its Message-ID is the key."""
 
+    __table_args__ = (sa.UniqueConstraint("owner_id", "message_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(sa_column_kwargs={"unique": True})
+    message_id: str
     digest_date: dt.date | None = None
     received_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     state: str = "applied"  # applied | ignored (not from one of me.emails, or no digest it answers)
     applied: str = ""  # what was done, one line each
     problems: str = ""  # lines that could not be understood or applied, one each
     reported_on: dt.date | None = None  # the digest that told the user about it
+    owner_id: int | None = _owner()
 
 
-class UserAction(SQLModel, table=True):
+class UserAction(Owned, table=True):
     """One change the user made by hand (CLI or a reply to the digest), with what it replaced.
 
     Written in the transaction of the change itself, so `nudge undo` can take it
@@ -280,9 +320,10 @@ class UserAction(SQLModel, table=True):
     before: str | None = Field(default=None, sa_type=sa.Text())
     summary: str = ""
     undone_at: datetime | None = _ts()
+    owner_id: int | None = _owner()
 
 
-class FollowUp(SQLModel, table=True):
+class FollowUp(Owned, table=True):
     """A promise with a date ("send Ana the deck on Friday"): on its day the person is on the list first.
 
     Open while `done_at` is empty; `how` says what closed it: `cli` (`follow-up --done`), `reply`
@@ -297,9 +338,10 @@ class FollowUp(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     done_at: datetime | None = _ts()
     how: str = ""  # cli | reply | touch, once done
+    owner_id: int | None = _owner()
 
 
-class Merge(SQLModel, table=True):
+class Merge(Owned, table=True):
     """Two contacts the user said are one person (`nudge merge`), remembered so sync keeps them one.
 
     `contact_id` is the one kept; `absorbed` (JSON) holds what the other one was and
@@ -315,9 +357,11 @@ class Merge(SQLModel, table=True):
     name: str = ""
     cards: str = Field(default="", sa_type=sa.Text())
     absorbed: str = Field(default="{}", sa_type=sa.Text())
+    owner_id: int | None = _owner()
 
 
 TABLES: list[type[SQLModel]] = [
+    User,
     Contact,
     Identity,
     SourceRecord,
@@ -338,3 +382,4 @@ TABLES: list[type[SQLModel]] = [
     FollowUp,
     Merge,
 ]
+OWNED: list[type[SQLModel]] = [model for model in TABLES if issubclass(model, Owned)]

@@ -21,7 +21,8 @@ from sqlmodel import SQLModel
 from nudge.errors import UserError
 from nudge.store import dialect
 from nudge.store.db import atomic, make_engine, open_db, shown_url
-from nudge.store.models import TABLES
+from nudge.store.models import TABLES, User
+from nudge.store.owner import every_owner
 
 BATCH = 1000  # rows read and written at a time
 
@@ -51,7 +52,8 @@ def _rows_in(engine: Engine) -> dict[str, int]:
         for table in tables():
             if inspector.has_table(table.name):
                 counts[table.name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    return {name: n for name, n in counts.items() if n}
+    # The users a new store is made with (user 1, "me") own nothing yet: not data, and replaced.
+    return {name: n for name, n in counts.items() if n and name != User.__tablename__}
 
 
 def _batches(conn: Connection, table: sa.Table) -> Iterator[list[dict[str, object]]]:
@@ -83,10 +85,11 @@ def copy_store(source_url: str, target_url: str) -> Copied:
             f"migrate-store: {target_shown} already holds nudge data ({listed}); it copies into an "
             "empty database only: create a new one (createdb) and point the command at it"
         )
-    target = open_db(target_url)
+    target = every_owner(open_db(target_url))  # each row keeps its owner
     rows: dict[str, int] = {}
     try:
         with source.connect() as reading, reading.begin(), atomic(target) as writing:
+            writing.execute(sa.delete(User))  # the new target's own users, replaced by the source's
             for table in tables():
                 rows[table.name] = 0
                 for batch in _batches(reading, table):
