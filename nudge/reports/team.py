@@ -189,7 +189,8 @@ def text(t: Team, weeks: int) -> list[str]:
     team_sum = {key: sum(row[key] for row in everyone) for key in everyone[0]} if everyone else {}
     if team_sum:
         out.append(
-            f"Team, last {weeks} week{'s' if weeks != 1 else ''}, {len(t.reps)} sharing: {team_sum['curious_calls']} curious calls, "
+            f"Team, last {weeks} week{'s' if weeks != 1 else ''}, {len(t.reps)} sharing: "
+            f"{team_sum['curious_calls']} curious calls, "
             f"{team_sum['referrals_given']} referrals given, {team_sum['meeting']} meetings, "
             f"{team_sum['referral']} referrals and opportunities"
         )

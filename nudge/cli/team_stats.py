@@ -1,0 +1,113 @@
+"""The manager's view of a team: `nudge team stats`, and `nudge team share-stats` for a rep to opt in.
+
+Registered into the `team` group (`register_team`), beside `team add/list/remove`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from nudge.cli.common import State, handled, now, store
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from nudge.config import Settings
+    from nudge.reports.team import Member
+
+
+def members(main: Settings, engine: Engine) -> tuple[list[Member], list[str]]:
+    """The team's users with their settings and bound engines; and the files that cannot be read.
+
+    With a team folder, the team is the store's users who have a file there, each read
+    with it (their tiers, cadences, time zone); without one, every user of the store,
+    with the main config (the personal install: user 1).
+    """
+    from nudge.config import team as team_config
+    from nudge.reports.team import Member
+    from nudge.store import owner
+
+    files = {m.name: m for m in team_config.load_team(main)} if team_config.folder(main) else None
+    out: list[Member] = []
+    problems: list[str] = []
+    for user in owner.users(engine):
+        assert user.id is not None
+        cfg = main
+        if files is not None:
+            found = files.get(user.name)
+            if found is None:
+                continue
+            if found.settings is None:
+                problems.append(f"{found.path}: {found.error} (skipped; `nudge doctor` says more)")
+                continue
+            cfg = found.settings
+        out.append(Member(user.name, owner.as_owner(engine, user.id), cfg, user.stats_opt_in))
+    return out, problems
+
+
+@handled
+def team_stats(
+    weeks: Annotated[int, typer.Option(min=1, max=104, help="How many weeks back.")] = 12,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """Per rep who shares: curious calls, referrals given, the funnel and its ratios, top-100 health,
+    streak. Numbers only: no contact's name, address or note."""
+    from nudge import config
+    from nudge.reports import team
+
+    main = config.load(State.config)
+    engine = store(main)
+    found, problems = members(main, engine)
+    for line in problems:
+        typer.echo(f"nudge: {line}", err=True)
+    result = team.team(found, now(), weeks)
+    if as_json:
+        typer.echo(json.dumps(team.as_dict(result, weeks, now()), indent=2, ensure_ascii=False))
+        return
+    for line in team.text(result, weeks):
+        typer.echo(line)
+
+
+@handled
+def share_stats(
+    state: Annotated[Literal["on", "off"], typer.Argument(help="on: your figures appear in `team stats`.")],
+) -> None:
+    """Share your figures (counts and ratios, never a contact) with `nudge team stats`, or stop.
+
+    Run it as yourself: `nudge --user NAME team share-stats on`.
+    """
+    from nudge import actions, config
+    from nudge.errors import UserError
+    from nudge.store import owner
+    from nudge.store.db import atomic
+
+    main = config.load(State.config)
+    engine = store(main)
+    name = State.user
+    uid = owner.user_id(engine, name) if name else owner.PERSONAL
+    if uid is None:
+        raise UserError(f"no user {name!r} in the store (`nudge team list` names them)")
+    with atomic(owner.as_owner(engine, uid)) as s:
+        actions.share_stats(s, uid, state == "on")
+    who = name or "you"
+    typer.echo(
+        f"{who}: figures shared with `nudge team stats`"
+        if state == "on"
+        else f"{who}: figures no longer shared (`nudge team stats` only counts you)"
+    )
+
+
+def register_team(team: typer.Typer) -> None:
+    """Add `stats` and `share-stats` to the `team` group."""
+    team.command("stats")(team_stats)
+    team.command("share-stats")(share_stats)
+
+
+def register(app: typer.Typer, referral: typer.Typer) -> None:
+    """A `team` group of its own, for a build without `team add/list/remove`."""
+    group = typer.Typer(help="A team in one store: its members and the manager's view.")
+    app.add_typer(group, name="team")
+    register_team(group)
