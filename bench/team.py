@@ -359,6 +359,45 @@ def daemon(url: str, smtp_port: int, users: int, index: int, root: Path) -> None
 # --- the run -------------------------------------------------------------------------------
 
 
+def server_cpu(postmaster: int) -> float:
+    """CPU seconds of the PostgreSQL server so far: the postmaster, the backends it reaped
+    (its children's times) and the live ones, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(pid: int) -> list[str]:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+    main = fields(postmaster)
+    total = sum(int(v) for v in main[11:15])  # utime stime cutime cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(postmaster):
+            try:
+                f = fields(int(entry.name))
+            except OSError:
+                continue
+            if f[1] == str(postmaster):
+                total += int(f[11]) + int(f[12])
+    return total / tick
+
+
+def team_stats_time(url: str, users: int, smtp_port: int, root: Path, weeks: int) -> tuple[float, int]:
+    """`nudge team stats`'s read model over every user (each as sharing), once: seconds, reps."""
+    from nudge import service
+    from nudge.reports import team
+    from nudge.store.owner import as_owner
+
+    engine = service.open_store(user_settings(1, url, smtp_port, root))
+    members = [
+        team.Member(f"rep{u}", as_owner(engine, u), user_settings(u, url, smtp_port, root), True)
+        for u in range(1, users + 1)
+    ]
+    began = time.perf_counter()
+    result = team.team(members, NOW, weeks)
+    took = time.perf_counter() - began
+    engine.dispose()
+    return took, len(result.reps)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -435,6 +474,8 @@ def main() -> None:
             assert p.stdout is not None
             if p.stdout.readline().strip() != "ready":
                 raise SystemExit("a daemon did not start")
+        postmaster = int((server.data / "postmaster.pid").read_text().splitlines()[0])
+        server0 = server_cpu(postmaster)
         began = time.perf_counter()
         for p in procs:
             assert p.stdin is not None
@@ -445,6 +486,8 @@ def main() -> None:
             out, _ = p.communicate(timeout=3600)
             results.append(json.loads(out.strip().splitlines()[-1]))
         wall = time.perf_counter() - began
+        served = server_cpu(postmaster) - server0
+        stats_took, reps = team_stats_time(url, args.users, controller.port, root, 12)
     finally:
         controller.stop()
         stop_postgres(server)
@@ -465,12 +508,20 @@ def main() -> None:
         print(f"  daemon {i}: sent {len(r['times'])}, states {r['states']}, CPU {r['cpu']:.1f} s")
     print(f"CPU per digest (daemons' own rusage): {cpu / max(sent, 1) * 1000:.0f} ms")
     print(
+        f"PostgreSQL server CPU over the morning: {served:.1f} s "
+        f"= {served / max(sent, 1) * 1000:.0f} ms per digest"
+    )
+    print(
         f"per digest: p50 {pct(times, 0.5) * 1000:.0f} ms, p95 {pct(times, 0.95) * 1000:.0f} ms, "
         f"mean {statistics.fmean(times) * 1000 if times else 0:.0f} ms"
     )
     print(
         f"database size: {size / 2**20:,.0f} MB "
         f"({size / max(seeded.counts.get('touch', 1), 1):.0f} bytes per touch, everything included)"
+    )
+    print(
+        f"team stats (12 weeks) over {reps} reps: {stats_took:.1f} s "
+        f"= {stats_took / max(reps, 1) * 1000:.0f} ms per rep"
     )
     ok = not doubled and not missing and set(got) == expected
     print(
