@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError, create_model
 from sqlmodel import Session, SQLModel, col, func, select
 
 from nudge.errors import UserError
+from nudge.store.dialect import reset_ids
 from nudge.store.migrations import MIGRATIONS
 from nudge.store.models import (
     Contact,
@@ -106,8 +107,7 @@ def _day(value: date | None) -> str | None:
 
 def _rows(session: Session, model: type[SQLModel]) -> Iterator[str]:
     """Each of the user's rows of `model` by id as one line of JSON, keys sorted; read in batches."""
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
-    columns = sorted((c for c in table.c if c.name != OWNER_COLUMN), key=lambda c: c.name)
+    columns = sorted((c for c in sa.inspect(model).columns if c.name != OWNER_COLUMN), key=lambda c: c.name)
     convert: list[Callable[[Any], Any] | None] = [
         _time if isinstance(c.type, UTCDateTime) else _day if isinstance(c.type, sa.Date) else None
         for c in columns
@@ -129,8 +129,7 @@ def write_json(session: Session, out: TextIO) -> None:
     out.write("{\n" + "".join(f"{json.dumps(k)}: {json.dumps(v)},\n" for k, v in head.items()))
     out.write('"tables": {')
     for n, model in enumerate(EXPORTED):
-        table: sa.Table = model.__table__  # type: ignore[attr-defined]
-        out.write(("\n" if n == 0 else ",\n") + f"{json.dumps(table.name)}: [")
+        out.write(("\n" if n == 0 else ",\n") + f"{json.dumps(_table(model))}: [")
         wrote = False
         for line in _rows(session, model):
             out.write((",\n" if wrote else "\n") + line)
@@ -234,11 +233,7 @@ def _reader(model: type[SQLModel]) -> TypeAdapter[Any]:
 
 def _advance_sequence(session: Session, table: sa.Table) -> None:
     """Rows came in with their ids: a PostgreSQL sequence must start after them (SQLite needs nothing)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    quoted = session.get_bind().dialect.identifier_preparer.quote(table.name)
-    sequence = sa.func.pg_get_serial_sequence(quoted, "id")
-    session.execute(sa.select(sa.func.setval(sequence, sa.select(sa.func.max(table.c.id)).scalar_subquery())))
+    reset_ids(session.connection(), table)
 
 
 # --- for other tools: vCard 4.0 and Google CSV ----------------------------------------------------

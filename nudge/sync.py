@@ -22,7 +22,6 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -154,13 +153,14 @@ def _stored(
     session: Session, source: str, collection: str, hrefs: Iterable[str] | None = None
 ) -> dict[str, str]:
     """href -> etag of what was synced from the collection (or of just these hrefs)."""
-    t: sa.Table = SourceRecord.__table__  # type: ignore[attr-defined]
-    query = sa.select(t.c.href, t.c.etag).where(t.c.source == source, t.c.collection == collection)
+    query = select(SourceRecord.href, SourceRecord.etag).where(
+        SourceRecord.source == source, SourceRecord.collection == collection
+    )
     if hrefs is None:
-        return {href: etag for href, etag in session.connection().execute(query)}
+        return {href: etag for href, etag in session.execute(query)}
     found = {}
     for chunk in chunks(sorted(set(hrefs))):
-        rows = session.connection().execute(query.where(t.c.href.in_(chunk)))
+        rows = session.execute(query.where(col(SourceRecord.href).in_(chunk)))
         found.update({href: etag for href, etag in rows})
     return found
 

@@ -113,7 +113,7 @@ class Batch:
         self.session.flush()
         for model, rows in self._rows.items():
             if rows:
-                self.session.connection().execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+                self.session.execute(sa.insert(model), rows)  # owner_id: the store stamps it
         self._rows = {}
 
     # --- warmth ----------------------------------------------------------------------------
@@ -152,11 +152,10 @@ class Batch:
 
 def load_identities(session: Session, keys: Iterable[tuple[str, str]] | None) -> dict[tuple[str, str], int]:
     """(kind, value) -> contact: every identity, or (cheaper on a large store) just these."""
-    t: sa.Table = Identity.__table__  # type: ignore[attr-defined]
     if keys is None:
         return {
             (k, v): c
-            for k, v, c in session.connection().execute(sa.select(t.c.kind, t.c.value, t.c.contact_id))
+            for k, v, c in session.execute(select(Identity.kind, Identity.value, Identity.contact_id))
         }
     found: dict[tuple[str, str], int] = {}
     by_kind: dict[str, list[str]] = {}
@@ -164,6 +163,8 @@ def load_identities(session: Session, keys: Iterable[tuple[str, str]] | None) ->
         by_kind.setdefault(kind, []).append(value)
     for kind, values in by_kind.items():
         for chunk in chunks(values):
-            query = sa.select(t.c.value, t.c.contact_id).where(t.c.kind == kind, t.c.value.in_(chunk))
-            found.update(((kind, v), c) for v, c in session.connection().execute(query))
+            query = select(Identity.value, Identity.contact_id).where(
+                Identity.kind == kind, col(Identity.value).in_(chunk)
+            )
+            found.update(((kind, v), c) for v, c in session.execute(query))
     return found

@@ -96,7 +96,7 @@ class Events:
         self.batch.flush()
         todo = sorted(set(uids))
         fresh = set(todo)
-        db = self.session.connection()
+        db = self.session
         for chunk in chunks(todo, _FRESH_CHUNK):
             padded = chunk + chunk[-1:] * (_FRESH_CHUNK - len(chunk))  # one statement shape, compiled once
             bounds = {
@@ -312,21 +312,21 @@ def _first(seen: list[str], key: str) -> bool:
 
 
 _FRESH_CHUNK = 200
-_T: sa.Table = Touch.__table__  # type: ignore[attr-defined]
-_P: sa.Table = Planned.__table__  # type: ignore[attr-defined]
-_S: sa.Table = Sighting.__table__  # type: ignore[attr-defined]
+_external = col(Touch.external_id)
 # Touches whose external id starts with one of the chunk's UIDs (each a range on the index).
-_TOUCHED = sa.select(_T.c.external_id).where(
+_TOUCHED = sa.select(_external).where(
     sa.or_(
         *(
-            sa.and_(_T.c.external_id >= sa.bindparam(f"l{i}"), _T.c.external_id < sa.bindparam(f"h{i}"))
+            sa.and_(_external >= sa.bindparam(f"l{i}"), _external < sa.bindparam(f"h{i}"))
             for i in range(_FRESH_CHUNK)
         )
     )
 )
 _KNOWN = sa.union_all(
-    sa.select(_P.c.event_uid).where(_P.c.event_uid.in_(sa.bindparam("uids", expanding=True))),
-    sa.select(_S.c.event_uid).where(_S.c.event_uid.in_(sa.bindparam("uids", expanding=True))),
+    sa.select(col(Planned.event_uid)).where(col(Planned.event_uid).in_(sa.bindparam("uids", expanding=True))),
+    sa.select(col(Sighting.event_uid)).where(
+        col(Sighting.event_uid).in_(sa.bindparam("uids", expanding=True))
+    ),
 )
 
 # Every SourceRecord column a fresh event's row leaves at its default: executemany wants one shape.

@@ -105,20 +105,23 @@ def contacts_of(session: Session, source: str, members: Iterable[str]) -> set[in
 
 
 Named = dict[str, set[str]]  # tier -> the sources that name it
-_R: sa.Table = SourceRecord.__table__  # type: ignore[attr-defined]
 
 
 def named_tiers(session: Session, ids: Iterable[int]) -> dict[int, Named]:
     """For each contact, the tiers its cards and the groups listing them name, in every source."""
     todo = sorted(set(ids))
     named: dict[int, Named] = {cid: {} for cid in todo}
-    session.flush()  # the cards below are read past the ORM
+    session.flush()  # the cards below are read as plain rows
     for chunk in chunks(todo, CHUNK):
         keys: dict[str, dict[str, set[int]]] = {}  # source -> member key -> contacts
-        cards = sa.select(_R.c.contact_id, _R.c.source, _R.c.uid, _R.c.alias, _R.c.tier).where(
-            _R.c.kind == "contact", _R.c.contact_id.in_(chunk)
-        )
-        for cid, source, uid, alias, tiers in session.connection().execute(cards):
+        cards = sa.select(
+            col(SourceRecord.contact_id),
+            col(SourceRecord.source),
+            col(SourceRecord.uid),
+            col(SourceRecord.alias),
+            col(SourceRecord.tier),
+        ).where(col(SourceRecord.kind) == "contact", col(SourceRecord.contact_id).in_(chunk))
+        for cid, source, uid, alias, tiers in session.execute(cards):
             for tier in split(tiers):
                 named[cid].setdefault(tier, set()).add(source)
             for key in {member_key(uid), alias} - {""}:  # a group may list the card by either

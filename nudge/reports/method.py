@@ -18,8 +18,6 @@ from nudge.digest.facts import funnel
 from nudge.digest.plan import follow_through, load_follow_ups, load_people, plan_rules
 from nudge.store.models import Contact, Identity, Referral, Sighting, Touch
 
-CONTACT: sa.Table = Contact.__table__  # type: ignore[attr-defined]
-
 
 def evidence(session: Session, now: datetime) -> list[ranking.Evidence]:
     """Two years of touches and referrals per live contact, aggregated in the database."""
@@ -54,7 +52,9 @@ def evidence(session: Session, now: datetime) -> list[ranking.Evidence]:
         ).all()
     )
     people = session.execute(
-        sa.select(CONTACT.c.id, CONTACT.c.name, CONTACT.c.tier).where(CONTACT.c.archived_at.is_(None))
+        sa.select(col(Contact.id), col(Contact.name), col(Contact.tier)).where(
+            col(Contact.archived_at).is_(None)
+        )
     )
     out = []
     for cid, name, tier in people:
@@ -209,7 +209,7 @@ def ledgers(session: Session, contact_id: int | None = None) -> list[Ledger]:
                 by_contact.setdefault(cid, [])
     names: dict[int, str] = dict(
         session.execute(
-            sa.select(CONTACT.c.id, CONTACT.c.name).where(CONTACT.c.id.in_(list(by_contact)))
+            sa.select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(list(by_contact)))
         ).all()
     )
     out = [

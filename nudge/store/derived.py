@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -17,17 +18,10 @@ from nudge.core.warmth import roll_forward, touch_sum
 from nudge.store.models import Contact, Suggestion, Touch
 from nudge.store.query import chunks
 
-_C: sa.Table = Contact.__table__  # type: ignore[attr-defined]
-# One executemany of {"cid", "last_touch_at", "warmth_sum", "warmth_at"} rows.
-_UPDATE_WARMTH = (
-    sa.update(_C)
-    .where(_C.c.id == sa.bindparam("cid"))
-    .values(
-        last_touch_at=sa.bindparam("last_touch_at"),
-        warmth_sum=sa.bindparam("warmth_sum"),
-        warmth_at=sa.bindparam("warmth_at"),
-    )
-)
+
+def _update_warmth(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One executemany of {"id", "last_touch_at", "warmth_sum", "warmth_at"} rows (ORM bulk by id)."""
+    session.execute(sa.update(Contact), rows)
 
 
 def refresh_contacts(session: Session, ids: Iterable[int], now: datetime, half_life_days: float) -> None:
@@ -43,13 +37,13 @@ def refresh_contacts(session: Session, ids: Iterable[int], now: datetime, half_l
             past = [t for t in touches if t[0] <= now]
             updates.append(
                 {
-                    "cid": cid,
+                    "id": cid,
                     "last_touch_at": max((t[0] for t in past), default=None),
                     "warmth_sum": touch_sum(past, now, half_life_days),
                     "warmth_at": now,
                 }
             )
-        session.connection().execute(_UPDATE_WARMTH, updates)
+        _update_warmth(session, updates)
 
 
 def add_warmth(
@@ -73,14 +67,14 @@ def add_warmth(
             newest = max(t for t, _ in new)
             rows.append(
                 {
-                    "cid": cid,
+                    "id": cid,
                     "last_touch_at": newest if last is None or newest > last else last,
                     "warmth_sum": base + touch_sum(new, now, half_life_days),
                     "warmth_at": now,
                 }
             )
     if rows:
-        session.connection().execute(_UPDATE_WARMTH, rows)
+        _update_warmth(session, rows)
 
 
 def mark_acted(session: Session) -> None:

@@ -383,3 +383,7 @@ TABLES: list[type[SQLModel]] = [
     Merge,
 ]
 OWNED: list[type[SQLModel]] = [model for model in TABLES if issubclass(model, Owned)]
+
+# The column every Owned table has, on the mixin itself: the owner filter's one criterion
+# (`with_loader_criteria(Owned, lambda cls: cls.owner_id == n)`) is worked out on it once.
+type.__setattr__(Owned, "owner_id", sa.Column("owner_id", sa.Integer))

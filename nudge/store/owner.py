@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel, col, select
 
 from nudge.errors import UserError
@@ -30,6 +31,7 @@ __all__ = [
     "PERSONAL",
     "TEAM",
     "NoOwner",
+    "Unfiltered",
     "add_user",
     "as_owner",
     "owner_of",
@@ -165,14 +167,35 @@ def _with_owner(row: Any, owner: int) -> Any:
     return {**row, "owner_id": owner} if isinstance(row, Mapping) else row
 
 
+class Unfiltered(RuntimeError):
+    """A statement on a user's table that went past the owner filter (Core, or an ORM one on a
+    Connection): it could read or change another user's rows, so it is refused. A bug."""
+
+
 def _stamp_inserts(
     conn: Connection, clause: Any, multiparams: Any, params: Any, options: Any
 ) -> tuple[Any, Any, Any]:
-    """before_execute: each INSERT into a user's table (ORM flush, bulk, Core) gets the owner."""
-    if not isinstance(clause, sa.Insert) or clause.table.name not in _OWNED_TABLES:
-        return clause, multiparams, params
+    """before_execute: each INSERT into a user's table (ORM flush, bulk, Core) gets the owner;
+    any other statement on a user's table must have come through the filter (`_filter`)."""
+    if isinstance(clause, sa.TextClause | sa.schema.DDLElement) or not isinstance(clause, sa.Executable):
+        return clause, multiparams, params  # migrations' and dialect.py's SQL, which the store keeps
     merged = {**conn.get_execution_options(), **options}
     if merged.get(ALL):
+        return clause, multiparams, params
+    if not isinstance(clause, sa.Insert):
+        # The ORM's own flush (by primary key, of rows it read through the filter) carries its cache.
+        if FILTERED not in merged and "compiled_cache" not in options:
+            touched = {
+                t.name for t in find_tables(cast(sa.ClauseElement, clause), include_crud=True)
+            } & _OWNED_TABLES
+            if touched:
+                raise Unfiltered(
+                    f"a statement on {', '.join(sorted(touched))} went past the owner filter: "
+                    "write it with the models (select(Model.column), sa.update(Model)) and run it "
+                    "with session.execute"
+                )
+        return clause, multiparams, params
+    if clause.table.name not in _OWNED_TABLES:
         return clause, multiparams, params
     owner = _owner(merged)
     if owner is None:
@@ -186,3 +209,31 @@ def _stamp_inserts(
 def install(engine: Engine) -> None:
     """Make `engine` (and every engine `as_owner` derives from it) stamp each new row with its owner."""
     sa.event.listen(engine, "before_execute", _stamp_inserts, retval=True)
+
+
+FILTERED = "nudge_filtered"  # execution option the filter leaves: this statement is the owner's alone
+
+
+def _criteria(owner: int) -> Any:
+    return orm.with_loader_criteria(Owned, lambda cls: cls.owner_id == owner, include_aliases=True)
+
+
+@sa.event.listens_for(orm.Session, "do_orm_execute")
+def _filter(state: orm.ORMExecuteState) -> None:
+    """Every ORM SELECT, UPDATE and DELETE of a user's tables reads and changes the owner's rows only."""
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    bind = state.session.get_bind()
+    assert isinstance(bind, Engine | Connection)
+    options = {**bind.get_execution_options(), **state.execution_options}
+    if options.get(ALL):
+        return
+    owner = _owner(options)
+    if owner is None:
+        if not _OWNED_TABLES.isdisjoint(
+            t.name for t in find_tables(cast(sa.ClauseElement, state.statement), include_crud=True)
+        ):
+            raise NoOwner("a query of a user's table through a team engine bound to no user")
+        return
+    state.statement = state.statement.options(_criteria(owner))
+    state.update_execution_options(**{FILTERED: owner})

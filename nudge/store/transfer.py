@@ -71,8 +71,8 @@ def copy_store(source_url: str, target_url: str) -> Copied:
     source_shown, target_shown = shown_url(source_url), shown_url(target_url)
     if sa.engine.make_url(source_url) == sa.engine.make_url(target_url):
         raise UserError(f"migrate-store: the source and the target are the same database ({source_shown})")
-    source = open_db(source_url)
-    probe = make_engine(target_url)
+    source = every_owner(open_db(source_url))  # the whole store, every user's rows
+    probe = every_owner(make_engine(target_url))
     try:
         held = _rows_in(probe)
     except sa.exc.DBAPIError as e:
