@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from nudge import config, service
-from nudge.config import Settings
+from nudge.config import Settings, team
 from nudge.errors import Busy, ConfigError, NudgeError
 from nudge.store.models import DigestRun
 
@@ -120,9 +120,12 @@ class Status:
 
 
 class Daemon:
-    def __init__(self, config_path: str | None, settings: Settings | None = None) -> None:
+    def __init__(
+        self, config_path: str | None, settings: Settings | None = None, user: str | None = None
+    ) -> None:
         self.config_path = config_path
-        self.settings = settings or config.load(config_path)
+        self.user = user  # `nudge --user NAME run`: one member of the team folder
+        self.settings = settings or team.load(config_path, user)
         self.engine: Engine = service.open_store(self.settings)
         self.notify = Notifier()
         self.status = Status()
@@ -325,7 +328,7 @@ class Daemon:
         """SIGHUP: read the config again; a broken one is logged and the old one kept."""
         self.reload_requested.clear()
         try:
-            fresh = config.load(self.config_path)
+            fresh = team.load(self.config_path, self.user)
         except ConfigError as e:
             log.error("config reload failed, keeping the running config: %s", e)
             return
@@ -415,13 +418,13 @@ def report_replies(report: PollReport | None) -> bool:
     return report is None or not report.error
 
 
-def once(config_path: str | Path | None) -> int:
+def once(config_path: str | Path | None, user: str | None = None) -> int:
     """`nudge run --once`, for cron: sync, read replies, send today's digest if due (the daemon's
     catch-up rules), then exit: 0 when all went well, 1 when anything failed."""
     from nudge.store.locks import single_instance
 
     path = str(config_path) if config_path else None
-    settings = config.load(path)
+    settings = team.load(path, user)
     with single_instance(settings.database, config.data_dir() / "run.lock"):
         engine = service.open_store(settings)
         try:
@@ -454,11 +457,11 @@ def _once(engine: Engine, settings: Settings) -> int:
     return 0 if ok else 1
 
 
-def run(config_path: str | Path | None) -> int:
+def run(config_path: str | Path | None, user: str | None = None) -> int:
     """Run the daemon, once per store: a second `nudge run` exits with Busy naming the first."""
     from nudge.store.locks import single_instance
 
     path = str(config_path) if config_path else None
-    settings = config.load(path)
+    settings = team.load(path, user)
     with single_instance(settings.database, config.data_dir() / "run.lock"):
-        return Daemon(path, settings).run()
+        return Daemon(path, settings, user).run()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, func, select
 
 from nudge import config, secrets, unit
+from nudge.config import team
 from nudge.errors import ConfigError, NudgeError
 from nudge.store import migrations
 from nudge.store.models import Contact, SyncState
@@ -45,7 +46,7 @@ def run_checks(
     now = now or datetime.now(UTC)
     where = config.find_config(config_path)
     try:
-        settings = config.load(config_path, user)
+        settings = team.load(config_path, user)
     except ConfigError as e:
         from nudge.extras import install_fix
 
@@ -79,8 +80,6 @@ def run_checks(
 
 def _team(settings: config.Settings) -> Iterator[Check]:
     """The team folder: how many users it holds, and each user file that cannot be used."""
-    from nudge.config import team
-
     path = team.folder(settings)
     if path is None or not path.is_dir():
         yield Check("team", False, f"the team folder {path} does not exist", "nudge team add NAME makes it")

@@ -77,7 +77,14 @@ def send_digest(
 
 
 def open_store(settings: Settings) -> Engine:
-    return open_db(settings.database, wait=settings.database_wait)
+    """The store, as the user the settings are for: a team member's rows only (`nudge --user`),
+    or the personal install's (user 1)."""
+    engine = open_db(settings.database, wait=settings.database_wait)
+    if not settings.user:
+        return engine
+    from nudge import team
+
+    return team.bind(engine, settings.user)
 
 
 def ingest_context(settings: Settings, now: datetime) -> Context:

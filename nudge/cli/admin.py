@@ -70,6 +70,14 @@ def run(
             "exit 1 if anything failed.",
         ),
     ] = False,
+    team: Annotated[
+        bool,
+        typer.Option(
+            "--team",
+            help="Serve every user of the team folder; several such daemons (processes or machines) "
+            "share the work.",
+        ),
+    ] = False,
 ) -> None:
     """Run the daemon: sync every sync.interval minutes, send the digest each workday morning.
 
@@ -78,7 +86,14 @@ def run(
     from nudge import daemon, log
 
     log.setup(max(State.verbose, 1))  # the daemon tells its story by default; -vv for debug
-    raise typer.Exit(daemon.once(State.config) if once else daemon.run(State.config))
+    if team:
+        from nudge import team_daemon
+
+        if once or State.user:
+            raise NudgeError("--team serves every user, all day: use it without --once and --user")
+        raise typer.Exit(team_daemon.run(State.config))
+    user = State.user
+    raise typer.Exit(daemon.once(State.config, user) if once else daemon.run(State.config, user))
 
 
 @handled
@@ -134,11 +149,14 @@ def service_install(
     enable: Annotated[
         bool, typer.Option("--enable", help="Also run `systemctl --user enable --now nudge`.")
     ] = False,
+    team: Annotated[
+        bool, typer.Option("--team", help="The unit runs `nudge run --team` (every user of the team folder).")
+    ] = False,
 ) -> None:
     """Write the user unit with this installation's `nudge run`, and say how to start it."""
     from nudge import unit
 
-    exec_start = unit.installed_exec(State.config)
+    exec_start = unit.installed_exec(State.config) + (" --team" if team else "")
     path = unit.unit_dir() / unit.UNIT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(unit.unit_text(exec_start), encoding="utf-8")

@@ -56,9 +56,9 @@ def now() -> datetime:
 
 
 def settings() -> Settings:
-    from nudge import config
+    from nudge.config import team
 
-    return config.load(State.config, State.user)
+    return team.load(State.config, State.user)
 
 
 def store(cfg: Settings) -> Engine:

@@ -53,8 +53,10 @@ def team_stats(
     weeks: Annotated[int, typer.Option(min=1, max=104, help="How many weeks back.")] = 12,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
-    """Per rep who shares: curious calls, referrals given, the funnel and its ratios, top-100 health,
-    streak. Numbers only: no contact's name, address or note."""
+    """Each sharing rep's curious calls, referrals given, funnel, top-100 health and streak.
+
+    Numbers only: no contact's name, address or note. A rep who does not share is only counted.
+    """
     from nudge import config
     from nudge.reports import team
 
@@ -107,7 +109,7 @@ def register_team(team: typer.Typer) -> None:
 
 
 def register(app: typer.Typer, referral: typer.Typer) -> None:
-    """A `team` group of its own, for a build without `team add/list/remove`."""
-    group = typer.Typer(help="A team in one store: its members and the manager's view.")
-    app.add_typer(group, name="team")
+    """Add `stats` and `share-stats` to `nudge team` (cli/team.py's group, registered before this)."""
+    from nudge.cli.team import group
+
     register_team(group)

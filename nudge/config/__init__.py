@@ -282,19 +282,13 @@ def find_config(explicit: str | Path | None) -> Path | None:
     return default if default.exists() else None
 
 
-def load(explicit: str | Path | None = None, user: str | None = None) -> Settings:
+def load(explicit: str | Path | None = None) -> Settings:
     """Load and validate the config; built-in defaults when there is no file.
 
-    With `user`, the settings of that member of the team folder the config names
-    (`nudge --user NAME`): the member's file over the main config's shared keys.
+    A team member's settings (`nudge --user NAME`) are `config.team.load`'s.
     """
     path = find_config(explicit)
-    settings = validate({}) if path is None else _load_file(path)
-    if user:
-        from nudge.config import team
-
-        return team.load_user(settings, user)
-    return settings
+    return validate({}) if path is None else _load_file(path)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

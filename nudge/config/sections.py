@@ -103,6 +103,13 @@ class Sync(_Section):
     interval: float = Field(
         30, gt=0, le=1440, description="Minutes between syncs while the daemon runs (and one at start)."
     )
+    lease: float = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="Seconds a team daemon (`nudge run --team`) holds a user's source while it syncs "
+        "it, renewed every third of that; a daemon killed or frozen longer loses the source to another.",
+    )
 
 
 class Weights(_Section):

@@ -20,11 +20,18 @@ from typing import Any
 
 from nudge import data_dir
 from nudge.config import Settings, inline_secrets, read_toml, validate
+from nudge.config import load as load_main
 from nudge.errors import ConfigError, UserError
 
 SHARED = ("database_url", "database_wait", "sync", "team")  # the main config's keys, never a user's
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 SUFFIX = ".toml"
+
+
+def load(explicit: str | Path | None = None, user: str | None = None) -> Settings:
+    """The main config, or with `user` the settings of that member of its team folder."""
+    main = load_main(explicit)
+    return load_user(main, user) if user else main
 
 
 def check_name(name: str) -> str:

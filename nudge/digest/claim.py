@@ -12,6 +12,10 @@ machine is taken over at once; one held elsewhere lapses after LEASE.
 
 `hold_day` is the only way in: service.send_digest renders, claims and
 delivers a day inside it, so two processes can never both move it to `sending`.
+
+A day is a user's (the engine's owner): each user of a team has a lock file of
+their own (`nudge.db.send-N.lock`; the personal install's keeps its old name)
+and a lease on their own DigestRun row, so one user's send never waits for another's.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from nudge.errors import Busy
 from nudge.store.db import atomic
 from nudge.store.dialect import insert_or_skip
 from nudge.store.locks import POLL, file_lock, lock_path
-from nudge.store.models import DigestRun
+from nudge.store.models import PERSONAL, DigestRun
+from nudge.store.owner import owner_of
 
 LEASE = timedelta(minutes=30)  # longer than any send: connect, TLS, login and DATA each time out sooner
 
@@ -66,7 +71,8 @@ def hold_day(engine: Engine, day: date, wait: float = 0.0, use_lease: bool | Non
     `use_lease` forces the database lease even beside an SQLite file (for tests
     of the PostgreSQL path); by default a file lock is used where there can be one.
     """
-    path = lock_path(engine.url, "send")
+    user = owner_of(engine)
+    path = lock_path(engine.url, "send" if user == PERSONAL else f"send-{user}")
     if path is not None and not use_lease:
         with file_lock(path, wait, _busy_day(day, "{pid}")):
             yield Claim(day)
@@ -84,9 +90,14 @@ def hold_day(engine: Engine, day: date, wait: float = 0.0, use_lease: bool | Non
         with atomic(engine) as s:
             s.execute(
                 sa.update(DigestRun)
-                .where(col(DigestRun.date) == day, col(DigestRun.claimed_by) == owner)
+                .where(_mine(user, day), col(DigestRun.claimed_by) == owner)
                 .values(claimed_by=None, claimed_until=None)
             )
+
+
+def _mine(user: int, day: date) -> sa.ColumnElement[bool]:
+    """The user's row of `day` (the store's owner filter says so too; a claim says it itself)."""
+    return sa.and_(col(DigestRun.owner_id) == user, col(DigestRun.date) == day)
 
 
 def _alive_here(holder: str) -> bool:
@@ -107,11 +118,12 @@ def _alive_here(holder: str) -> bool:
 def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
     """Compare-and-set the day's lease to `owner`; None when taken, else who holds it."""
     now = datetime.now(UTC)
+    user = owner_of(engine)
     with atomic(engine) as s:
-        row = sa.select(col(DigestRun.id), col(DigestRun.claimed_by)).where(col(DigestRun.date) == day)
+        row = sa.select(col(DigestRun.id), col(DigestRun.claimed_by)).where(_mine(user, day))
         found = s.execute(row).first()
         if found is None:
-            fresh = DigestRun(date=day).model_dump(exclude={"id"})
+            fresh = DigestRun(date=day, owner_id=user).model_dump(exclude={"id"})
             s.execute(insert_or_skip(s, DigestRun).values(**fresh))
             found = s.execute(row).first()
         current = found[1] if found else None
@@ -124,7 +136,7 @@ def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
             free = sa.or_(free, col(DigestRun.claimed_by) == current)
         done = s.execute(
             sa.update(DigestRun)
-            .where(col(DigestRun.date) == day, free)
+            .where(_mine(user, day), free)
             .values(claimed_by=owner, claimed_until=now + LEASE)
         )
         if done.rowcount == 1:  # type: ignore[attr-defined]

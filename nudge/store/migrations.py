@@ -501,6 +501,28 @@ def _quoted(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
+def m0020_sync_leases(conn: Connection) -> None:
+    """Who syncs a team user's source now, until when, and when it was last synced (nudge/leases.py).
+
+    One row per (user, source); the daemons of a team take it by compare-and-set. A
+    user's rows go with the user (ON DELETE CASCADE).
+    """
+    md = sa.MetaData()
+    sa.Table("nudge_user", md, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "synclease",
+        md,
+        _id(),
+        sa.Column("owner_id", sa.Integer, sa.ForeignKey("nudge_user.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("source", sa.String, nullable=False),
+        sa.Column("holder", sa.String, nullable=True),
+        sa.Column("lease_until", _TS, nullable=True),
+        sa.Column("synced_at", _TS, nullable=True),
+        sa.UniqueConstraint("owner_id", "source"),
+    )
+    md.tables["synclease"].create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", m0001_initial),
     ("0002_sightings_and_outcomes", m0002_sightings_and_outcomes),
@@ -520,6 +542,7 @@ MIGRATIONS: list[Migration] = [
     ("0017_follow_ups", m0017_follow_ups),
     ("0018_keys_in_byte_order", m0018_keys_in_byte_order),
     ("0019_owners", m0019_owners),
+    ("0020_sync_leases", m0020_sync_leases),
 ]
 
 _applied = sa.Table(

@@ -50,7 +50,7 @@ type = "files"
 paths = ["~/ana.vcf"]
 """,
     )
-    ana = config.load(main, user="ana")
+    ana = team.load(main, user="ana")
     assert ana.user == "ana"
     assert ana.me.emails == ["ana@example.com"] and ana.me.name == "Ana Ruiz"
     assert (ana.digest.time, ana.digest.daily_size) == ("08:15", 3)
@@ -65,7 +65,7 @@ paths = ["~/ana.vcf"]
 def test_each_user_has_a_maildir_of_their_own_unless_they_name_a_channel(main: Path) -> None:
     write(main.parent / "users.d" / "ana.toml", '[me]\nemails = ["ana@example.com"]\n')
     write(main.parent / "users.d" / "ben.toml", '[me]\nemails = ["ben@example.com"]\n')
-    ana, ben, personal = config.load(main, "ana"), config.load(main, "ben"), config.load(main)
+    ana, ben, personal = team.load(main, "ana"), team.load(main, "ben"), config.load(main)
     assert len({ana.maildir_path, ben.maildir_path, personal.maildir_path}) == 3
     assert ana.maildir_path.parent.name == "ana"
 
@@ -76,7 +76,7 @@ def test_a_users_file_may_not_set_what_the_users_share(main: Path) -> None:
         'database_url = "sqlite:////tmp/other.db"\nteam = "x"\n[sync]\ninterval = 1\n',
     )
     with pytest.raises(ConfigError) as e:
-        config.load(main, "ana")
+        team.load(main, "ana")
     assert e.value.path == str(path)
     assert [p.split(":")[0] for p in e.value.problems] == ["database_url", "sync", "team"]
     assert "main config" in e.value.problems[0]
@@ -105,34 +105,34 @@ def test_an_inline_password_needs_a_file_only_its_user_can_read(main: Path) -> N
     text = '[[channels]]\ntype = "smtp"\nhost = "smtp.example.com"\nusername = "ana"\npassword = "s3cret"\n'
     path = write(main.parent / "users.d" / "ana.toml", text, mode=0o644)
     with pytest.raises(ConfigError) as e:
-        config.load(main, "ana")
+        team.load(main, "ana")
     assert f"chmod 600 {path}" in str(e.value) and "s3cret" not in str(e.value)
     path.chmod(0o600)
-    assert config.load(main, "ana").channels[0].options["password"] == "s3cret"
+    assert team.load(main, "ana").channels[0].options["password"] == "s3cret"
 
 
 def test_a_password_in_the_shared_database_url_does_not_bind_the_users_files(tmp_path: Path) -> None:
     main = write(tmp_path / "config.toml", 'database_url = "postgresql://n:pw@db/n"\nteam = "u"\n')
     write(tmp_path / "u" / "ana.toml", '[me]\nemails = ["ana@example.com"]\n', mode=0o644)
-    assert config.load(main, "ana").user == "ana"
+    assert team.load(main, "ana").user == "ana"
 
 
 def test_user_needs_a_team_folder_and_a_known_user(main: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
-        config.load(main, "zoe")
+        team.load(main, "zoe")
     assert "nudge team add zoe" in str(e.value)
     with pytest.raises(UserError, match="is not a user name"):
-        config.load(main, "../etc/passwd")
+        team.load(main, "../etc/passwd")
     alone = write(tmp_path / "alone.toml", "[me]\nemails = []\n")
     with pytest.raises(UserError, match="no team folder"):
-        config.load(alone, "ana")
+        team.load(alone, "ana")
 
 
 def test_the_starter_file_loads_and_is_private(main: Path) -> None:
     path = team.write_starter(config.load(main), "dee")
     assert path == main.parent / "users.d" / "dee.toml"
     assert path.stat().st_mode & 0o777 == 0o600
-    assert config.load(main, "dee").user == "dee"
+    assert team.load(main, "dee").user == "dee"
     path.write_text('[me]\nemails = ["dee@example.com"]\n')
     team.write_starter(config.load(main), "dee")  # an existing file is kept
     assert "dee@example.com" in path.read_text()
