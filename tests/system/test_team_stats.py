@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from nudge import actions, config
 from nudge.cli import app
+from nudge.config import team as team_config
 from nudge.reports import method
 from nudge.store.db import atomic, open_db
 from nudge.store.models import Contact, DigestRun, Identity, Suggestion
@@ -155,7 +156,7 @@ def team(tmp_path: Path, store_url: str, clock: None) -> tuple[Path, dict[str, R
         path.chmod(0o600)
         uid = add_user(engine, name).id
         assert uid is not None
-        settings = config.load(main, name)
+        settings = team_config.load(main, name)
         private = seeder(as_owner(engine, uid), settings) if seeder else []
         reps[name] = Rep(name, uid, settings, private)
     return main, reps, engine
