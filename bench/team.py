@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 NOW = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # a Monday, 07:30 in Berlin: the digest's time
 TZ = "Europe/Berlin"
 TOP100, PARTNERS = 100, 20
+URL_ENV = "NUDGE_BENCH_URL"  # the database, for the daemon processes
 HISTORY_WORKDAYS = 20  # past digests per user: suggestions, prompts, acted on or not
 KINDS = (("meeting", 0.35, 1.0), ("call", 0.25, 0.8), ("message", 0.20, 0.4), ("email", 0.20, 0.3))
 FIRST = ("Ada", "Grace", "Alan", "Kathy", "Linus", "Barbara", "Edsger", "Radia", "Ken", "Frances")
@@ -410,14 +411,12 @@ def main() -> None:
     ap.add_argument("--touches", type=int, default=20_000, help="per user")
     ap.add_argument("--daemons", type=int, default=2)
     ap.add_argument("--no-history", action="store_true", help="seed no past digests and suggestions")
-    ap.add_argument(
-        "--daemon", nargs=4, metavar=("URL", "SMTP_PORT", "USERS", "INDEX"), help=argparse.SUPPRESS
-    )
+    ap.add_argument("--daemon", nargs=3, metavar=("SMTP_PORT", "USERS", "INDEX"), help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.daemon:
-        url, port, users, index = args.daemon
-        daemon(url, int(port), int(users), int(index), Path(args.root))
+        port, users, index = args.daemon
+        daemon(os.environ[URL_ENV], int(port), int(users), int(index), Path(args.root))
         return
 
     from aiosmtpd.controller import Controller
@@ -437,7 +436,8 @@ def main() -> None:
         open_db(url).dispose()  # the schema, through nudge's migrations
         print(
             f"{args.users} users x {args.contacts} contacts x {args.touches:,} touches "
-            f"({args.users * args.touches:,} touches) on PostgreSQL {server.bindir.parent.name}"
+            f"({args.users * args.touches:,} touches) on PostgreSQL {server.bindir.parent.name}",
+            flush=True,
         )
         conninfo = {
             "host": server.host,
@@ -447,8 +447,12 @@ def main() -> None:
             "dbname": name,
         }
         seeded = seed(conninfo, args.users, args.contacts, args.touches, not args.no_history)
-        size = server.connect(name).execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        print(f"seeded in {seeded.seconds:.0f} s: {seeded.counts}; database size {size / 2**20:,.0f} MB")
+        with server.connect(name) as con:
+            size = con.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        print(
+            f"seeded in {seeded.seconds:.0f} s: {seeded.counts}; database size {size / 2**20:,.0f} MB",
+            flush=True,
+        )
 
         procs = [
             subprocess.Popen(
@@ -456,7 +460,6 @@ def main() -> None:
                     sys.executable,
                     __file__,
                     "--daemon",
-                    url,
                     str(controller.port),
                     str(args.users),
                     str(i),
@@ -467,6 +470,7 @@ def main() -> None:
                 stdout=subprocess.PIPE,
                 text=True,
                 cwd=ROOT,
+                env={**os.environ, URL_ENV: url},  # not in argv: it holds the server's password
             )
             for i in range(args.daemons)
         ]
@@ -487,21 +491,39 @@ def main() -> None:
             results.append(json.loads(out.strip().splitlines()[-1]))
         wall = time.perf_counter() - began
         served = server_cpu(postmaster) - server0
+        ok = report(results, wall, served, sink, args.users, size, seeded)
         stats_took, reps = team_stats_time(url, args.users, controller.port, root, 12)
+        print(
+            f"team stats (12 weeks) over {reps} reps: {stats_took:.1f} s "
+            f"= {stats_took / max(reps, 1) * 1000:.0f} ms per rep"
+        )
     finally:
         controller.stop()
         stop_postgres(server)
         shutil.rmtree(root, ignore_errors=True)
+    if not ok:
+        raise SystemExit(1)
 
+
+def report(
+    results: list[dict[str, Any]],
+    wall: float,
+    served: float,
+    sink: Sink,
+    users: int,
+    size: int,
+    seeded: Seeded,
+) -> bool:
+    """Print the morning's figures; whether every user got exactly one digest."""
     times = [t for r in results for t in r["times"]]
     sent = len(times)
     cpu = sum(r["cpu"] for r in results)
-    expected = {f"rep{u}@team.example" for u in range(1, args.users + 1)}
+    expected = {f"rep{u}@team.example" for u in range(1, users + 1)}
     got = dict(sink.received)
     doubled = sorted(a for a, n in got.items() if n > 1)
     missing = sorted(expected - set(got))
     print(
-        f"morning: {sent} digests by {args.daemons} daemons in {wall:.1f} s wall "
+        f"morning: {sent} digests by {len(results)} daemons in {wall:.1f} s wall "
         f"= {sent / wall:.1f} digests/s"
     )
     for i, r in enumerate(results):
@@ -519,17 +541,13 @@ def main() -> None:
         f"database size: {size / 2**20:,.0f} MB "
         f"({size / max(seeded.counts.get('touch', 1), 1):.0f} bytes per touch, everything included)"
     )
-    print(
-        f"team stats (12 weeks) over {reps} reps: {stats_took:.1f} s "
-        f"= {stats_took / max(reps, 1) * 1000:.0f} ms per rep"
-    )
     ok = not doubled and not missing and set(got) == expected
     print(
         f"every user got exactly one digest: {'yes' if ok else 'NO'}"
-        + (f" (missing {missing[:5]}, doubled {doubled[:5]})" if not ok else "")
+        + (f" (missing {missing[:5]}, doubled {doubled[:5]})" if not ok else ""),
+        flush=True,
     )
-    if not ok:
-        raise SystemExit(1)
+    return ok
 
 
 if __name__ == "__main__":
