@@ -5,14 +5,18 @@ PostgreSQL started for the run like the tests start theirs (tests/servers/postgr
 pg_ctl into a temp dir, loopback; Debian's `postgresql` binaries and the `[postgres]` extra
 needed). The store is made by nudge's migrations, then filled with COPY (psycopg), each
 contact's denormalised last touch and warmth computed with nudge's own `core.warmth` as the
-rows are written. Then two daemon processes share the morning: each goes through every user
-and sends that user's digest with `service.send_digest` on an engine bound to the user
-(`store.owner.as_owner`); the day's claim (a lease on the user's DigestRun row) lets exactly
-one of them send each, the other moves on. Every digest goes to a local aiosmtpd sink.
+rows are written; each user is a users.d/repN.toml beside a main config naming the team
+folder. Then two daemon processes share the morning as two `nudge run --team` do: each is a
+`team_daemon.TeamDaemon` making its digest passes (`digest_of` every user, from its own
+starting point; the day's claim, a lease on the user's DigestRun row, lets exactly one send
+each, the other moves on and looks again later), with the clock set to the seeded Monday's
+07:30. Every digest goes to a local aiosmtpd sink.
 
-Printed: seeding time, the database's size (`pg_database_size`), the morning's wall time,
-digests per second, CPU seconds per digest (each daemon's own rusage over the morning,
-summed, over the digests sent), p50/p95 per digest, and whether every user got exactly one.
+Printed: seeding time, the database's size (`pg_database_size`), the morning's wall time
+(from the start to the last digest received), digests per second, CPU seconds per digest
+(each daemon's own rusage over the morning, and the PostgreSQL server's, over the digests
+sent), p50/p95 per digest, whether every user got exactly one, and the time of `nudge team
+stats`' read model over every user.
 
     .venv/bin/python bench/team.py                 # 500 users x 500 contacts x 20,000 touches
     .venv/bin/python bench/team.py --users 50      # a quick run
@@ -30,6 +34,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,7 +53,6 @@ sys.path.insert(0, str(ROOT))
 NOW = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # a Monday, 07:30 in Berlin: the digest's time
 TZ = "Europe/Berlin"
 TOP100, PARTNERS = 100, 20
-URL_ENV = "NUDGE_BENCH_URL"  # the database, for the daemon processes
 HISTORY_WORKDAYS = 20  # past digests per user: suggestions, prompts, acted on or not
 KINDS = (("meeting", 0.35, 1.0), ("call", 0.25, 0.8), ("message", 0.20, 0.4), ("email", 0.20, 0.3))
 FIRST = ("Ada", "Grace", "Alan", "Kathy", "Linus", "Barbara", "Edsger", "Radia", "Ken", "Frances")
@@ -305,10 +309,11 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
-# --- a daemon (a subprocess of its own) --------------------------------------------------
+# --- the team's config and a daemon (a subprocess of its own) -------------------------------
 
 
 def user_settings(u: int, url: str, smtp_port: int, root: Path) -> Any:
+    """User u's settings, as their users.d file gives them (for the read model's timing)."""
     from nudge import config
 
     address = f"rep{u}@team.example"
@@ -316,44 +321,68 @@ def user_settings(u: int, url: str, smtp_port: int, root: Path) -> Any:
         {
             "timezone": TZ,
             "database_url": url,
-            "maildir": str(root / "Maildir"),
             "me": {"name": f"Rep {u}", "emails": [address], "region": "DE"},
             "digest": {"to": address, "sender": "nudge@team.example", "templates_dir": str(root / "none")},
-            "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout": 60},
+            "channels": [{"type": "smtp", "host": "127.0.0.1", "port": smtp_port, "security": "none"}],
             "sources": [],
         }
     )
 
 
-def daemon(url: str, smtp_port: int, users: int, index: int, root: Path) -> None:
-    """One of the morning's daemons: wait for the start, then go through every user once."""
-    from nudge import service
-    from nudge.errors import Busy
-    from nudge.store.owner import as_owner
+def write_team(root: Path, url: str, users: int, smtp_port: int) -> Path:
+    """The main config and users.d/repN.toml for every user, as `nudge team add` and an admin make them."""
+    folder = root / "users.d"
+    folder.mkdir(parents=True)
+    for u in range(1, users + 1):
+        (folder / f"rep{u}.toml").write_text(
+            f'[me]\nname = "Rep {u}"\nemails = ["rep{u}@team.example"]\nregion = "DE"\n'
+            f'[digest]\ntime = "07:30"\nto = "rep{u}@team.example"\nsender = "nudge@team.example"\n'
+            f'templates_dir = "{root / "none"}"\n'
+            f'[[channels]]\ntype = "smtp"\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
+        )
+    main = root / "config.toml"
+    main.write_text(f'timezone = "{TZ}"\ndatabase_url = "{url}"\nteam = "{folder}"\n')
+    main.chmod(0o600)
+    return main
 
-    engine = service.open_store(user_settings(1, url, smtp_port, root))
-    settings = {u: user_settings(u, url, smtp_port, root) for u in range(1, users + 1)}
-    order = list(range(1, users + 1))
-    if index % 2:
-        order.reverse()  # the second daemon starts from the other end, as the lease lets it
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    sys.stdin.readline()  # the start
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    times: list[float] = []
-    states: Counter[str] = Counter()
-    for u in order:
-        began = time.perf_counter()
-        try:
-            result = service.send_digest(as_owner(engine, u), settings[u], NOW)
-        except Busy:
-            states["busy"] += 1
-            continue
-        states[result.state] += 1
-        if result.state == "sent":
-            times.append(time.perf_counter() - began)
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+
+def daemon(config_path: Path) -> None:
+    """One `nudge run --team` daemon's morning: its digest passes (`TeamDaemon.digest_of` for each
+    user, from its own starting point, every TICK seconds) until every user's day is done.
+
+    The clock is set to NOW (time_machine, ticking), the Monday the store was seeded for; the
+    scheduling loop, sync and replies of `run --team` are left out (the users have no sources).
+    """
+    import time_machine
+
+    from nudge.team_daemon import TICK, Counts, TeamDaemon
+
+    with time_machine.travel(NOW, tick=True):
+        team = TeamDaemon(str(config_path))
+        users = team.load_users()
+        today = NOW.astimezone(users[0].settings.tz).date()
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        sys.stdin.readline()  # the start
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        times: list[float] = []
+        counts = Counts()
+        passes = 0
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            passes += 1
+            for user in team.order():
+                before = counts.sent
+                began = time.perf_counter()
+                team.digest_of(user, counts)
+                if counts.sent > before:
+                    times.append(time.perf_counter() - began)
+            if all(team.days.get(u.name) is not None and team.days[u.name].finished == today for u in users):
+                break
+            time.sleep(TICK)
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    states = {"sent": counts.sent, "busy": counts.busy, "failed": counts.failed, "passes": passes}
     sys.stdout.write(json.dumps({"times": times, "states": states, "cpu": cpu}) + "\n")
 
 
@@ -411,13 +440,12 @@ def main() -> None:
     ap.add_argument("--touches", type=int, default=20_000, help="per user")
     ap.add_argument("--daemons", type=int, default=2)
     ap.add_argument("--no-history", action="store_true", help="seed no past digests and suggestions")
-    ap.add_argument("--daemon", nargs=3, metavar=("SMTP_PORT", "USERS", "INDEX"), help=argparse.SUPPRESS)
-    ap.add_argument("--root", help=argparse.SUPPRESS)
+    ap.add_argument("--daemon", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.daemon:
-        port, users, index = args.daemon
-        daemon(os.environ[URL_ENV], int(port), int(users), int(index), Path(args.root))
+        daemon(Path(args.daemon))
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped on the way out
 
     from aiosmtpd.controller import Controller
 
@@ -454,25 +482,19 @@ def main() -> None:
             flush=True,
         )
 
+        # The config names the database without its password: libpq reads it from PGPASSFILE.
+        config_path = write_team(root, server.url(name, password=False), args.users, controller.port)
+        env = {**os.environ, "PGPASSFILE": str(server.passfile), "XDG_DATA_HOME": str(root / "data")}
         procs = [
             subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "--daemon",
-                    str(controller.port),
-                    str(args.users),
-                    str(i),
-                    "--root",
-                    str(root),
-                ],
+                [sys.executable, __file__, "--daemon", str(config_path)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
                 cwd=ROOT,
-                env={**os.environ, URL_ENV: url},  # not in argv: it holds the server's password
+                env=env,
             )
-            for i in range(args.daemons)
+            for _ in range(args.daemons)
         ]
         for p in procs:
             assert p.stdout is not None
@@ -485,11 +507,13 @@ def main() -> None:
             assert p.stdin is not None
             p.stdin.write("go\n")
             p.stdin.flush()
+        while sum(sink.received.values()) < args.users and all(p.poll() is None for p in procs):
+            time.sleep(0.05)
+        wall = time.perf_counter() - began  # until the last digest arrived (or a daemon ended early)
         results = []
         for p in procs:
             out, _ = p.communicate(timeout=3600)
             results.append(json.loads(out.strip().splitlines()[-1]))
-        wall = time.perf_counter() - began
         served = server_cpu(postmaster) - server0
         ok = report(results, wall, served, sink, args.users, size, seeded)
         stats_took, reps = team_stats_time(url, args.users, controller.port, root, 12)
