@@ -52,10 +52,15 @@ def members(main: Settings, engine: Engine) -> tuple[list[Member], list[str]]:
 def team_stats(
     weeks: Annotated[int, typer.Option(min=1, max=104, help="How many weeks back.")] = 12,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    mail: Annotated[
+        bool,
+        typer.Option("--mail", help="Send the report to the main config's digest address and channels."),
+    ] = False,
 ) -> None:
     """Each sharing rep's curious calls, referrals given, funnel, top-100 health and streak.
 
     Numbers only: no contact's name, address or note. A rep who does not share is only counted.
+    `--mail` sends it instead of printing it (a Monday timer makes it the manager's weekly mail).
     """
     from nudge import config
     from nudge.reports import team
@@ -66,6 +71,16 @@ def team_stats(
     for line in problems:
         typer.echo(f"nudge: {line}", err=True)
     result = team.team(found, now(), weeks)
+    if mail:
+        from nudge.digest import team_mail
+
+        lines = team.text(result, weeks)
+        subject = f"Team stats: {len(result.reps)} sharing, last {weeks} week{'s' if weeks != 1 else ''}"
+        wheres = team_mail.send(
+            main, subject, "\n".join(lines) + "\n", team.as_dict(result, weeks, now()), now()
+        )
+        typer.echo(f"Sent the team report: {'; '.join(wheres)}")
+        return
     if as_json:
         typer.echo(json.dumps(team.as_dict(result, weeks, now()), indent=2, ensure_ascii=False))
         return

@@ -31,8 +31,10 @@ from nudge.store.db import atomic, open_db
 from nudge.store.models import Contact, DigestRun, Identity, Suggestion
 from nudge.store.owner import add_user, as_owner
 from tests.conftest import NOW
+from tests.servers.smtp import StartServer, smtp_cert, smtp_server
 
 pytestmark = pytest.mark.both_stores
+__all__ = ["smtp_cert", "smtp_server"]  # pytest fixtures: imported to be requested by name
 
 runner = CliRunner()
 WEEKS = 4
@@ -266,3 +268,35 @@ def test_a_personal_store_is_a_team_of_one(tmp_path: Path, store_url: str, clock
     code, out = nudge(main, "team", "stats", "--json")
     assert code == 0, out
     assert [r["name"] for r in json.loads(out)["reps"]] == ["me"]
+
+
+def test_the_weekly_mail_goes_to_the_manager_with_numbers_only(
+    team: tuple[Path, dict[str, Rep], Engine], smtp_server: StartServer
+) -> None:
+    main, reps, _ = team
+    server = smtp_server(security="none")
+    main.write_text(
+        main.read_text()
+        + f'[me]\nemails = ["manager@team.example"]\n[smtp]\nhost = "127.0.0.1"\nport = {server.port}\n'
+        'security = "none"\ntimeout = 5\n'
+    )
+    for name in ("ana", "ben"):
+        assert nudge(main, "--user", name, "team", "share-stats", "on")[0] == 0
+    code, out = nudge(main, "team", "stats", "--weeks", str(WEEKS), "--mail")
+    assert code == 0, out
+    assert "Sent the team report" in out
+    [received] = server.received
+    assert received.rcpt_tos == ["manager@team.example"]
+    message = received.message
+    assert message["Subject"] == "Team stats: 2 sharing, last 4 weeks"
+    assert message["Message-ID"].startswith("<nudge.team.2026-11-23.")
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "ana: 2 curious calls, 1 referrals given, 1 meetings" in text
+    assert "Not sharing: 1 rep does not share their figures." in text
+    parts = [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+    assert len(parts) == 2  # the text and the HTML, each decoded, so no encoding hides a name
+    whole = " ".join(parts).lower()
+    leaked = [word for rep in reps.values() for word in rep.private if word.lower() in whole]
+    assert not leaked, leaked
