@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from nudge import config, secrets, unit
@@ -92,6 +93,14 @@ def _team(settings: config.Settings) -> Iterator[Check]:
             yield Check(f"user {m.name}", False, f"{m.path}: {problems}", f"edit {m.path}")
 
 
+def _as_user(engine: Engine, settings: config.Settings) -> Engine:
+    """`engine` bound to the team member the settings are for (`nudge --user`), if they have a row."""
+    from nudge.store import owner
+
+    found = owner.user_id(engine, settings.user) if settings.user else None
+    return engine if found is None else owner.as_owner(owner.team_engine(engine), found)
+
+
 def _database(settings: config.Settings) -> Iterator[Check]:
     from nudge.store.db import make_engine, shown_url
 
@@ -100,7 +109,7 @@ def _database(settings: config.Settings) -> Iterator[Check]:
         engine = make_engine(settings.database, settings.database_wait)
         done = migrations.applied(engine)
         missing = [name for name, _ in migrations.MIGRATIONS if name not in done]
-        with Session(engine) as s:
+        with Session(_as_user(engine, settings)) as s:
             count = s.exec(select(func.count()).select_from(Contact)).one() if not missing else 0
     except NudgeError as e:
         yield Check("database", False, str(e), "check database_url")
@@ -120,7 +129,7 @@ def _sources(settings: config.Settings, now: datetime) -> Iterator[Check]:
 
     states: dict[str, SyncState] = {}
     try:
-        with Session(make_engine(settings.database, settings.database_wait)) as s:
+        with Session(_as_user(make_engine(settings.database, settings.database_wait), settings)) as s:
             states = {st.source: st for st in s.exec(select(SyncState).where(SyncState.collection == ""))}
     except Exception:  # a fresh or broken database: reported above
         states = {}

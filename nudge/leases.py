@@ -155,3 +155,36 @@ def _check_fence(session: orm.Session) -> None:
             f"the sync of {source} (user {owner_id}) was taken over by {current or 'another daemon'}; "
             "this daemon stops it without writing"
         )
+
+
+Row = tuple[str | None, datetime | None, datetime | None]  # holder, lease_until, synced_at
+
+
+def rows(engine: Engine, owner_id: int | None = None) -> dict[tuple[int, str], Row]:
+    """Every lease of the store (or of one user) by (user, source), read at once: most looks
+    find nothing due."""
+    t = synclease
+    query = sa.select(t.c.owner_id, t.c.source, t.c.holder, t.c.lease_until, t.c.synced_at)
+    if owner_id is not None:
+        query = query.where(t.c.owner_id == owner_id)
+    with engine.connect() as conn:
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in conn.execute(query)}
+
+
+def stale(rows: dict[tuple[int, str], Row], owner_id: int, source: str, every: float) -> bool:
+    """Whether (user, source) was not synced, by any daemon, in the last `every` seconds."""
+    found = rows.get((owner_id, source))
+    synced = found[2] if found else None
+    return synced is None or (datetime.now(UTC) - synced).total_seconds() >= every
+
+
+def looks_free(rows: dict[tuple[int, str], Row], owner_id: int, source: str, every: float) -> bool:
+    """Whether (user, source) looks free and due in `rows` (`take`'s compare-and-set decides)."""
+    found = rows.get((owner_id, source))
+    if found is None:
+        return True
+    holder, until, synced = found
+    now = datetime.now(UTC)
+    if synced is not None and (now - synced).total_seconds() < every:
+        return False
+    return holder is None or until is None or until <= now or not alive(holder)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -26,10 +30,54 @@ from nudge.store.models import OWNED, PERSONAL
 
 log = logging.getLogger(__name__)
 
+_working = threading.local()  # the user a thread works for now, for the log
+
+
+class ForUser(logging.Filter):
+    """A line logged for a user's sync, replies or digest (by sync, send, ...) names that user,
+    in a team daemon's log (a line that already starts with `user ` does itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = getattr(_working, "user", None)
+        if name and not str(record.msg).startswith("user ") and not hasattr(record, "nudge_user"):
+            record.nudge_user = name
+            record.msg = f"user {name}: {record.msg}"
+        return True
+
+
+@contextmanager
+def working_for(name: str) -> Iterator[None]:
+    """What this thread logs in the block is for user `name` (ForUser)."""
+    _working.user = name
+    try:
+        yield
+    finally:
+        _working.user = None
+
 
 def open_team(main: Settings) -> Engine:
-    """The store as a team's: an engine that must be bound to a user before it reads anyone's rows."""
-    return owner.team_engine(open_db(main.database, wait=main.database_wait))
+    """The store as a team's: an engine that must be bound to a user before it reads anyone's rows.
+
+    On PostgreSQL its sessions give up a transaction left idle for `sync.lease` seconds: a
+    daemon frozen (SIGSTOP, a paused VM) inside one would otherwise hold the store's write
+    lock, and every other daemon would wait for it instead of taking its work over.
+    """
+    engine = open_db(main.database, wait=main.database_wait)
+    if engine.dialect.name == "postgresql":
+        sa.event.listen(engine, "connect", _abandon_idle(main.sync.lease))
+        engine.dispose()  # the connections the migrations opened lack the setting
+    return owner.team_engine(engine)
+
+
+def _abandon_idle(seconds: float) -> Callable[[Any, Any], None]:
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True  # a session setting, outside a transaction so that it lasts
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET idle_in_transaction_session_timeout = {int(max(seconds, 1.0) * 1000)}")
+        dbapi_conn.autocommit = autocommit
+
+    return connect
 
 
 def ensure_user(engine: Engine, name: str) -> int:
@@ -52,6 +100,16 @@ def ensure_user(engine: Engine, name: str) -> int:
 def bind(engine: Engine, name: str) -> Engine:
     """`engine` for user `name`: their rows only."""
     return owner.as_owner(owner.team_engine(engine), ensure_user(engine, name))
+
+
+@dataclass
+class Served:
+    """A user a team daemon serves: their settings and the engine bound to their rows."""
+
+    name: str
+    settings: Settings
+    engine: Engine
+    owner_id: int
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ by side with nothing but the store between them:
   claimed does not wait for it: it moves on to the next user, so the morning's
   users spread over the daemons instead of queueing. Each daemon walks the users
   from its own starting point, so two started together begin apart. The
-  daemon's rules apply per user: its workdays, time, cutoff and retry backoff.
+  daemon's rules apply per user: its workdays, time, cutoff and retry backoff,
+  and the wait of up to FIRST_SYNC_WAIT for fresh data before a caught-up digest.
 - Each (user, source) sync, and each user's reading of replies, is taken with a
   lease that expires (nudge/leases.py), at most once per sync.interval (or
   replies.interval) across all daemons. The holder renews it while it works;
@@ -35,18 +36,26 @@ from datetime import date, datetime
 from pathlib import Path
 from types import FrameType
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from nudge import config, leases, service, team
 from nudge.config import Settings, SourceConfig
 from nudge.config import team as team_config
-from nudge.daemon import STOP_GRACE, Notifier, catch_up_due, describe_plan, not_due, retry_delay, utcnow
+from nudge.daemon import (
+    FIRST_SYNC_WAIT,
+    STOP_GRACE,
+    Notifier,
+    catch_up_due,
+    describe_plan,
+    not_due,
+    retry_delay,
+    utcnow,
+)
 from nudge.errors import Busy, ConfigError, NudgeError
 from nudge.sources import load_source
 from nudge.store.models import DigestRun
 from nudge.store.owner import owner_of
+from nudge.team import ForUser, Served, working_for
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +66,14 @@ REPLIES = "(replies)"  # the lease name of a user's reading of replies
 
 
 @dataclass
-class Served:
-    """A user this daemon serves: their settings and the engine bound to their rows."""
-
-    name: str
-    settings: Settings
-    engine: Engine
-    owner_id: int
-
-
-@dataclass
 class Day:
     """This daemon's view of one user's digest today."""
 
     finished: date | None = None  # the local day that needs nothing more from this daemon
     attempts: int = 0
     again_at: float = 0.0  # monotonic time before which the user is not looked at
+    seen: float = field(default_factory=time.monotonic)  # when this daemon began to serve the user
+    busy: date | None = None  # the day another daemon's claim was last logged
 
 
 @dataclass
@@ -160,6 +161,8 @@ class TeamDaemon:
         state = self.days.setdefault(user.name, Day())
         if state.finished == day or state.again_at > time.monotonic() or not catch_up_due(s, now, None):
             return
+        if time.monotonic() - state.seen < FIRST_SYNC_WAIT and self._stale(user):
+            return  # as one daemon does at start: a caught-up digest waits a little for fresh data
         with Session(user.engine) as session:
             run = session.exec(select(DigestRun).where(DigestRun.date == day)).first()
         if run is not None and run.state in ("sent", "sending"):
@@ -168,9 +171,13 @@ class TeamDaemon:
             state.finished = day
             return
         try:
-            result = service.send_digest(user.engine, s, now)
-        except Busy:
+            with working_for(user.name):
+                result = service.send_digest(user.engine, s, now)
+        except Busy as e:
             counts.busy += 1
+            if state.busy != day:  # once a day: in a team most mornings see another daemon at work
+                log.info("user %s: %s", user.name, e)
+                state.busy = day
             state.again_at = time.monotonic() + BUSY_AGAIN
             return
         except Exception as e:
@@ -203,48 +210,33 @@ class TeamDaemon:
                 result.day,
             )
 
+    def _stale(self, user: Served) -> bool:
+        """Whether one of the user's sources has not been synced (by any daemon) this interval."""
+        found = leases.rows(self.engine, user.owner_id)
+        every = user.settings.sync.interval * 60
+        return any(
+            leases.stale(found, user.owner_id, src.name, every)
+            for src in user.settings.sources
+            if src.enabled
+        )
+
     # --- syncs ------------------------------------------------------------------------
 
     def sync_pass(self) -> Counts:
         """Sync every (user, source) that is due and free, and read each user's replies when due."""
         counts = Counts()
-        taken = self._lease_rows()
+        taken = leases.rows(self.engine)
         for user in self.order():
             s = user.settings
             for src in s.sources:
                 if self.stopping.is_set():
                     return counts
-                if src.enabled and self._may_take(taken, user, src.name, s.sync.interval * 60):
+                if src.enabled and leases.looks_free(taken, user.owner_id, src.name, s.sync.interval * 60):
                     self.sync_one(user, src, counts)
-            if s.reply_source is not None and self._may_take(taken, user, REPLIES, s.replies.interval * 60):
+            due = leases.looks_free(taken, user.owner_id, REPLIES, s.replies.interval * 60)
+            if s.reply_source is not None and due:
                 self.replies_of(user)
         return counts
-
-    def _lease_rows(self) -> dict[tuple[int, str], tuple[str | None, datetime | None, datetime | None]]:
-        """Every lease row, read at once: most passes find nothing due and write nothing."""
-        t = leases.synclease
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.c.owner_id, t.c.source, t.c.holder, t.c.lease_until, t.c.synced_at)
-            )
-            return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
-
-    def _may_take(
-        self,
-        rows: dict[tuple[int, str], tuple[str | None, datetime | None, datetime | None]],
-        user: Served,
-        name: str,
-        every: float,
-    ) -> bool:
-        """Whether the lease looks free and due (the compare-and-set decides)."""
-        found = rows.get((user.owner_id, name))
-        if found is None:
-            return True
-        holder, until, synced = found
-        now = utcnow()
-        if synced is not None and (now - synced).total_seconds() < every:
-            return False
-        return holder is None or until is None or until <= now or not leases.alive(holder)
 
     def sync_one(self, user: Served, src: SourceConfig, counts: Counts) -> None:
         s = user.settings
@@ -259,8 +251,9 @@ class TeamDaemon:
             try:
                 engine = leases.fenced(user.engine, user.owner_id, src.name, self.holder)
                 source = load_source(src)
-                stop = self._stop_sync
-                reports = service.sync_all(engine, s, utcnow(), sources=[source], stop=stop)
+                stop = lambda: self.stopping.is_set() or self.lost.is_set()  # noqa: E731
+                with working_for(user.name):
+                    reports = service.sync_all(engine, s, utcnow(), sources=[source], stop=stop)
                 if reports and not self.lost.is_set() and not self.stopping.is_set():
                     finished = utcnow()
                     counts.synced += 1
@@ -280,9 +273,6 @@ class TeamDaemon:
                 "user %s: the sync of %s was taken over by another daemon; stopped", user.name, src.name
             )
 
-    def _stop_sync(self) -> bool:
-        return self.stopping.is_set() or self.lost.is_set()
-
     def replies_of(self, user: Served) -> None:
         s = user.settings
         if not leases.take(
@@ -292,7 +282,8 @@ class TeamDaemon:
         finished: datetime | None = None
         try:
             engine = leases.fenced(user.engine, user.owner_id, REPLIES, self.holder)
-            service.poll_replies(engine, s, utcnow())
+            with working_for(user.name):
+                service.poll_replies(engine, s, utcnow())
             finished = utcnow()
         except leases.LeaseLost as e:
             log.warning("user %s: %s", user.name, e)
@@ -351,6 +342,8 @@ class TeamDaemon:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(ForUser())
         self.load_users()
         log.info(
             "nudge team daemon started (config: %s, %d users: %s)",
@@ -358,16 +351,11 @@ class TeamDaemon:
             len(self.users),
             ", ".join(u.name for u in self.users) or "none",
         )
-        threads = [
-            threading.Thread(
-                target=self._loop, args=("sync", self.sync_pass), name="nudge-sync", daemon=True
-            ),
-            threading.Thread(
-                target=self._loop, args=("digest", self.digest_pass), name="nudge-mail", daemon=True
-            ),
-            threading.Thread(target=self.heartbeat, name="nudge-lease", daemon=True),
-        ]
+        jobs = [("sync", self.sync_pass), ("digest", self.digest_pass)]
+        threads = [threading.Thread(target=self._loop, args=job, name=f"nudge-{job[0]}") for job in jobs]
+        threads.append(threading.Thread(target=self.heartbeat, name="nudge-lease"))
         for thread in threads:
+            thread.daemon = True
             thread.start()
         self.notify("READY=1")
         tick = min(TICK, (self.notify.watchdog_seconds or TICK * 2) / 2)

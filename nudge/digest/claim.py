@@ -10,12 +10,11 @@ database: a lease on the day's DigestRun row (`claimed_by`, `claimed_until`),
 taken by compare-and-set. A lease whose holder is a dead process on this
 machine is taken over at once; one held elsewhere lapses after LEASE.
 
+Each user of a store claims their own days (a lock file per user, the lease on
+their own DigestRun row): one user's digest never waits for another's.
+
 `hold_day` is the only way in: service.send_digest renders, claims and
 delivers a day inside it, so two processes can never both move it to `sending`.
-
-A day is a user's (the engine's owner): each user of a team has a lock file of
-their own (`nudge.db.send-N.lock`; the personal install's keeps its old name)
-and a lease on their own DigestRun row, so one user's send never waits for another's.
 """
 
 from __future__ import annotations
@@ -37,8 +36,8 @@ from nudge.errors import Busy
 from nudge.store.db import atomic
 from nudge.store.dialect import insert_or_skip
 from nudge.store.locks import POLL, file_lock, lock_path
-from nudge.store.models import PERSONAL, DigestRun
-from nudge.store.owner import owner_of
+from nudge.store.models import DigestRun
+from nudge.store.owner import PERSONAL, owner_of
 
 LEASE = timedelta(minutes=30)  # longer than any send: connect, TLS, login and DATA each time out sooner
 
@@ -71,8 +70,8 @@ def hold_day(engine: Engine, day: date, wait: float = 0.0, use_lease: bool | Non
     `use_lease` forces the database lease even beside an SQLite file (for tests
     of the PostgreSQL path); by default a file lock is used where there can be one.
     """
-    user = owner_of(engine)
-    path = lock_path(engine.url, "send" if user == PERSONAL else f"send-{user}")
+    user = owner_of(engine)  # each user's day is claimed on its own
+    path = lock_path(engine.url, "send" if user == PERSONAL else f"send-user{user}")
     if path is not None and not use_lease:
         with file_lock(path, wait, _busy_day(day, "{pid}")):
             yield Claim(day)

@@ -4,7 +4,8 @@ The rest of nudge writes portable SQLAlchemy and gets the same guarantees on bot
 
 - One writer at a time. SQLite's BEGIN IMMEDIATE takes the database's write lock
   up front; on PostgreSQL every write transaction takes one transaction-level
-  advisory lock first (`pg_advisory_xact_lock`), released at COMMIT or ROLLBACK,
+  advisory lock first (`pg_advisory_xact_lock`), its user's (one per user of the
+  store, store/owner.py), released at COMMIT or ROLLBACK,
   kill -9 included (the server ends the dead client's session). Readers never wait.
   So a read-then-write (a sync batch, the day's lease) sees no other writer between
   its read and its write on either store.
@@ -40,9 +41,15 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 WRITE = "nudge_write"  # execution option: this transaction will write
-# pg_advisory locks take a bigint key; these spell "nudge:w" and "nudge:m" in ASCII.
+# Execution options of store/owner.py, named here so that the write lock can be per user.
+OWNER = "nudge_owner"  # the user whose rows an engine or connection reads and writes
+TEAM = "nudge_team"  # an engine of many users, which has no default owner
+ALL = "nudge_all_owners"  # the whole store, every user's rows as they are (copy, migrate)
+# pg_advisory locks take a bigint key, or two int keys (a separate key space); these spell
+# "nudge:w" and "nudge:m" in ASCII, and "nudw" (the class of the per-user write locks).
 WRITE_LOCK = int.from_bytes(b"nudge:w", "big")
 MIGRATE_LOCK = int.from_bytes(b"nudge:m", "big")
+USER_WRITE_LOCK = int.from_bytes(b"nudw", "big")
 
 
 def is_sqlite(bind: Engine | Connection | sa.URL) -> bool:
@@ -87,8 +94,17 @@ def _postgres_connect(wait: float) -> Any:
 
 
 def _postgres_begin(conn: Any) -> None:
-    if conn.get_execution_options().get(WRITE, False):
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    """A writer takes its user's write lock: one user's sync never waits for another's.
+
+    A store-wide writer (no user: adding one, a copy) takes the store's own lock.
+    """
+    options = conn.get_execution_options()
+    if options.get(WRITE, False):
+        owner = options.get(OWNER)
+        if owner is None and not options.get(TEAM) and not options.get(ALL):
+            owner = 1  # the personal install's only user
+        key = f"{USER_WRITE_LOCK}, {int(owner)}" if owner is not None else f"{WRITE_LOCK}"
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
 
 
 def configure(engine: Engine, wait: float) -> None:

@@ -41,8 +41,8 @@ __all__ = [
     "users",
 ]
 
-OWNER = "nudge_owner"  # execution option: the user whose rows this engine or connection reads and writes
-TEAM = "nudge_team"  # execution option: an engine of many users, which has no default owner
+OWNER = dialect.OWNER  # execution option: the user whose rows this engine or connection reads and writes
+TEAM = dialect.TEAM  # execution option: an engine of many users, which has no default owner
 
 
 class NoOwner(RuntimeError):
@@ -154,7 +154,7 @@ def _stamp_new_rows(session: orm.Session, _context: object, _instances: object) 
             setattr(row, "owner_id", owner)  # noqa: B010  (every Owned table has it; Owned declares none)
 
 
-ALL = "nudge_all_owners"  # execution option: the whole store, every user's rows as they are (copy, migrate)
+ALL = dialect.ALL  # execution option: the whole store, every user's rows as they are (copy, migrate)
 _OWNED_TABLES = frozenset(model.__table__.name for model in OWNED)  # type: ignore[attr-defined]
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import time_machine
 
 from nudge.store.db import make_engine
+from nudge.store.owner import every_owner
 from nudge.store.transfer import tables
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
@@ -100,7 +101,7 @@ def answers(path: Path) -> list[str]:
 
 
 def every_row(url: str) -> dict[str, list[tuple[object, ...]]]:
-    engine = make_engine(url)
+    engine = every_owner(make_engine(url))  # every user's rows, as they are
     try:
         with engine.connect() as conn:
             return {

@@ -153,3 +153,63 @@ def test_the_two_server_unit_verifies(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == ""
+
+
+@pytest.mark.both_stores
+def test_each_user_sees_only_their_own_people(main: Path, tmp_path: Path) -> None:
+    """The same person in two users' books, and one of the personal install's: each `--user`
+    command (and doctor) shows that user's rows only, and the personal install its own."""
+    for name, extra in (("ana", "Ana Only"), ("ben", "Ben Only")):
+        book = tmp_path / f"{name}.vcf"
+        book.write_text(
+            vcard("fran", "Fran Kay", emails=("fran@example.org",), categories=("top100",))
+            + vcard(f"{name}-own", extra, emails=(f"own@{name}.example.org",))
+        )
+        (main.parent / "users.d").mkdir(exist_ok=True)
+        user_file(main, name, book, f"{name}@example.com")
+        code, out = nudge(main, "--user", name, "sync")
+        assert code == 0, out
+    code, out = nudge(main, "--user", "ana", "contacts", "--json")
+    assert code == 0, out
+    assert sorted(c["name"] for c in json.loads(out)) == ["Ana Only", "Fran Kay"]
+    code, out = nudge(main, "--user", "ben", "contacts", "--json")
+    assert sorted(c["name"] for c in json.loads(out)) == ["Ben Only", "Fran Kay"]
+    code, out = nudge(main, "contacts", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, out = nudge(main, "--user", "ana", "doctor")
+    assert ", 2 contacts" in out and "last sync 0 min ago" in out
+    code, out = nudge(main, "doctor")
+    assert ", 0 contacts" in out
+
+
+def test_on_sqlite_each_users_day_has_a_lock_file_of_its_own(tmp_path: Path) -> None:
+    """Two users' digests may be sent at once; one user's twice may not (the file lock)."""
+    from nudge.digest.claim import hold_day
+    from nudge.errors import Busy
+    from nudge.store import owner
+    from nudge.store.db import open_db
+
+    engine = open_db(f"sqlite:///{tmp_path / 'nudge.db'}")
+    ana = owner.as_owner(engine, owner.add_user(engine, "ana").id or 0)
+    ben = owner.as_owner(engine, owner.add_user(engine, "ben").id or 0)
+    day = NOW.date()
+    with hold_day(ana, day), hold_day(ben, day), hold_day(engine, day):
+        assert {p.name for p in tmp_path.glob("*.send*.lock")} == {
+            "nudge.db.send.lock",
+            "nudge.db.send-user2.lock",
+            "nudge.db.send-user3.lock",
+        }
+        with pytest.raises(Busy), hold_day(ana, day):
+            pass
+    engine.dispose()
+
+
+def test_team_commands_need_a_team_folder(tmp_path: Path, store_url: str) -> None:
+    alone = tmp_path / "alone.toml"
+    alone.write_text(f'database_url = "{store_url}"\n')
+    code, out = nudge(alone, "team", "add", "ana")
+    assert code == 1 and f'no team folder: add team = "~/.config/nudge/users.d" to {alone}' in out
+    code, out = nudge(alone, "--user", "ana", "contacts")
+    assert code == 1 and "no team folder" in out
+    code, out = nudge(alone, "run", "--team")
+    assert code == 1 and "no team folder" in out

@@ -88,3 +88,66 @@ def test_long_modules_say_why_they_are_one_piece() -> None:
         if len(text.splitlines()) > LONG and REASON not in doc:
             long.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
     assert long == []
+
+
+def _past_the_owner_filter(tree: ast.AST) -> list[tuple[int, str]]:
+    """Statements the owner filter (store/owner.py) cannot see: SQL text, and tables behind the models.
+
+    `sa.text(...)` / `text(...)` is SQL the ORM never reads; `Model.__table__` is the Core table,
+    whose statements get no `WHERE owner_id = ...`. Reading a table's column names
+    (`"x" in Model.__table__.c`) builds no statement and is allowed.
+    """
+    parents: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    libraries = {"sa", "sqlalchemy", "sqlmodel"}
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in libraries
+        for alias in node.names
+        if alias.name == "text"
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr == "text"
+                and isinstance(func.value, ast.Name)
+                and func.value.id in libraries
+            ) or (isinstance(func, ast.Name) and func.id in imported):
+                found.append((node.lineno, "text(...)"))
+        if isinstance(node, ast.Attribute) and node.attr == "__table__":
+            up = parents.get(node)
+            compare = parents.get(up) if isinstance(up, ast.Attribute) and up.attr == "c" else None
+            if not (isinstance(compare, ast.Compare) and isinstance(compare.ops[0], ast.In | ast.NotIn)):
+                found.append((node.lineno, ".__table__"))
+    return sorted(found)
+
+
+def test_every_statement_outside_the_store_goes_through_the_owner_filter() -> None:
+    """Outside nudge/store, no SQL text and no statement on `Model.__table__`: the models' forms only."""
+    found = []
+    for path in sorted((ROOT / "nudge").rglob("*.py")):
+        if "store" in path.relative_to(ROOT / "nudge").parts:
+            continue
+        for line, what in _past_the_owner_filter(ast.parse(path.read_text(encoding="utf-8"))):
+            found.append(f"{path.relative_to(ROOT)}:{line}: {what}")
+    assert found == []
+
+
+def test_the_owner_check_finds_what_it_forbids() -> None:
+    """The check above, on the forms it must catch and the one it must let through."""
+    code = (
+        "from sqlalchemy import text as raw\n"
+        "t = Touch.__table__\n"
+        "session.connection().execute(Contact.__table__.insert(), rows)\n"
+        "session.execute(sa.text('SELECT * FROM touch'))\n"
+        "ok = 'contact_id' in Note.__table__.c\n"
+        "session.execute(raw('DELETE FROM note'))\n"
+        "name = element.text('x')\n"
+    )
+    assert [line for line, _ in _past_the_owner_filter(ast.parse(code))] == [2, 3, 4, 6]
