@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from nudge.cli.common import State, handled, now, store
+from nudge.cli.common import State, handled, now, settings, store
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -96,18 +96,19 @@ def share_stats(
 
     Run it as yourself: `nudge --user NAME team share-stats on`.
     """
-    from nudge import actions, config
+    from nudge import actions
+    from nudge.config import team as team_config
     from nudge.errors import UserError
     from nudge.store import owner
     from nudge.store.db import atomic
 
-    main = config.load(State.config)
-    engine = store(main)
+    cfg = settings()  # with --user, that user's file
     name = State.user
-    uid = owner.user_id(engine, name) if name else owner.PERSONAL
-    if uid is None:
-        raise UserError(f"no user {name!r} in the store (`nudge team list` names them)")
-    with atomic(owner.as_owner(engine, uid)) as s:
+    if not name and team_config.folder(cfg) is not None:
+        raise UserError("say whose figures: `nudge --user NAME team share-stats on|off`")
+    engine = store(cfg)  # bound to that user (the row is made for a new file), or user 1
+    uid = owner.owner_of(engine)
+    with atomic(engine) as s:
         actions.share_stats(s, uid, state == "on")
     who = name or "you"
     typer.echo(

@@ -300,3 +300,21 @@ def test_the_weekly_mail_goes_to_the_manager_with_numbers_only(
     whole = " ".join(parts).lower()
     leaked = [word for rep in reps.values() for word in rep.private if word.lower() in whole]
     assert not leaked, leaked
+
+
+def test_share_stats_is_run_as_a_user_and_a_new_file_is_enough(
+    team: tuple[Path, dict[str, Rep], Engine],
+) -> None:
+    main, _, _ = team
+    code, out = nudge(main, "team", "share-stats", "on")
+    assert code == 1
+    assert "nudge --user NAME team share-stats" in out
+    (main.parent / "users.d" / "eve.toml").write_text('[me]\nname = "Eve"\nemails = ["eve@team.example"]\n')
+    code, out = nudge(main, "--user", "eve", "team", "share-stats", "on")
+    assert code == 0, out
+    code, out = nudge(main, "team", "stats", "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert [r["name"] for r in report["reps"]] == ["eve"]
+    assert report["reps"][0]["totals"]["suggested"] == 0
+    assert report["not_sharing"] == 3
