@@ -7,6 +7,12 @@ writes user n's rows only, and every Session or connection made from it does the
 An engine bound to no owner is the personal install's, `PERSONAL` (user 1), unless it
 is marked a team engine (`team_engine`): then any statement on a user's table raises
 `NoOwner`, so a forgotten owner fails instead of reading or writing someone's rows.
+
+Two listeners do it: `_filter` (do_orm_execute) adds `owner_id = n` to every ORM
+SELECT, UPDATE and DELETE; `_stamp_inserts` (the engine's before_execute) gives every
+INSERT into a user's table the owner, and refuses (`Unfiltered`) any other statement
+on one that did not come through `_filter`. SQL text is the store's own (migrations,
+dialect.py); `every_owner(engine)` sees the whole store, for `migrate-store` only.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from nudge.store import dialect
 from nudge.store.models import OWNED, PERSONAL, Owned, User
 
 __all__ = [
+    "ALL",
     "OWNER",
     "PERSONAL",
     "TEAM",
@@ -34,6 +41,8 @@ __all__ = [
     "Unfiltered",
     "add_user",
     "as_owner",
+    "every_owner",
+    "install",
     "owner_of",
     "remove_user",
     "team_engine",
@@ -43,10 +52,18 @@ __all__ = [
 
 OWNER = dialect.OWNER  # execution option: the user whose rows this engine or connection reads and writes
 TEAM = dialect.TEAM  # execution option: an engine of many users, which has no default owner
+ALL = dialect.ALL  # execution option: the whole store, every user's rows as they are (copy, migrate)
+FILTERED = "nudge_filtered"  # execution option `_filter` leaves: this statement is the owner's alone
+_OWNED_TABLES = frozenset(model.__table__.name for model in OWNED)  # type: ignore[attr-defined]
 
 
 class NoOwner(RuntimeError):
     """A statement on a user's table through a team engine bound to no user: a bug, never a leak."""
+
+
+class Unfiltered(RuntimeError):
+    """A statement on a user's table that went past the owner filter (Core, or an ORM one on a
+    Connection): it could read or change another user's rows, so it is refused. A bug."""
 
 
 def as_owner(engine: Engine, owner_id: int) -> Engine:
@@ -57,6 +74,11 @@ def as_owner(engine: Engine, owner_id: int) -> Engine:
 def team_engine(engine: Engine) -> Engine:
     """`engine` marked as serving many users: unbound, it refuses every statement on a user's table."""
     return engine.execution_options(**{TEAM: True})
+
+
+def every_owner(engine: Engine) -> Engine:
+    """`engine` for the store as a whole (migrate-store's copy): no filter, owner_id copied as it is."""
+    return engine.execution_options(**{ALL: True})
 
 
 def _owner(options: dict[str, object]) -> int | None:
@@ -154,22 +176,8 @@ def _stamp_new_rows(session: orm.Session, _context: object, _instances: object) 
             setattr(row, "owner_id", owner)  # noqa: B010  (every Owned table has it; Owned declares none)
 
 
-ALL = dialect.ALL  # execution option: the whole store, every user's rows as they are (copy, migrate)
-_OWNED_TABLES = frozenset(model.__table__.name for model in OWNED)  # type: ignore[attr-defined]
-
-
-def every_owner(engine: Engine) -> Engine:
-    """`engine` for the store as a whole (migrate-store's copy): no filter, owner_id copied as it is."""
-    return engine.execution_options(**{ALL: True})
-
-
 def _with_owner(row: Any, owner: int) -> Any:
     return {**row, "owner_id": owner} if isinstance(row, Mapping) else row
-
-
-class Unfiltered(RuntimeError):
-    """A statement on a user's table that went past the owner filter (Core, or an ORM one on a
-    Connection): it could read or change another user's rows, so it is refused. A bug."""
 
 
 def _stamp_inserts(
@@ -209,9 +217,6 @@ def _stamp_inserts(
 def install(engine: Engine) -> None:
     """Make `engine` (and every engine `as_owner` derives from it) stamp each new row with its owner."""
     sa.event.listen(engine, "before_execute", _stamp_inserts, retval=True)
-
-
-FILTERED = "nudge_filtered"  # execution option the filter leaves: this statement is the owner's alone
 
 
 def _criteria(owner: int) -> Any:
