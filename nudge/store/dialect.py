@@ -231,7 +231,7 @@ _OWNER_COLUMN = "owner_id INTEGER NOT NULL DEFAULT 1 REFERENCES nudge_user (id)"
 
 
 def add_owner(conn: Connection, tables: list[str], per_owner: dict[str, tuple[str, ...]]) -> None:
-    """Give each table (parents first) `owner_id` = 1; the unique keys of `per_owner` lead with it.
+    """Give each table (parents first) `owner_id` = 1; the unique keys of `per_owner` end with it.
 
     PostgreSQL: ALTER TABLE, and each unique key dropped (found by its columns) and made
     again. SQLite refuses ADD COLUMN with a REFERENCES clause and a default while foreign keys
@@ -249,7 +249,7 @@ def add_owner(conn: Connection, tables: list[str], per_owner: dict[str, tuple[st
                 columns = list(per_owner[table])
                 old = next(u for u in inspector.get_unique_constraints(table) if u["column_names"] == columns)
                 conn.execute(sa.text(f'ALTER TABLE {name} DROP CONSTRAINT "{old["name"]}"'))
-                listed = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in ["owner_id", *columns])
+                listed = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in [*columns, "owner_id"])
                 conn.execute(sa.text(f"ALTER TABLE {name} ADD UNIQUE ({listed})"))
         return
     indexes: list[str] = []
@@ -275,7 +275,7 @@ def add_owner(conn: Connection, tables: list[str], per_owner: dict[str, tuple[st
         if table in per_owner:
             key = ", ".join(per_owner[table])
             assert f"UNIQUE ({key})" in new, f"{table}: no UNIQUE ({key}) in its CREATE TABLE"
-            new = new.replace(f"UNIQUE ({key})", f"UNIQUE (owner_id, {key})", 1)
+            new = new.replace(f"UNIQUE ({key})", f"UNIQUE ({key}, owner_id)", 1)
         assert new.startswith(f"CREATE TABLE {table}__new (") and "owner_id" in new, table
         conn.execute(sa.text(new))
         conn.execute(sa.text(f'INSERT INTO "{table}__new" ({names}) SELECT {names} FROM "{table}"'))

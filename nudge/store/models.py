@@ -55,7 +55,7 @@ class Owned(SQLModel):
 
 
 def _owner() -> Any:
-    return Field(default=None, foreign_key="nudge_user.id", nullable=False, index=True)
+    return Field(default=None, foreign_key="nudge_user.id", nullable=False)
 
 
 class Contact(Owned, table=True):
@@ -79,7 +79,7 @@ class Contact(Owned, table=True):
 
 
 class Identity(Owned, table=True):
-    __table_args__ = (sa.UniqueConstraint("owner_id", "kind", "value"),)
+    __table_args__ = (sa.UniqueConstraint("kind", "value", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     kind: str  # email | phone
@@ -88,7 +88,7 @@ class Identity(Owned, table=True):
 
 
 class SourceRecord(Owned, table=True):
-    __table_args__ = (sa.UniqueConstraint("owner_id", "source", "href"),)
+    __table_args__ = (sa.UniqueConstraint("source", "href", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
     source: str
     collection: str = ""
@@ -112,7 +112,7 @@ class GroupMember(Owned, table=True):
     """A card listed in a group card of the same source, by its `parse.member_key`."""
 
     __table_args__ = (
-        sa.UniqueConstraint("owner_id", "source", "group_href", "member"),
+        sa.UniqueConstraint("source", "group_href", "member", "owner_id"),
         sa.Index("ix_groupmember_source_member", "source", "member"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -123,7 +123,7 @@ class GroupMember(Owned, table=True):
 
 
 class SyncState(Owned, table=True):
-    __table_args__ = (sa.UniqueConstraint("owner_id", "source", "collection"),)
+    __table_args__ = (sa.UniqueConstraint("source", "collection", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
     source: str
     collection: str = ""
@@ -181,7 +181,7 @@ class Sighting(Owned, table=True):
     meeting history with them.
     """
 
-    __table_args__ = (sa.UniqueConstraint("owner_id", "email", "external_id"),)
+    __table_args__ = (sa.UniqueConstraint("email", "external_id", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True)
     source: str
@@ -252,7 +252,7 @@ class Suggestion(Owned, table=True):
 
 
 class DigestRun(Owned, table=True):
-    __table_args__ = (sa.UniqueConstraint("owner_id", "date"),)
+    __table_args__ = (sa.UniqueConstraint("date", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
     date: dt.date
     state: str = "planned"  # planned | sending | sent | failed
@@ -274,7 +274,7 @@ class Delivery(Owned, table=True):
     left alone (SMTP, webhook: it may have arrived).
     """
 
-    __table_args__ = (sa.UniqueConstraint("owner_id", "date", "channel"),)
+    __table_args__ = (sa.UniqueConstraint("date", "channel", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
     date: dt.date = Field(index=True)
     channel: str  # the channel's name in the config
@@ -290,7 +290,7 @@ class Delivery(Owned, table=True):
 class Reply(Owned, table=True):
     """A reply to a digest, applied once: its Message-ID is the key."""
 
-    __table_args__ = (sa.UniqueConstraint("owner_id", "message_id"),)
+    __table_args__ = (sa.UniqueConstraint("message_id", "owner_id"),)
     id: int | None = Field(default=None, primary_key=True)
     message_id: str
     digest_date: dt.date | None = None

@@ -406,7 +406,7 @@ def test_a_statement_past_the_filter_is_refused(two: Store) -> None:
 
 
 def test_days_are_claimed_per_user(two: Store) -> None:
-    """The same day's digest: one row per user, each sent once, neither blocking the other."""
+    """The same day's digest: one row per user (its own key), and each was sent."""
     with Session(owner.every_owner(two.engine)) as s:
         runs = s.exec(select(DigestRun.owner_id, DigestRun.state).where(DigestRun.date == NOW.date())).all()
     assert sorted(runs) == [(owner.PERSONAL, "sent"), (two.b_id, "sent")]
