@@ -23,7 +23,7 @@ from nudge.errors import UserError
 from nudge.follow import FOLLOW_UP_ID, close_follow_ups
 from nudge.store import journal
 from nudge.store.derived import refresh_contacts
-from nudge.store.models import Contact, FollowUp, Identity, Note, Referral, Touch
+from nudge.store.models import Contact, FollowUp, Identity, Note, Referral, Touch, User
 
 KINDS = TOUCH_KINDS
 WAKE_WORDS = ("off", "none", "wake")
@@ -320,3 +320,15 @@ def finish_follow_up(
     if not closed:
         raise UserError(f"{contact.name} has no open follow-up; `nudge follow-ups` lists them")
     return contact, closed
+
+
+# --- the team's stats --------------------------------------------------------------------
+
+
+def share_stats(session: Session, user_id: int, on: bool) -> None:
+    """A rep's choice to show their figures (counts and ratios, never a contact) in `team stats`."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError("no such user in this store; `nudge team list` names them")
+    user.stats_opt_in = on
+    session.add(user)

@@ -5,7 +5,8 @@ here in this order: `everyday` (sync, digest, log, snooze, tier, note, outcome,
 referral given/received), `follow` (follow-up, follow-ups), `people` (contacts, show, undo, rm), `method`
 (top100, plan, stats, referral list, replies), `data` (export, import, merge, split,
 duplicates, add) and `admin` (init, run, doctor,
-auth, service, demo, completion), then `team` (add, list, remove). No module registers anything by
+auth, service, demo, completion), then `team` (add, list, remove; `team_stats` adds stats and
+share-stats to it). No module registers anything by
 being imported. Heavy modules are imported inside the commands, so that
 `nudge --help` stays fast.
 """
@@ -18,10 +19,10 @@ from typing import Annotated
 import typer
 
 from nudge import __version__
-from nudge.cli import admin, data, everyday, follow, method, people, team
+from nudge.cli import admin, data, everyday, follow, method, people, team, team_stats
 from nudge.cli.common import COMPLETE_VAR, EXIT_CODES, SHELLS, State
 
-GROUPS = (everyday, follow, people, method, data, admin, team)
+GROUPS = (everyday, follow, people, method, data, admin, team, team_stats)
 
 
 def version_cb(value: bool) -> None:
