@@ -165,11 +165,12 @@ class TeamDaemon:
             return  # as one daemon does at start: a caught-up digest waits a little for fresh data
         with Session(user.engine) as session:
             run = session.exec(select(DigestRun).where(DigestRun.date == day)).first()
-        if run is not None and run.state in ("sent", "sending"):
-            why = not_due(s, now, run.state)
-            (log.warning if run.state == "sending" else log.debug)("user %s: %s", user.name, why)
+        if run is not None and run.state == "sent":
+            log.debug("user %s: %s", user.name, not_due(s, now, run.state))
             state.finished = day
             return
+        # A day "sending" is mostly another daemon at work, not an interruption: send_digest tells
+        # the two apart (Busy while a live claim holds it; otherwise it asks the channels).
         try:
             with working_for(user.name):
                 result = service.send_digest(user.engine, s, now)
