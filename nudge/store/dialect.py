@@ -252,7 +252,9 @@ def add_owner(conn: Connection, tables: list[str], per_owner: dict[str, tuple[st
                 listed = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in [*columns, "owner_id"])
                 conn.execute(sa.text(f"ALTER TABLE {name} ADD UNIQUE ({listed})"))
         return
+    empty = not any(conn.execute(sa.text(f'SELECT 1 FROM "{table}" LIMIT 1')).first() for table in tables)
     indexes: list[str] = []
+    creates: list[str] = []
     for table in tables:
         create = conn.execute(
             sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
@@ -277,8 +279,23 @@ def add_owner(conn: Connection, tables: list[str], per_owner: dict[str, tuple[st
             assert f"UNIQUE ({key})" in new, f"{table}: no UNIQUE ({key}) in its CREATE TABLE"
             new = new.replace(f"UNIQUE ({key})", f"UNIQUE ({key}, owner_id)", 1)
         assert new.startswith(f"CREATE TABLE {table}__new (") and "owner_id" in new, table
-        conn.execute(sa.text(new))
-        conn.execute(sa.text(f'INSERT INTO "{table}__new" ({names}) SELECT {names} FROM "{table}"'))
+        creates.append(new)
+        if not empty:
+            conn.execute(sa.text(new))
+            conn.execute(sa.text(f'INSERT INTO "{table}__new" ({names}) SELECT {names} FROM "{table}"'))
+    if empty:
+        # A new store: no row to carry over, so the tables are made again under their own
+        # names (the same definitions), without the renames that rewrite every reference.
+        for table in reversed(tables):
+            conn.execute(sa.text(f'DROP TABLE "{table}"'))
+        for table, create in zip(tables, creates, strict=True):
+            sql = create.replace(f"CREATE TABLE {table}__new (", f'CREATE TABLE "{table}" (', 1)
+            for parent in tables:
+                sql = sql.replace(f"REFERENCES {parent}__new (", f'REFERENCES "{parent}" (')
+            conn.execute(sa.text(sql))
+        for index in indexes:
+            conn.execute(sa.text(index))
+        return
     for table in reversed(tables):
         conn.execute(sa.text(f'DROP TABLE "{table}"'))
     for table in tables:
