@@ -25,6 +25,7 @@ from nudge.config import Settings
 from nudge.sources.memory import MemorySource
 from tests.builders import ME, vcalendar, vcard, vevent
 from tests.conftest import NOW
+from tests.profiles import scaled
 
 EMAILS = [f"p{i}@example.com" for i in range(6)] + [ME]
 PHONES = ["+49 30 1111111", "030 1111111", "+49 30 2222222"]
@@ -112,6 +113,7 @@ def synced(cards: list, events: list, batch: int) -> list[tuple[object, ...]]:  
     return state
 
 
+@scaled(1 / 2)  # each example is two whole syncs into two stores
 @given(cards=people, events=meetings, batch=st.integers(1, 3))
 @example(  # batch 2: a new person, then a card of an older contact that also has the new one's address
     cards=[
