@@ -18,9 +18,6 @@ and rolls back otherwise. Two daemons never both write one source's sync.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -30,6 +27,7 @@ from sqlalchemy.engine import Engine
 from nudge.errors import Interrupted
 from nudge.store.db import atomic
 from nudge.store.dialect import insert_or_skip
+from nudge.store.locks import alive
 from nudge.store.models import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -50,26 +48,6 @@ synclease = sa.Table(
 
 class LeaseLost(Interrupted):
     """This daemon's lease on a sync was taken over (it was frozen or cut off past it): write nothing."""
-
-
-def holder_id() -> str:
-    """`host:pid:token`: who holds a lease, and whether that process is still alive here."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def alive(holder: str) -> bool:
-    """Whether `host:pid:token` names a live process, or one on another machine (assumed alive)."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _row(owner_id: int, source: str) -> sa.ColumnElement[bool]:

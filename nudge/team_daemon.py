@@ -53,6 +53,7 @@ from nudge.daemon import (
 )
 from nudge.errors import Busy, ConfigError, NudgeError
 from nudge.sources import load_source
+from nudge.store.locks import holder_id
 from nudge.store.models import DigestRun
 from nudge.store.owner import owner_of
 from nudge.team import ForUser, Served, working_for
@@ -93,7 +94,7 @@ class TeamDaemon:
         self.config_path = config_path
         self.main = main or config.load(config_path)
         self.engine = team.open_team(self.main)
-        self.holder = leases.holder_id()
+        self.holder = holder_id()
         self.users: list[Served] = []
         self.days: dict[str, Day] = {}
         self.problems: dict[str, str] = {}  # user -> the problem last logged for their file

@@ -19,9 +19,6 @@ delivers a day inside it, so two processes can never both move it to `sending`.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +32,7 @@ from sqlmodel import col
 from nudge.errors import Busy
 from nudge.store.db import atomic
 from nudge.store.dialect import insert_or_skip
-from nudge.store.locks import POLL, file_lock, lock_path
+from nudge.store.locks import POLL, alive, file_lock, holder_id, lock_path
 from nudge.store.models import DigestRun
 from nudge.store.owner import PERSONAL, owner_of
 
@@ -76,7 +73,7 @@ def hold_day(engine: Engine, day: date, wait: float = 0.0, use_lease: bool | Non
         with file_lock(path, wait, _busy_day(day, "{pid}")):
             yield Claim(day)
         return
-    owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    owner = holder_id()
     deadline = time.monotonic() + wait
     while (holder := _take_lease(engine, day, owner)) is not None:
         if time.monotonic() >= deadline:
@@ -99,21 +96,6 @@ def _mine(user: int, day: date) -> sa.ColumnElement[bool]:
     return sa.and_(col(DigestRun.owner_id) == user, col(DigestRun.date) == day)
 
 
-def _alive_here(holder: str) -> bool:
-    """Whether `host:pid:token` names a live process, or one on another machine (assumed alive)."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
     """Compare-and-set the day's lease to `owner`; None when taken, else who holds it."""
     now = datetime.now(UTC)
@@ -131,7 +113,7 @@ def _take_lease(engine: Engine, day: date, owner: str) -> str | None:
             col(DigestRun.claimed_until) <= now,
             col(DigestRun.claimed_by) == owner,
         )
-        if current and not _alive_here(current):
+        if current and not alive(current):
             free = sa.or_(free, col(DigestRun.claimed_by) == current)
         done = s.execute(
             sa.update(DigestRun)

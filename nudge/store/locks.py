@@ -10,6 +10,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +24,26 @@ from nudge.errors import Busy, UserError
 log = logging.getLogger(__name__)
 
 POLL = 0.05  # seconds between looks while waiting for a lock
+
+
+def holder_id() -> str:
+    """`host:pid:token`: who holds a lease in the database, and whether that process is still alive here."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def alive(holder: str) -> bool:
+    """Whether `host:pid:token` names a live process, or one on another machine (assumed alive)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def lock_path(url: sa.URL, purpose: str) -> Path | None:
