@@ -145,6 +145,7 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
         raise _Decline
     events: list[dict[str, Any]] = []
     where = ["VCALENDAR"]  # then VEVENT, VALARM
+    calendar_names: list[str] = []
     for line in lines[1:-1]:
         if line in _PLAIN_NEST:  # what `_strict` makes of these lines
             name, raw = line.split(":")
@@ -160,10 +161,13 @@ def _event(text: str, tz: tzinfo, window_start: datetime, window_end: datetime) 
         elif where[-1] == "VEVENT":
             _event_line(events[-1], name, line)
         elif where[-1] == "VCALENDAR":  # the library raises on a bad value there
+            calendar_names.append(name)
             _calendar_line(line)
         # VALARM lines: neither path reads them (`parse.ical.trim` cuts them)
     if where != ["VCALENDAR"] or not events or any("DTSTART" not in e for e in events):
         raise _Decline
+    if calendar_names.count("CALSCALE") > 1 and (len(events) > 1 or "RRULE" in events[0]):
+        raise _Decline  # a series under two CALSCALEs: recurring-ical-events refuses the calendar
     uid = str(events[0].get("UID", "")).strip()
     if not uid:
         raise _Decline

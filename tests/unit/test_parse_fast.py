@@ -253,6 +253,11 @@ def test_plain_events_take_the_fast_path_and_equal_the_library(text: str) -> Non
 @scaled(40 / 3)
 @given(text=calendars(bad=True))
 @example(vcalendar(vevent("e1", NOW - timedelta(days=1), ("ana@example.org",))))
+@example(  # CALSCALE twice: a list to the library, which then refuses the calendar
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nCALSCALE:GREGORIAN\r\nCALSCALE:GREGORIAN\r\nBEGIN:VEVENT\r\n"
+    "RRULE:FREQ=WEEKLY;COUNT=3\r\nUID:e1\r\nDTSTART:20261120T090000Z\r\nDTEND:20261120T100000Z\r\n"
+    "SUMMARY:Coffee\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 def test_fast_events_never_differ_from_the_library(text: str) -> None:
     fast = fast_event(text, TZ, *WINDOW)
     event("fast path answered" if fast is not None else "declined")
